@@ -1,0 +1,93 @@
+"""Run each target's pySigma backend over the pack; a rule a target cannot express is skipped with why."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+from sigma.correlations import SigmaCorrelationRule
+from sigma.exceptions import SigmaError
+
+from ghosthire.compile.targets import Target
+from ghosthire.rules import PackRule, RulePack
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    """One rule on one target: its queries, or the reason the target cannot express it."""
+
+    rule: PackRule
+    target: str
+    queries: list[Any] = field(default_factory=list)
+    skipped: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.skipped is None
+
+
+@dataclass(frozen=True)
+class TargetOutput:
+    target: Target
+    compiled: list[CompiledRule]
+
+    def ok(self) -> list[CompiledRule]:
+        return [item for item in self.compiled if item.ok]
+
+    def skipped(self) -> list[CompiledRule]:
+        return [item for item in self.compiled if not item.ok]
+
+
+def compile_target(pack: RulePack, target: Target) -> TargetOutput:
+    """Compile every rule for one target, referenced rules first, on a private copy of the rules.
+
+    pySigma applies pipelines to rules in place, so each target converts its own deep copy.
+    """
+    rules = copy.deepcopy(pack.collection)
+    rules.resolve_rule_references()
+    backend = target.create_backend()
+    backend.init_processing_pipeline(target.output_format)
+    by_id = {pack_rule.id: pack_rule for pack_rule in pack.rules}
+    failed: dict[str, str] = {}
+    compiled: list[CompiledRule] = []
+    for rule in rules.rules:
+        pack_rule = by_id[str(rule.id)]
+        reason = _missing_dependency(rule, failed)
+        queries: list[Any] = []
+        if reason is None:
+            try:
+                queries = _convert(backend, rule, target.output_format)
+            except (SigmaError, NotImplementedError) as error:
+                reason = _one_line(error) or type(error).__name__
+        if reason is not None:
+            failed[str(rule.id)] = reason
+        compiled.append(CompiledRule(pack_rule, target.id, queries, reason))
+    return TargetOutput(target, compiled)
+
+
+def compile_pack(pack: RulePack, targets: list[Target]) -> dict[str, TargetOutput]:
+    return {target.id: compile_target(pack, target) for target in targets}
+
+
+def _convert(backend: Any, rule: Any, output_format: str) -> list[Any]:
+    if isinstance(rule, SigmaCorrelationRule):
+        return list(backend.convert_correlation_rule(rule, output_format))
+    queries = backend.convert_rule(rule, output_format)
+    # A building block referenced by a correlation produces no output of its own in pySigma;
+    # its conversion result still exists for the correlation that embeds it.
+    return list(queries) or list(rule.get_conversion_result() or [])
+
+
+def _missing_dependency(rule: Any, failed: dict[str, str]) -> str | None:
+    if not isinstance(rule, SigmaCorrelationRule):
+        return None
+    for reference in rule.rules:
+        if str(reference.rule.id) in failed:
+            return f"referenced rule {reference.reference!r} cannot be expressed on this target"
+    return None
+
+
+def _one_line(error: Exception) -> str:
+    text = str(error).split(" in /")[0]
+    return " ".join(text.split())

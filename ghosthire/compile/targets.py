@@ -1,0 +1,88 @@
+"""The target table (backends/targets.yml) and how each target's backend is instantiated."""
+
+from __future__ import annotations
+
+import csv
+import importlib
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sigma.conversion.base import Backend
+from sigma.exceptions import SigmaError
+from sigma.processing.pipeline import ProcessingPipeline
+
+from ghosthire.content import backends_dir, splunk_app_dir
+from ghosthire.errors import ContentError
+
+
+class Target(BaseModel):
+    """One row of the target table: which pySigma backend, pipelines and format produce its queries."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    label: str
+    backend: Annotated[str, Field(pattern=r"^[\w.]+:\w+$")]
+    pipelines: list[str] = []
+    output_format: str = "default"
+    options: dict[str, Any] = {}
+    extension: Annotated[str, Field(pattern=r"^[a-z]+$")]
+
+    def backend_class(self) -> type[Backend]:
+        module_name, class_name = self.backend.split(":")
+        return getattr(importlib.import_module(module_name), class_name)
+
+    def pipeline(self) -> ProcessingPipeline:
+        """The target's pipelines from YAML, resolved by priority, with the pack's placeholder values."""
+        pipelines = [_load_pipeline(backends_dir() / name) for name in self.pipelines]
+        resolved = sum(sorted(pipelines, key=lambda pipeline: pipeline.priority), ProcessingPipeline())
+        resolved.vars = {**placeholder_values(), **resolved.vars}
+        return resolved
+
+    def create_backend(self) -> Backend:
+        return self.backend_class()(processing_pipeline=self.pipeline(), **self.options)
+
+
+class _TargetTable(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    targets: list[Target]
+
+
+def load_targets(path: Path | None = None) -> list[Target]:
+    path = path or backends_dir() / "targets.yml"
+    try:
+        return _TargetTable.model_validate(yaml.safe_load(path.read_text())).targets
+    except (yaml.YAMLError, ValidationError) as error:
+        raise ContentError(path, f"invalid target table: {error}") from None
+
+
+def _load_pipeline(path: Path) -> ProcessingPipeline:
+    try:
+        return ProcessingPipeline.from_yaml(path.read_text())
+    except (OSError, yaml.YAMLError, SigmaError) as error:
+        raise ContentError(path, f"invalid processing pipeline: {error}") from None
+
+
+class _Placeholder(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    lookup: str
+    column: str
+
+
+def placeholder_values() -> dict[str, list[str]]:
+    """Values of every Sigma placeholder, read from the lookup CSV that backends/placeholders.yml names."""
+    path = backends_dir() / "placeholders.yml"
+    declared = (yaml.safe_load(path.read_text()) or {}).get("placeholders") or {}
+    return {name: _lookup_column(name, spec) for name, spec in declared.items()}
+
+
+def _lookup_column(name: str, spec: dict[str, str]) -> list[str]:
+    placeholder = _Placeholder.model_validate(spec)
+    path = splunk_app_dir() / "lookups" / placeholder.lookup
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows or placeholder.column not in rows[0]:
+        raise ContentError(path, f"placeholder {name!r}: lookup has no column {placeholder.column!r}")
+    return sorted({row[placeholder.column] for row in rows if row[placeholder.column]})

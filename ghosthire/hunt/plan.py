@@ -1,0 +1,156 @@
+"""What the engine runs: every pack rule compiled for the local target, with the columns each source needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sigma.correlations import SigmaCorrelationConditionOperator, SigmaCorrelationRule, SigmaCorrelationType
+
+from ghosthire.compile import compile_target, load_targets
+from ghosthire.hunt.backend import LocalQuery
+from ghosthire.hunt.sources import Source, load_sources, source_by_id
+from ghosthire.rules import PackRule, RulePack
+
+SUPPORTED_CORRELATIONS = {
+    SigmaCorrelationType.EVENT_COUNT: "event_count",
+    SigmaCorrelationType.VALUE_COUNT: "value_count",
+    SigmaCorrelationType.TEMPORAL: "temporal",
+    SigmaCorrelationType.TEMPORAL_ORDERED: "temporal_ordered",
+}
+OPERATORS = {
+    SigmaCorrelationConditionOperator.LT: "<",
+    SigmaCorrelationConditionOperator.LTE: "<=",
+    SigmaCorrelationConditionOperator.GT: ">",
+    SigmaCorrelationConditionOperator.GTE: ">=",
+    SigmaCorrelationConditionOperator.EQ: "=",
+    SigmaCorrelationConditionOperator.NEQ: "<>",
+}
+
+
+@dataclass(frozen=True, eq=False)
+class Detection:
+    """A single-event rule as the engine runs it."""
+
+    rule: PackRule
+    query: LocalQuery
+    alerts: bool
+
+    @property
+    def entity_field(self) -> str | None:
+        return self.rule.meta.risk.field if self.rule.meta else None
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One referenced rule of a correlation, with the fields its group-by and value read on that rule."""
+
+    detection: Detection
+    group_fields: tuple[str, ...]
+    value_field: str | None
+
+
+@dataclass(frozen=True, eq=False)
+class Correlation:
+    rule: PackRule
+    kind: str
+    slots: tuple[Slot, ...]
+    group_by: tuple[str, ...]
+    timespan: int
+    operator: str
+    count: float
+
+    @property
+    def ordered_threshold_is_all(self) -> bool:
+        return self.operator == ">=" and self.count == len(self.slots)
+
+
+@dataclass
+class HuntPlan:
+    detections: list[Detection]
+    correlations: list[Correlation]
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    def sources(self) -> list[Source]:
+        used = {detection.query.table for detection in self.detections}
+        return [source for source in load_sources() if source.id in used]
+
+    def fields_of(self, source_id: str) -> set[str]:
+        """Every Sigma field any rule reads on a source: conditions, group-by, values and entities."""
+        needed: set[str] = set()
+        for detection in self.detections:
+            if detection.query.table == source_id:
+                needed |= detection.query.fields
+                if detection.entity_field:
+                    needed.add(detection.entity_field)
+        for correlation in self.correlations:
+            for slot in correlation.slots:
+                if slot.detection.query.table == source_id:
+                    needed |= set(slot.group_fields) | ({slot.value_field} - {None})
+        return needed
+
+
+def build_plan(pack: RulePack) -> HuntPlan:
+    """Compile the pack for the local target; rules the engine cannot run are listed with the reason."""
+    target = next(target for target in load_targets() if target.id == "local")
+    output = compile_target(pack, target)
+    plan = HuntPlan([], [])
+    by_id: dict[str, Detection] = {}
+    for compiled in output.compiled:
+        rule = compiled.rule
+        if isinstance(rule.rule, SigmaCorrelationRule):
+            continue
+        if not compiled.ok:
+            plan.skipped[rule.name] = compiled.skipped or "cannot be compiled"
+            continue
+        query = compiled.queries[0]
+        source_by_id(query.table)
+        # pySigma clears `_output` on rules a correlation references, unless it says `generate: true`.
+        detection = Detection(rule, query, alerts=bool(rule.rule._output))
+        by_id[rule.id] = detection
+        plan.detections.append(detection)
+    for rule in pack.rules:
+        if isinstance(rule.rule, SigmaCorrelationRule):
+            correlation = _correlation(rule, by_id)
+            if isinstance(correlation, str):
+                plan.skipped[rule.name] = correlation
+            else:
+                plan.correlations.append(correlation)
+    return plan
+
+
+def _correlation(rule: PackRule, detections: dict[str, Detection]) -> Correlation | str:
+    sigma = rule.rule
+    assert isinstance(sigma, SigmaCorrelationRule)
+    kind = SUPPORTED_CORRELATIONS.get(sigma.type)
+    if kind is None:
+        return f"correlation type {sigma.type.name.lower()} is not supported by the local engine"
+    condition = sigma.condition
+    if not hasattr(condition, "op"):
+        return "extended correlation conditions are not supported by the local engine"
+    slots = []
+    for reference in sigma.rules:
+        detection = detections.get(str(reference.rule.id))
+        if detection is None:
+            return (
+                f"referenced rule {reference.reference!r} cannot run locally (nested correlation or skipped)"
+            )
+        aliases = {
+            alias.alias: field_name
+            for alias in sigma.aliases
+            for ref, field_name in alias.mapping.items()
+            if ref.reference in (reference.reference, reference.rule.name, str(reference.rule.id))
+        }
+        group = tuple(aliases.get(name, name) for name in sigma.group_by or [])
+        value = condition.fieldref
+        slots.append(Slot(detection, group, aliases.get(value, value) if value else None))
+    if kind == "temporal_ordered" and not (OPERATORS[condition.op] == ">=" and condition.count == len(slots)):
+        return "temporal_ordered with a partial count is not supported by the local engine"
+    return Correlation(
+        rule=rule,
+        kind=kind,
+        slots=tuple(slots),
+        group_by=tuple(sigma.group_by or []),
+        timespan=int(sigma.timespan.seconds),
+        operator=OPERATORS[condition.op],
+        count=condition.count,
+    )

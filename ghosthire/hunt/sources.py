@@ -1,0 +1,113 @@
+"""The log sources the local hunt recognises (backends/local/sources.yml) and how their fields are read."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ghosthire.content import backends_dir
+from ghosthire.errors import ContentError
+
+
+class Source(BaseModel):
+    """One vendor log format: how to recognise a record, find its time, and read a Sigma field."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    description: str
+    recognize: Annotated[list[dict[str, Any]], Field(min_length=1)]
+    time: list[str] = []
+    field_paths: list[str] = ["{field}"]
+    fields: dict[str, list[str]] = {}
+
+    def paths_of(self, field: str) -> list[str]:
+        """Raw paths that may hold a Sigma field, first present wins."""
+        if field in self.fields:
+            return self.fields[field]
+        return [template.format(field=field) for template in self.field_paths]
+
+    def recognizer_paths(self) -> set[str]:
+        return {path for alternative in self.recognize for path in alternative}
+
+    def matches(self, event: dict[str, Any]) -> bool:
+        """Whether a parsed record is of this source (the Python twin of the engine's SQL recogniser)."""
+        return any(_alternative_matches(event, alternative) for alternative in self.recognize)
+
+    def value(self, event: dict[str, Any], field: str) -> Any:
+        """The value of a Sigma field in a parsed record, or None when absent."""
+        for path in self.paths_of(field):
+            found = lookup(event, path)
+            if found is not None:
+                return found
+        return None
+
+
+class _SourceTable(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    sources: list[Source]
+
+
+@cache
+def load_sources(path: Path | None = None) -> tuple[Source, ...]:
+    path = path or backends_dir() / "local" / "sources.yml"
+    try:
+        table = _SourceTable.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except (OSError, yaml.YAMLError, ValidationError) as error:
+        raise ContentError(path, f"invalid source table: {error}") from None
+    ids = [source.id for source in table.sources]
+    if len(ids) != len(set(ids)):
+        raise ContentError(path, "duplicate source id")
+    return tuple(table.sources)
+
+
+def source_by_id(source_id: str) -> Source:
+    for source in load_sources():
+        if source.id == source_id:
+            return source
+    known = ", ".join(source.id for source in load_sources())
+    raise ContentError(
+        backends_dir() / "local" / "sources.yml", f"unknown source {source_id!r} (known: {known})"
+    )
+
+
+def detect_source(event: dict[str, Any]) -> Source | None:
+    return next((source for source in load_sources() if source.matches(event)), None)
+
+
+def path_variants(path: str) -> list[list[str]]:
+    """The ways a dotted path is stored in practice: nested objects, flattened dotted keys, or one
+    nested level holding flattened keys (`a.b.c` as {"a":{"b":{"c":..}}}, {"a.b.c":..}, {"a":{"b.c":..}}).
+    """
+    parts = path.split(".")
+    variants = [parts, [path], [parts[0], ".".join(parts[1:])]]
+    unique: list[list[str]] = []
+    for keys in variants:
+        if keys not in unique and all(keys):
+            unique.append(keys)
+    return unique
+
+
+def lookup(event: Any, path: str) -> Any:
+    for keys in path_variants(path):
+        current = event
+        for key in keys:
+            if not isinstance(current, dict) or key not in current:
+                break
+            current = current[key]
+        else:
+            if current is not None:
+                return current
+    return None
+
+
+def _alternative_matches(event: dict[str, Any], alternative: dict[str, Any]) -> bool:
+    for path, expected in alternative.items():
+        found = lookup(event, path)
+        if found is None or (expected is not None and str(found).lower() != str(expected).lower()):
+            return False
+    return True

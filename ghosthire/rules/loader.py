@@ -1,0 +1,226 @@
+"""Load a directory of Sigma rules into a validated, reference-resolved pack.
+
+A broken file is reported with its path and the line of the offending text; a correlation rule that
+names a rule the pack does not have is reported on the line that names it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+from sigma.collection import SigmaCollection
+from sigma.correlations import SigmaCorrelationRule
+from sigma.exceptions import SigmaError, SigmaRuleLocation, SigmaRuleNotFoundError
+from sigma.filters import SigmaFilter
+from sigma.rule import SigmaRule
+
+from ghosthire.errors import ContentError
+from ghosthire.rules.metadata import RuleMetadata
+
+AnyRule = SigmaRule | SigmaCorrelationRule
+RULE_SUFFIXES = (".yml", ".yaml")
+
+
+@dataclass(frozen=True, eq=False)
+class PackRule:
+    """One Sigma rule (or correlation rule) with the file it came from and ghosthire's metadata."""
+
+    rule: AnyRule
+    path: Path
+    meta: RuleMetadata | None
+
+    @property
+    def name(self) -> str:
+        """Stable slug: the Sigma `name`, else the file stem. Saved searches and macros use it."""
+        return self.rule.name or self.path.stem
+
+    @property
+    def id(self) -> str:
+        return str(self.rule.id)
+
+    @property
+    def title(self) -> str:
+        return self.rule.title
+
+    @property
+    def level(self) -> str:
+        return self.rule.level.name.lower() if self.rule.level else "medium"
+
+    @property
+    def is_correlation(self) -> bool:
+        return isinstance(self.rule, SigmaCorrelationRule)
+
+    @property
+    def attack_ids(self) -> list[str]:
+        """ATT&CK technique ids from the `attack.tNNNN[.NNN]` tags, upper-cased."""
+        return [
+            tag.name.upper()
+            for tag in self.rule.tags
+            if tag.namespace == "attack" and re.fullmatch(r"t\d{4}(\.\d{3})?", tag.name)
+        ]
+
+
+@dataclass
+class RulePack:
+    """All rules of a directory, filters applied, ordered so referenced rules come first."""
+
+    rules: list[PackRule]
+    collection: SigmaCollection
+    root: Path
+
+    @cached_property
+    def _by_key(self) -> dict[str, PackRule]:
+        keys: dict[str, PackRule] = {}
+        for pack_rule in self.rules:
+            keys[pack_rule.id] = pack_rule
+            keys[pack_rule.name] = pack_rule
+        return keys
+
+    def get(self, key: str) -> PackRule:
+        """A rule by Sigma id or name."""
+        try:
+            return self._by_key[key]
+        except KeyError:
+            raise ContentError(self.root, f"no rule named or with id {key!r}") from None
+
+    def of(self, rule: AnyRule) -> PackRule:
+        return self.get(str(rule.id))
+
+    def dependencies(self, pack_rule: PackRule) -> list[PackRule]:
+        """The rule and every rule it references, transitively, referenced rules first."""
+        ordered: list[PackRule] = []
+
+        def visit(current: PackRule) -> None:
+            if isinstance(current.rule, SigmaCorrelationRule):
+                for reference in current.rule.rules:
+                    visit(self.of(reference.rule))
+            if current not in ordered:
+                ordered.append(current)
+
+        visit(pack_rule)
+        return ordered
+
+    def subset(self, names: Iterable[str]) -> RulePack:
+        """A pack holding the named rules and everything they depend on."""
+        wanted: list[PackRule] = []
+        for name in names:
+            for dependency in self.dependencies(self.get(name)):
+                if dependency not in wanted:
+                    wanted.append(dependency)
+        return RulePack(wanted, SigmaCollection([r.rule for r in wanted]), self.root)
+
+
+def rule_files(root: Path) -> list[Path]:
+    if root.is_file():
+        return [root]
+    return sorted(p for p in root.rglob("*") if p.suffix in RULE_SUFFIXES and p.is_file())
+
+
+def load_pack(root: Path, *, require_metadata: bool = True) -> RulePack:
+    """Parse every rule file under `root`; raise ContentError naming the first broken file and line."""
+    rules: list[AnyRule] = []
+    filters: list[SigmaFilter] = []
+    origin: dict[int, tuple[Path, str]] = {}
+    files = rule_files(root)
+    if not files:
+        raise ContentError(root, "no Sigma rule files (*.yml) found")
+    for path in files:
+        text = _read(path)
+        for item in _parse(path, text):
+            origin[id(item)] = (path, text)
+            (filters if isinstance(item, SigmaFilter) else rules).append(item)
+    collection = SigmaCollection([*rules, *filters])
+    _resolve(collection, origin)
+    pack_rules = [
+        PackRule(rule, origin[id(rule)][0], _metadata(rule, *origin[id(rule)], require_metadata))
+        for rule in collection.rules
+    ]
+    _check_unique(pack_rules)
+    return RulePack(pack_rules, collection, root)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ContentError(path, f"not UTF-8 text (byte {error.start})") from None
+
+
+def _parse(path: Path, text: str) -> list[AnyRule | SigmaFilter]:
+    try:
+        collection = SigmaCollection.from_yaml(text, source=SigmaRuleLocation(path))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ContentError(path, f"invalid YAML: {problem}", mark.line + 1 if mark else None) from None
+    except SigmaError as error:
+        raise _located(path, text, error) from None
+    for item in collection.rules:
+        try:
+            if isinstance(item, SigmaRule):
+                for condition in item.detection.parsed_condition:
+                    condition.parse()
+        except SigmaError as error:
+            raise _located(path, text, error) from None
+    return list(collection.rules)
+
+
+def _resolve(collection: SigmaCollection, origin: dict[int, tuple[Path, str]]) -> None:
+    for rule in collection.rules:
+        if not isinstance(rule, SigmaCorrelationRule):
+            continue
+        try:
+            rule.resolve_rule_references(collection)
+        except SigmaRuleNotFoundError as error:
+            path, text = origin[id(rule)]
+            raise _located(path, text, error, prefix="correlation references a missing rule: ") from None
+    try:
+        collection.resolve_rule_references()
+    except SigmaError as error:
+        raise ContentError(next(iter(origin.values()))[0].parent, str(error)) from None
+
+
+def _metadata(rule: AnyRule, path: Path, text: str, required: bool) -> RuleMetadata | None:
+    if not required and "guidance" not in rule.custom_attributes:
+        return None
+    try:
+        return RuleMetadata.from_custom_attributes(rule.custom_attributes)
+    except ValidationError as error:
+        first = error.errors()[0]
+        key = str(first["loc"][0]) if first["loc"] else "guidance"
+        where = ".".join(str(part) for part in first["loc"])
+        line = _line_of(text, [f"{key}:"])
+        raise ContentError(path, f"pack metadata `{where}`: {first['msg']}", line) from None
+
+
+def _check_unique(rules: list[PackRule]) -> None:
+    seen: dict[str, PackRule] = {}
+    for pack_rule in rules:
+        for key in (pack_rule.id, pack_rule.name):
+            if key in seen and seen[key] is not pack_rule:
+                raise ContentError(
+                    pack_rule.path, f"duplicate rule id or name {key!r} (also in {seen[key].path})"
+                )
+            seen[key] = pack_rule
+
+
+def _located(path: Path, text: str, error: Exception, prefix: str = "") -> ContentError:
+    message = re.sub(r" in /\S+$", "", str(error))
+    tokens = re.findall(r"'([^']+)'", message)
+    candidates = [f"|{token}" for token in tokens] + tokens
+    return ContentError(path, prefix + message, _line_of(text, candidates))
+
+
+def _line_of(text: str, candidates: list[str]) -> int | None:
+    lines = text.splitlines()
+    for candidate in candidates:
+        for number, line in enumerate(lines, start=1):
+            if candidate in line:
+                return number
+    return None

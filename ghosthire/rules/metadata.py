@@ -1,0 +1,55 @@
+"""ghosthire's own top-level fields on a Sigma rule, validated strictly."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Guidance(StrEnum):
+    """The parts of the FBI guidance (May 2025) a rule can cover."""
+
+    LEAST_PRIVILEGE = "least-privilege"
+    REMOTE_ACCESS = "remote-access"
+    MULTI_LOGIN = "multi-login"
+    SESSION_THEFT = "session-theft"
+    EXFILTRATION = "exfiltration"
+    CONCURRENT_AV = "concurrent-av"
+    HIRING = "hiring"
+
+
+class RiskEntity(StrEnum):
+    USER = "user"
+    HOST = "host"
+    APPLICANT = "applicant"
+    IP = "ip"
+
+
+class Risk(BaseModel):
+    """Who the alert is about and how much it adds to that entity's risk."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    entity: RiskEntity
+    field: Annotated[str, Field(min_length=1)]
+    score: Annotated[int, Field(ge=1, le=100)]
+
+
+class RuleMetadata(BaseModel):
+    """The custom top-level keys of a pack rule (Sigma keeps them as custom attributes)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    guidance: Annotated[list[Guidance], Field(min_length=1)]
+    risk: Risk
+    implementation: Annotated[str, Field(min_length=20)]
+    enabled_by_default: bool = False
+
+    @classmethod
+    def from_custom_attributes(cls, attributes: dict[str, Any]) -> RuleMetadata:
+        return cls.model_validate(attributes)
+
+
+METADATA_KEYS = frozenset(RuleMetadata.model_fields)
