@@ -30,9 +30,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from ghosthire.commands import COMMANDS
+    from ghosthire.commands import all_commands
 
-    for command in COMMANDS:
+    for command in all_commands():
         cli.add_command(command)
 
 

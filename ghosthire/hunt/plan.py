@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sigma.correlations import SigmaCorrelationConditionOperator, SigmaCorrelationRule, SigmaCorrelationType
 
@@ -69,6 +69,16 @@ class HuntPlan:
     detections: list[Detection]
     correlations: list[Correlation]
     skipped: dict[str, str] = field(default_factory=dict)
+
+    def with_building_blocks(self) -> HuntPlan:
+        """The same plan with rules that only feed correlations alerting on their own too."""
+        detections = [replace(detection, alerts=True) for detection in self.detections]
+        replaced = {id(old): new for old, new in zip(self.detections, detections, strict=True)}
+        correlations = [
+            replace(c, slots=tuple(replace(s, detection=replaced[id(s.detection)]) for s in c.slots))
+            for c in self.correlations
+        ]
+        return HuntPlan(detections, correlations, dict(self.skipped))
 
     def sources(self) -> list[Source]:
         used = {detection.query.table for detection in self.detections}

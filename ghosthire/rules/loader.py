@@ -135,7 +135,7 @@ def load_pack(root: Path, *, require_metadata: bool = True) -> RulePack:
         for item in _parse(path, text):
             origin[id(item)] = (path, text)
             (filters if isinstance(item, SigmaFilter) else rules).append(item)
-    collection = SigmaCollection([*rules, *filters])
+    collection = SigmaCollection([*rules, *filters], resolve_references=False)
     _resolve(collection, origin)
     pack_rules = [
         PackRule(rule, origin[id(rule)][0], _metadata(rule, *origin[id(rule)], require_metadata))
@@ -154,7 +154,9 @@ def _read(path: Path) -> str:
 
 def _parse(path: Path, text: str) -> list[AnyRule | SigmaFilter]:
     try:
-        collection = SigmaCollection.from_yaml(text, source=SigmaRuleLocation(path))
+        collection = SigmaCollection.from_yaml(
+            text, source=SigmaRuleLocation(path), collect_filters=True, resolve_references=False
+        )
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
@@ -168,7 +170,7 @@ def _parse(path: Path, text: str) -> list[AnyRule | SigmaFilter]:
                     condition.parse()
         except SigmaError as error:
             raise _located(path, text, error) from None
-    return list(collection.rules)
+    return [*collection.rules, *collection.filters]
 
 
 def _resolve(collection: SigmaCollection, origin: dict[int, tuple[Path, str]]) -> None:

@@ -1,0 +1,16 @@
+"""The CLI's commands, one module per command group, each a thin layer over the library."""
+
+from __future__ import annotations
+
+import click
+
+
+def all_commands() -> list[click.Command]:
+    from ghosthire.commands import build, check, hunt
+
+    commands: list[click.Command] = [build.build, hunt.hunt, check.check]
+    try:
+        from ghosthire.commands import deploy
+    except ImportError:  # the installers are optional for a pack that only builds and hunts
+        return commands
+    return [*commands, *deploy.COMMANDS]

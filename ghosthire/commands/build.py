@@ -1,0 +1,35 @@
+"""`ghosthire build`: compile every rule and write the Splunk app, Kibana rules and plain queries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from ghosthire.build import BuildResult
+from ghosthire.build import build as run_build
+from ghosthire.commands.common import rules_option, stderr
+
+
+@click.command()
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("build"), show_default=True)
+@rules_option
+def build(out_dir: Path, rules: Path | None) -> None:
+    """Compile the rules into every target and write the installable artifacts into --out."""
+    with stderr.status("building") as status:
+        result = run_build(out_dir, rules=rules, on_step=lambda step: status.update(step))
+    _print_summary(result)
+
+
+def _print_summary(result: BuildResult) -> None:
+    table = Table(title=f"{len(result.pack.rules)} rules compiled into {result.out_dir}")
+    for column in ("target", "compiled", "skipped"):
+        table.add_column(column)
+    for output in result.outputs.values():
+        table.add_row(output.target.label, str(len(output.ok())), str(len(output.skipped())))
+    stderr.print(table)
+    for target, rule, reason in result.skipped():
+        stderr.print(f"skipped for {target}: {rule}: {reason}")
+    for name, path in result.artifacts.items():
+        stderr.print(f"{name}: {path}")

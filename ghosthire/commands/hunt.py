@@ -1,0 +1,108 @@
+"""`ghosthire hunt`: run the rules over exported logs on the embedded engine."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ghosthire.commands.common import rules_option, stderr
+from ghosthire.content import rules_dir
+from ghosthire.hunt import HuntOutcome
+from ghosthire.hunt import hunt as run_hunt
+from ghosthire.hunt.output import WRITERS
+from ghosthire.hunt.readers import input_files
+from ghosthire.rules import load_pack
+
+
+class UtcTime(click.ParamType):
+    name = "time"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            self.fail(
+                f"{value!r} is not an ISO 8601 time, e.g. 2025-06-01 or 2025-06-01T10:00:00Z", param, ctx
+            )
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@rules_option
+@click.option("--source", help="Read every record as this log source (default: recognise each record).")
+@click.option(
+    "--format", "output_format", type=click.Choice(sorted(WRITERS)), default="table", show_default=True
+)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write alerts here.")
+@click.option("--since", type=UtcTime(), help="Only records at or after this time (UTC unless stated).")
+@click.option("--until", type=UtcTime(), help="Only records before this time.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
+def hunt(
+    paths: tuple[Path, ...],
+    rules: Path | None,
+    source: str | None,
+    output_format: str,
+    output: Path | None,
+    since: datetime | None,
+    until: datetime | None,
+    progress: bool | None,
+) -> None:
+    """Hunt with every rule, correlations included, over log files or directories."""
+    pack = load_pack(rules or rules_dir(), require_metadata=rules is None)
+    total = sum(path.stat().st_size for path in input_files(paths))
+    show = stderr.is_terminal if progress is None else progress
+    with Progress(
+        TextColumn("hunting"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeElapsedColumn(),
+        console=stderr,
+        disable=not show,
+    ) as bar:
+        task = bar.add_task("hunt", total=total)
+        outcome = run_hunt(
+            pack,
+            paths,
+            source=source,
+            since=since,
+            until=until,
+            on_batch=lambda batch: bar.advance(task, batch.byte_count),
+        )
+        bar.update(task, completed=total)
+    stream = output.open("w", encoding="utf-8") if output else sys.stdout
+    try:
+        WRITERS[output_format](outcome.alerts, stream)
+    finally:
+        if output:
+            stream.close()
+    _summary(outcome)
+
+
+def _summary(outcome: HuntOutcome) -> None:
+    stats = outcome.result.stats
+    problems = outcome.result.report.problems
+    per_rule: dict[str, int] = {}
+    for alert in outcome.alerts:
+        per_rule[alert.rule.name] = per_rule.get(alert.rule.name, 0) + 1
+    sources = ", ".join(f"{name} {count}" for name, count in sorted(stats.by_source.items())) or "none"
+    stderr.print(
+        f"read {stats.records} records from {len(outcome.result.report.files)} files ({sources}); "
+        f"unrecognised {stats.unrecognised}, outside --since/--until {stats.out_of_range}, "
+        f"skipped {len(problems)}; {len(outcome.alerts)} alerts in {stats.elapsed:.2f}s"
+    )
+    for problem in problems[:20]:
+        where = f"{problem.file}:{problem.line}" if problem.line else problem.file
+        stderr.print(f"skipped {where}: {problem.reason}")
+    if len(problems) > 20:
+        stderr.print(f"... and {len(problems) - 20} more skipped records")
+    for name, count in sorted(per_rule.items()):
+        stderr.print(f"alerts {name}: {count}")
+    for name, reason in sorted(outcome.plan.skipped.items()):
+        stderr.print(f"rule not run locally: {name}: {reason}")

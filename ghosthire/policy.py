@@ -1,0 +1,96 @@
+"""The pack's own rule policy, on top of what pySigma validates: what a rule must carry to ship."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from sigma.correlations import SigmaCorrelationRule
+
+from ghosthire.errors import ContentError
+from ghosthire.rules import PackRule, RulePack
+from ghosthire.rules.cases import RuleCases, load_cases
+
+
+@dataclass(frozen=True)
+class Violation:
+    path: Path
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+Check = Callable[[PackRule], Iterator[str]]
+CHECKS: list[Check] = []
+
+
+def check(function: Check) -> Check:
+    CHECKS.append(function)
+    return function
+
+
+@check
+def has_documentation(rule: PackRule) -> Iterator[str]:
+    sigma = rule.rule
+    for attribute in ("title", "description", "author", "date", "status", "level"):
+        if not getattr(sigma, attribute, None):
+            yield f"missing `{attribute}`"
+    if not sigma.references:
+        yield "missing `references`"
+    if not sigma.falsepositives:
+        yield "missing `falsepositives`"
+
+
+@check
+def has_identity(rule: PackRule) -> Iterator[str]:
+    if not rule.rule.id:
+        yield "missing `id` (a UUID)"
+    if rule.rule.name != rule.path.stem:
+        yield f"`name` must equal the file name ({rule.path.stem!r}), got {rule.rule.name!r}"
+
+
+@check
+def has_attack_technique(rule: PackRule) -> Iterator[str]:
+    if not rule.attack_ids:
+        yield "no ATT&CK technique tag (attack.tNNNN)"
+
+
+@check
+def has_metadata(rule: PackRule) -> Iterator[str]:
+    if rule.meta is None:
+        yield "missing pack metadata (`guidance`, `risk`, `implementation`)"
+
+
+@check
+def risk_entity_is_grouped(rule: PackRule) -> Iterator[str]:
+    sigma = rule.rule
+    if (
+        isinstance(sigma, SigmaCorrelationRule)
+        and rule.meta
+        and rule.meta.risk.field not in (sigma.group_by or [])
+    ):
+        yield f"risk field {rule.meta.risk.field!r} must be one of the correlation's group-by fields"
+
+
+def check_pack(pack: RulePack, tests_dir: Path) -> list[Violation]:
+    """Every policy violation of every rule, plus rules without must-fire and must-not-fire events."""
+    violations = [
+        Violation(rule.path, message) for rule in pack.rules for policy in CHECKS for message in policy(rule)
+    ]
+    try:
+        cases = load_cases(tests_dir) if tests_dir.is_dir() else {}
+    except ContentError as error:
+        return [*violations, Violation(error.path, error.message)]
+    violations.extend(_case_violations(pack, cases, tests_dir))
+    return violations
+
+
+def _case_violations(pack: RulePack, cases: dict[str, RuleCases], tests_dir: Path) -> Iterator[Violation]:
+    names = {rule.name for rule in pack.rules}
+    for rule in pack.rules:
+        if rule.name not in cases:
+            yield Violation(rule.path, f"no test events: add {tests_dir / (rule.name + '.yml')}")
+    for name in sorted(set(cases) - names):
+        yield Violation(tests_dir / f"{name}.yml", f"test events for a rule that does not exist: {name}")

@@ -1,0 +1,29 @@
+"""Shared fixtures: the pack, its local hunt plan and its test events, loaded once per session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ghosthire.content import rules_dir
+from ghosthire.hunt import HuntPlan, build_plan
+from ghosthire.rules import RulePack, load_pack
+from ghosthire.rules.cases import RuleCases, load_cases
+
+DETECTION_CASES = Path(__file__).parent / "detections"
+
+
+@pytest.fixture(scope="session")
+def pack() -> RulePack:
+    return load_pack(rules_dir())
+
+
+@pytest.fixture(scope="session")
+def hunt_plan(pack: RulePack) -> HuntPlan:
+    return build_plan(pack)
+
+
+@pytest.fixture(scope="session")
+def rule_cases() -> dict[str, RuleCases]:
+    return load_cases(DETECTION_CASES)
