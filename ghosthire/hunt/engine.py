@@ -24,6 +24,8 @@ from ghosthire.hunt.readers import ReadReport, RecordBatch
 from ghosthire.hunt.sources import Source, load_sources, path_variants, source_by_id
 
 EID_FILE_FACTOR = 1 << 40
+# DuckDB does not short-circuit AND, and json_type() raises on invalid JSON: guard it with CASE.
+IS_OBJECT = "CASE WHEN json_valid(text) THEN json_type(text) = 'OBJECT' ELSE false END"
 TIMESTAMP_MACRO = r"""
 CREATE MACRO ghosthire_ts(x) AS CASE
     WHEN x IS NULL THEN NULL
@@ -163,7 +165,7 @@ class HuntEngine:
         self.db.execute(
             f"CREATE OR REPLACE TEMP TABLE events AS "
             f"WITH parsed AS (SELECT number AS _n, text AS _raw, json_extract_string(text, {paths}) AS _v "
-            f"FROM {batch} WHERE json_valid(text) AND json_type(text) = 'OBJECT'), "
+            f"FROM {batch} WHERE {IS_OBJECT}), "
             f"columns AS (SELECT _n, _raw, {', '.join(self._column_sql)} FROM parsed), "
             f"tagged AS (SELECT *, {source_case} AS _source FROM columns) "
             f"SELECT {file_index}::BIGINT AS _file, *, {time_case} AS _ts FROM tagged{where}"
@@ -242,8 +244,7 @@ class HuntEngine:
 
     def _report_malformed(self, batch: RecordBatch, report: ReadReport) -> None:
         rows = self.db.execute(
-            "SELECT number, json_valid(text) FROM batch "
-            "WHERE NOT coalesce(json_valid(text) AND json_type(text) = 'OBJECT', false) AND trim(text) <> ''"
+            f"SELECT number, json_valid(text) FROM batch WHERE NOT ({IS_OBJECT}) AND trim(text, ' \t\r\n') <> ''"
         ).fetchall()
         for number, valid in rows:
             report.problem(
@@ -251,9 +252,7 @@ class HuntEngine:
             )
 
     def _count(self, batch: RecordBatch, stats: EngineStats) -> None:
-        total = self.db.execute(
-            "SELECT count(*) FROM batch WHERE json_valid(text) AND json_type(text) = 'OBJECT'"
-        ).fetchone()[0]
+        total = self.db.execute(f"SELECT count(*) FROM batch WHERE {IS_OBJECT}").fetchone()[0]
         kept = 0
         for source_id, count in self.db.execute(
             "SELECT _source, count(*) FROM events GROUP BY ALL"

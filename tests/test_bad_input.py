@@ -1,0 +1,122 @@
+"""Broken rules name their file and line; broken log records are counted and reported, never fatal."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ghosthire.cli import cli, main  # noqa: F401  (main registers the commands)
+from ghosthire.errors import ContentError
+from ghosthire.hunt import hunt
+from ghosthire.rules import load_pack
+
+VALID_RULE = """\
+title: Test rule
+id: 9a1d2c3e-0000-4000-8000-000000000001
+name: {name}
+status: experimental
+description: A rule for tests.
+logsource: {{product: okta, service: okta}}
+detection:
+  selection:
+    eventType: user.session.start
+  condition: selection
+level: low
+"""
+
+
+def _write(directory: Path, name: str, text: str) -> Path:
+    path = directory / f"{name}.yml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _cli(*args: str) -> tuple[int, str]:
+    from ghosthire.cli import _register
+
+    _register()
+    result = CliRunner().invoke(cli, list(args))
+    return result.exit_code, result.output
+
+
+def test_invalid_yaml_names_file_and_line(tmp_path: Path) -> None:
+    path = _write(tmp_path, "broken", VALID_RULE.format(name="broken").replace("level: low", "level: [low"))
+    with pytest.raises(ContentError) as error:
+        load_pack(tmp_path, require_metadata=False)
+    assert str(error.value).startswith(f"{path}:")
+    assert error.value.line is not None and error.value.line >= 10
+
+
+def test_unknown_modifier_names_file_and_line(tmp_path: Path) -> None:
+    text = VALID_RULE.format(name="modifier").replace("eventType:", "eventType|sounds_like:")
+    path = _write(tmp_path, "modifier", text)
+    with pytest.raises(ContentError) as error:
+        load_pack(tmp_path, require_metadata=False)
+    assert error.value.path == path
+    assert error.value.line == 9
+    assert "sounds_like" in str(error.value)
+
+
+def test_missing_referenced_rule_names_the_reference(tmp_path: Path) -> None:
+    _write(tmp_path, "base", VALID_RULE.format(name="base"))
+    correlation = """\
+title: Correlation on a missing rule
+id: 9a1d2c3e-0000-4000-8000-000000000002
+name: corr
+correlation:
+  type: event_count
+  rules:
+    - base
+    - no_such_rule
+  group-by: [actor.alternateId]
+  timespan: 1h
+  condition: {gte: 3}
+level: high
+"""
+    path = _write(tmp_path, "corr", correlation)
+    with pytest.raises(ContentError) as error:
+        load_pack(tmp_path, require_metadata=False)
+    assert error.value.path == path
+    assert error.value.line == 8
+    assert "no_such_rule" in str(error.value)
+
+
+def test_cli_reports_broken_rule_in_one_line_and_fails(tmp_path: Path) -> None:
+    _write(tmp_path, "modifier", VALID_RULE.format(name="modifier").replace("eventType:", "eventType|nope:"))
+    code, output = _cli("hunt", "--rules", str(tmp_path), str(tmp_path))
+    assert code == 2
+    assert "modifier.yml:9" in output
+    assert "Traceback" not in output
+
+
+def test_truncated_and_non_utf8_lines_are_reported_and_the_hunt_goes_on(tmp_path: Path) -> None:
+    _write(tmp_path, "rule", VALID_RULE.format(name="rule"))
+    good = {
+        "eventType": "user.session.start",
+        "actor": {"alternateId": "a@example.com"},
+        "published": "2025-06-01T10:00:00Z",
+    }
+    log = tmp_path / "okta.ndjson.gz"
+    with gzip.open(log, "wb") as handle:
+        handle.write((json.dumps(good) + "\n").encode())
+        handle.write(b'{"eventType": "user.session.start", "actor": {"alternateId": "b@exa\n')
+        handle.write(b'{"eventType": "user.session.start", "note": "\xff\xfe"}\n')
+        handle.write(b"[1, 2, 3]\n")
+        handle.write((json.dumps(good) + "\n").encode())
+    outcome = hunt(load_pack(tmp_path, require_metadata=False), [log])
+    problems = {(problem.line, problem.reason.split(" ")[0]) for problem in outcome.result.report.problems}
+    assert problems == {(2, "malformed"), (3, "not"), (4, "not")}
+    assert [location.line for alert in outcome.alerts for location in alert.locations] == [1, 5]
+
+
+def test_unreadable_file_is_reported_not_fatal(tmp_path: Path) -> None:
+    _write(tmp_path, "rule", VALID_RULE.format(name="rule"))
+    (tmp_path / "garbage.log").write_bytes(b"\x00\x01 this is not a log format\n")
+    outcome = hunt(load_pack(tmp_path, require_metadata=False), [tmp_path])
+    assert [problem.reason for problem in outcome.result.report.problems] == [
+        "file not read: not JSON, NDJSON, CSV or EVTX"
+    ]
