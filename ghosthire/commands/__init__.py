@@ -6,9 +6,9 @@ import click
 
 
 def all_commands() -> list[click.Command]:
-    from ghosthire.commands import build, check, hunt
+    from ghosthire.commands import build, check, coverage, hunt
 
-    commands: list[click.Command] = [build.build, hunt.hunt, check.check]
+    commands: list[click.Command] = [build.build, hunt.hunt, check.check, coverage.coverage]
     try:
         from ghosthire.commands import deploy
     except ImportError:  # the installers are optional for a pack that only builds and hunts

@@ -100,6 +100,13 @@ class DuckDBBackend(TextQueryBackend):
         self._fields = set()
         return super().convert_rule(rule, output_format, callback)
 
+    def convert_correlation_rule(
+        self, rule: Any, output_format: str | None = None, method: Any = None
+    ) -> list[Any]:
+        raise NotImplementedError(
+            "correlations run in the hunt engine over its sliding windows, not as one query"
+        )
+
     def escape_and_quote_field(self, field_name: str) -> str:
         self._fields.add(field_name)
         return quote_identifier(field_name)
