@@ -1,0 +1,82 @@
+"""Tuning without editing rules: recent hires raise the severity of their signals.
+
+Every indicator alone is common among legitimate remote staff; the same signal in someone's first
+weeks is what the FBI guidance and Microsoft's hunting advice single out. The list of recent hires is a
+lookup (`user,start_date,expected_country`), shipped empty in the Splunk app and read by the local hunt.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from ghosthire.content import splunk_app_dir
+from ghosthire.errors import ContentError
+
+LEVELS = ("informational", "low", "medium", "high", "critical")
+NEW_HIRE_DAYS = 90
+NEW_HIRE_SCORE_FACTOR = 1.5
+
+
+@dataclass(frozen=True)
+class NewHire:
+    user: str
+    start_date: date
+    expected_country: str | None
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """How a signal about a recent hire is raised: one level up, score x1.5 (at most 100)."""
+
+    hire: NewHire
+    days_since_start: int
+
+    def level(self, level: str) -> str:
+        return LEVELS[min(LEVELS.index(level) + 1, len(LEVELS) - 1)] if level in LEVELS else level
+
+    @staticmethod
+    def score(score: int) -> int:
+        return min(100, round(score * NEW_HIRE_SCORE_FACTOR))
+
+
+def default_new_hires_path() -> Path:
+    return splunk_app_dir() / "lookups" / "ghosthire_new_hires.csv"
+
+
+def load_new_hires(path: Path | None = None) -> dict[str, NewHire]:
+    """Recent hires by lower-cased user name; a missing default lookup means none."""
+    path = path or default_new_hires_path()
+    if not path.exists():
+        return {}
+    hires: dict[str, NewHire] = {}
+    with path.open(newline="", encoding="utf-8") as handle:
+        for line, row in enumerate(csv.DictReader(handle), start=2):
+            try:
+                hire = NewHire(
+                    row["user"].strip(),
+                    date.fromisoformat(row["start_date"].strip()),
+                    row.get("expected_country") or None,
+                )
+            except (KeyError, ValueError, AttributeError) as error:
+                raise ContentError(
+                    path, f"new-hire lookup row needs user and ISO start_date ({error})", line
+                ) from None
+            hires[hire.user.lower()] = hire
+    return hires
+
+
+def escalation_for(hires: dict[str, NewHire], entity: str | None, when: datetime | None) -> Escalation | None:
+    """The escalation for a signal about `entity` at `when`, if that entity started recently."""
+    if not entity or when is None:
+        return None
+    hire = hires.get(entity.lower())
+    if hire is None:
+        return None
+    started = datetime.combine(hire.start_date, datetime.min.time(), UTC)
+    elapsed = when - started
+    if timedelta(0) <= elapsed <= timedelta(days=NEW_HIRE_DAYS):
+        return Escalation(hire, elapsed.days)
+    return None
