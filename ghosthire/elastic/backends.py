@@ -1,0 +1,306 @@
+"""pySigma Elasticsearch backends corrected where the stock ones do not keep Sigma's meaning.
+
+* EQL: the stock correlation output is wrong or invalid (value_count counts one value N times, `runs=N`
+  is off by one, temporal has no timespan), so correlations are refused with the reason; Kibana gets them
+  as ES|QL rules instead.
+* ES|QL: Sigma strings match case-insensitively but ES|QL `==`/`like` on keywords do not, so every string
+  comparison lower-cases the field (`TO_LOWER`) and the value; `like` patterns escape `\\`, `*` and `?`
+  correctly; FROM names the log source's indices (indices.yml); correlations aggregate over the whole
+  query window (the Kibana rule's lookback) instead of fixed `date_trunc` buckets.
+* Lucene: keyword fields are case-sensitive and Lucene has no case-insensitive term syntax, so a string
+  with letters becomes an anchored regular expression with a `[xX]` class per letter.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from sigma.backends.elasticsearch import EqlBackend, ESQLBackend, LuceneBackend
+from sigma.conditions import ConditionAND, ConditionFieldEqualsValueExpression, ConditionOR
+from sigma.conversion.state import ConversionState
+from sigma.correlations import SigmaCorrelationCondition, SigmaCorrelationRule, SigmaRuleReference
+from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
+from sigma.rule import SigmaRule
+from sigma.types import SigmaString, SpecialChars
+
+from ghosthire.elastic.indices import indices_for
+
+Part = str | SpecialChars
+
+
+class GhosthireEqlBackend(EqlBackend):
+    """Stock EQL for single-event rules; correlations are refused (see the module docstring)."""
+
+    # Building blocks referenced by a correlation still become complete EQL queries (`any where ...`).
+    finalize_correlation_subqueries = True
+
+    # EQL's `:` and `like~` take strings only: numbers and booleans compare with `==`.
+    def convert_condition_field_eq_val_num(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
+        return f"{self.escape_and_quote_field(cond.field)} == {cond.value}"
+
+    def convert_condition_field_eq_val_bool(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
+        return f"{self.escape_and_quote_field(cond.field)} == {self.bool_values[cond.value.boolean]}"
+
+    def convert_condition_field_eq_val_str(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> Any:
+        # EQL strings cannot escape `*`/`?`: a literal one is compared exactly (case-sensitively) with `==`.
+        if not _has_literal_wildcard(cond.value):
+            return super().convert_condition_field_eq_val_str(cond, state)
+        if cond.value.contains_special():
+            raise SigmaFeatureNotSupportedByBackendError("EQL cannot mix wildcards with a literal * or ?")
+        return f"{self.escape_and_quote_field(cond.field)} == {string_literal(literal_text(cond.value))}"
+
+    def decide_convert_condition_as_in_expression(
+        self, cond: ConditionOR | ConditionAND, state: ConversionState
+    ) -> bool:
+        return super().decide_convert_condition_as_in_expression(cond, state) and all(
+            isinstance(arg.value, SigmaString) and not _has_literal_wildcard(arg.value) for arg in cond.args
+        )
+
+    correlation_refusals: ClassVar[dict[str, str]] = {
+        "event_count": "EQL sequences consume their events and the stock `runs=N` is off by one for gt",
+        "value_count": "EQL cannot count distinct values (the stock `runs=N` counts one value N times)",
+        "temporal": "EQL has no unordered multi-rule match within a timespan",
+        "temporal_ordered": "EQL sequences of this kind are not verified in ghosthire yet",
+    }
+
+    def convert_correlation_rule(
+        self, rule: SigmaCorrelationRule, output_format: str | None = None, method: str | None = None
+    ) -> list[Any]:
+        reason = self.correlation_refusals.get(str(rule.type), "this correlation type is not supported")
+        raise SigmaFeatureNotSupportedByBackendError(
+            f"{reason}; the Elastic rule for this correlation is ES|QL", source=rule.source
+        )
+
+
+def string_literal(text: str) -> str:
+    """A double-quoted ES|QL (and EQL) string literal: only these escapes are legal in ES|QL's grammar."""
+    escaped = (
+        text.replace("\\", "\\\\")
+        .replace('"', '\\"')
+        .replace("\n", "\\n")
+        .replace("\r", "\\r")
+        .replace("\t", "\\t")
+    )
+    return f'"{escaped}"'
+
+
+def like_pattern(parts: Iterable[Part]) -> str:
+    """An ES|QL LIKE pattern: Sigma wildcards become `*`/`?`, literal `\\`, `*` and `?` are escaped."""
+    pattern = []
+    for part in parts:
+        if part is SpecialChars.WILDCARD_MULTI:
+            pattern.append("*")
+        elif part is SpecialChars.WILDCARD_SINGLE:
+            pattern.append("?")
+        else:
+            pattern.append(str(part).replace("\\", "\\\\").replace("*", "\\*").replace("?", "\\?"))
+    return "".join(pattern)
+
+
+def literal_text(value: SigmaString) -> str:
+    """The text of a wildcard-free Sigma string (to_plain() would re-escape `*`, `?` and `\\`)."""
+    return "".join(part for part in value.s if isinstance(part, str))
+
+
+def lowered(value: SigmaString) -> list[Part]:
+    return [part.lower() if isinstance(part, str) else part for part in value.s]
+
+
+class GhosthireEsqlBackend(ESQLBackend):
+    """ES|QL that matches strings case-insensitively and correlates without fixed time buckets."""
+
+    # Building blocks get a complete query of their own; correlations embed the bare condition, which
+    # finish_query keeps in the conversion state.
+    finalize_correlation_subqueries = True
+    condition_state_key: ClassVar[str] = "ghosthire_condition"
+
+    def finish_query(self, rule: Any, query: Any, state: ConversionState) -> Any:
+        finished = super().finish_query(rule, query, state)
+        state.processing_state[self.condition_state_key] = finished
+        return finished
+
+    def convert_condition_field_eq_val_str(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
+        field = f"TO_LOWER({self.escape_and_quote_field(cond.field)})"
+        parts = lowered(cond.value)
+        literal_parts = [part for part in parts if isinstance(part, str)]
+        if not cond.value.contains_special():
+            return f"{field} == {string_literal(''.join(literal_parts))}"
+        inner = parts[1:-1]
+        if len(parts) >= 2 and parts[0] is parts[-1] is SpecialChars.WILDCARD_MULTI and _plain(inner):
+            return f"{field} like {string_literal(like_pattern(parts))}"
+        if parts[-1] is SpecialChars.WILDCARD_MULTI and _plain(parts[:-1]):
+            return f"starts_with({field}, {string_literal(''.join(literal_parts))})"
+        if parts[0] is SpecialChars.WILDCARD_MULTI and _plain(parts[1:]):
+            return f"ends_with({field}, {string_literal(''.join(literal_parts))})"
+        return f"{field} like {string_literal(like_pattern(parts))}"
+
+    def decide_convert_condition_as_in_expression(
+        self, cond: ConditionOR | ConditionAND, state: ConversionState
+    ) -> bool:
+        # Only plain strings go into `TO_LOWER(field) in (...)`; numbers keep their own comparisons.
+        return super().decide_convert_condition_as_in_expression(cond, state) and all(
+            isinstance(arg.value, SigmaString) for arg in cond.args
+        )
+
+    def convert_condition_as_in_expression(
+        self, cond: ConditionOR | ConditionAND, state: ConversionState
+    ) -> str:
+        field = self.escape_and_quote_field(cond.args[0].field)
+        values = ", ".join(string_literal(literal_text(arg.value).lower()) for arg in cond.args)
+        return f"TO_LOWER({field}) in ({values})"
+
+    def finalize_query_default(self, rule: Any, query: str, index: int, state: ConversionState) -> str:
+        if isinstance(rule, SigmaCorrelationRule):
+            return f"from {_indices_of_correlation(rule)}\n| where {query}"
+        return f"from {','.join(indices_for(rule.logsource))} metadata _id, _index, _version | where {query}"
+
+    # Correlations: one STATS over every event of the rule's window. Each Kibana run covers
+    # [now - timespan, now], so the window slides with the schedule instead of being cut into buckets.
+    def convert_correlation_event_count_rule(self, rule: SigmaCorrelationRule, *_: Any) -> list[str]:
+        return [self._correlation(rule, "event_count = COUNT(*)", "event_count")]
+
+    def convert_correlation_value_count_rule(self, rule: SigmaCorrelationRule, *_: Any) -> list[str]:
+        field = self.escape_and_quote_field(_fieldref(rule))
+        return [self._correlation(rule, f"value_count = COUNT_DISTINCT({field})", "value_count")]
+
+    def convert_correlation_temporal_rule(self, rule: SigmaCorrelationRule, *_: Any) -> list[str]:
+        # One 0/1 flag per referenced rule (an event may match several), summed after MAX per group.
+        flags = [f"rule_{number}" for number in range(len(rule.rules))]
+        evals = ", ".join(
+            f"rule_{number} = CASE({_query_of(reference)}, 1, 0)"
+            for number, reference in enumerate(rule.rules)
+        )
+        maxima = ", ".join(f"{flag} = MAX({flag})" for flag in flags)
+        return [
+            self._correlation(
+                rule, maxima, " + ".join(flags), before=f"| eval {evals}\n", count=len(rule.rules)
+            )
+        ]
+
+    def convert_correlation_temporal_ordered_rule(self, rule: SigmaCorrelationRule, *_: Any) -> list[str]:
+        raise SigmaFeatureNotSupportedByBackendError(
+            "ES|QL cannot require an order of events within a group", source=rule.source
+        )
+
+    def _correlation(
+        self,
+        rule: SigmaCorrelationRule,
+        aggregate: str,
+        measure: str,
+        before: str = "",
+        count: int | None = None,
+    ) -> str:
+        if rule.aliases and rule.aliases.aliases:
+            raise SigmaFeatureNotSupportedByBackendError(
+                "field aliases across referenced rules are not supported in ES|QL", source=rule.source
+            )
+        group_by = [self.escape_and_quote_field(field) for field in rule.group_by or []]
+        search = " or ".join(f"({_query_of(reference)})" for reference in rule.rules)
+        present = "".join(f" and {field} is not null" for field in group_by)
+        by = f" by {', '.join(group_by)}" if group_by else ""
+        condition = rule.condition
+        assert isinstance(condition, SigmaCorrelationCondition)
+        operator = self.correlation_condition_mapping[condition.op]
+        threshold = condition.count if count is None else count
+        return (
+            f"({search}){present}\n{before}| stats {aggregate}{by}\n| where {measure} {operator} {threshold}"
+        )
+
+
+class GhosthireLuceneBackend(LuceneBackend):
+    """Lucene whose string matches ignore case as Sigma's do, through per-letter regex classes."""
+
+    finalize_correlation_subqueries = True
+
+    regex_reserved: ClassVar[str] = '.?+*|{}[]()"\\#@&<>~/ '
+
+    def convert_condition_field_eq_val_str(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> Any:
+        if not _needs_case_folding(cond.value):
+            return super().convert_condition_field_eq_val_str(cond, state)
+        return f"{self.escape_and_quote_field(cond.field)}:/{self.caseless_regex(cond.value)}/"
+
+    def decide_convert_condition_as_in_expression(
+        self, cond: ConditionOR | ConditionAND, state: ConversionState
+    ) -> bool:
+        return super().decide_convert_condition_as_in_expression(cond, state) and not any(
+            isinstance(arg.value, SigmaString) and _needs_case_folding(arg.value) for arg in cond.args
+        )
+
+    def caseless_regex(self, value: SigmaString) -> str:
+        pieces = []
+        for part in value.s:
+            if part is SpecialChars.WILDCARD_MULTI:
+                pieces.append(".*")
+            elif part is SpecialChars.WILDCARD_SINGLE:
+                pieces.append(".")
+            else:
+                pieces.extend(self._regex_char(char) for char in str(part))
+        return "".join(pieces)
+
+    def _regex_char(self, char: str) -> str:
+        if char.lower() != char.upper():
+            return f"[{char.lower()}{char.upper()}]"
+        return f"\\{char}" if char in self.regex_reserved else char
+
+
+def _needs_case_folding(value: SigmaString) -> bool:
+    """Strings with letters, except IP addresses (ip-typed fields take no regex and ignore case anyway)."""
+    text = "".join(part for part in value.s if isinstance(part, str))
+    if text.lower() == text.upper():
+        return False
+    if value.contains_special():
+        return True
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return True
+    return False
+
+
+def _has_literal_wildcard(value: SigmaString) -> bool:
+    return any(isinstance(part, str) and ("*" in part or "?" in part) for part in value.s)
+
+
+def _plain(parts: list[Part]) -> bool:
+    return all(isinstance(part, str) for part in parts)
+
+
+def _fieldref(rule: SigmaCorrelationRule) -> str:
+    condition = rule.condition
+    assert isinstance(condition, SigmaCorrelationCondition) and condition.fieldref
+    fieldref = condition.fieldref
+    return fieldref if isinstance(fieldref, str) else fieldref[0]
+
+
+def _query_of(reference: SigmaRuleReference) -> str:
+    states = reference.rule.get_conversion_states()
+    if len(states) != 1:
+        raise SigmaFeatureNotSupportedByBackendError(
+            f"referenced rule {reference.reference!r} compiles to {len(states)} queries, expected one"
+        )
+    return str(states[0].processing_state[GhosthireEsqlBackend.condition_state_key])
+
+
+def _indices_of_correlation(rule: SigmaCorrelationRule) -> str:
+    indices: list[str] = []
+    for reference in rule.rules:
+        referenced = reference.rule
+        patterns = (
+            indices_for(referenced.logsource)
+            if isinstance(referenced, SigmaRule)
+            else _indices_of_correlation(referenced).split(",")
+        )
+        indices.extend(pattern for pattern in patterns if pattern not in indices)
+    return ",".join(indices)

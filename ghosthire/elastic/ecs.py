@@ -1,0 +1,192 @@
+"""Raw vendor records -> the ECS documents an Elastic integration would index, for testing the queries.
+
+There is no second mapping here: a record's Sigma fields (read with backends/local/sources.yml) become a
+throw-away Sigma rule, the Elastic target's own processing pipelines (backends/elastic/*.yml) rename and
+convert them exactly as they rename and convert rule fields, and the processed detection items are the
+document. Conditions the pipelines add for a log source (event.dataset, event.category...) become
+constant fields, as the integration sets them on every record of that source.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+from sigma.processing.pipeline import ProcessingPipeline
+from sigma.processing.transformations.failure import StrictFieldMappingFailure
+from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaDetections, SigmaLogSource, SigmaRule
+from sigma.types import SigmaBool, SigmaNull, SigmaNumber, SigmaString, SigmaType
+
+from ghosthire.compile import load_targets
+from ghosthire.elastic.backends import literal_text
+from ghosthire.errors import ContentError
+from ghosthire.hunt.sources import Source, detect_source, lookup
+
+Scalar = str | int | float | bool
+ECS_TARGET = "eql"
+RECORD = "record"
+
+
+@cache
+def _target_pipeline() -> ProcessingPipeline:
+    """The EQL target's pipelines without the strict-mapping check: unmapped raw fields are just dropped."""
+    target = next(target for target in load_targets() if target.id == ECS_TARGET)
+    pipeline = target.pipeline()
+    pipeline.items = [
+        item for item in pipeline.items if not isinstance(item.transformation, StrictFieldMappingFailure)
+    ]
+    return pipeline
+
+
+def flatten(record: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """(dotted path, value) for every leaf; lists are leaves."""
+    for key, value in record.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            yield from flatten(value, f"{path}.")
+        else:
+            yield path, value
+
+
+def sigma_field_of(path: str, source: Source) -> str | None:
+    """The Sigma field a raw path holds: an explicit `fields` path first, then the `field_paths` templates."""
+    for field, paths in source.fields.items():
+        if path in paths:
+            return field
+    # The most specific template first: "properties.{field}" before "{field}".
+    for template in sorted(source.field_paths, key=lambda template: -len(template)):
+        head, _, tail = template.partition("{field}")
+        if path.startswith(head) and path.endswith(tail) and len(path) > len(head) + len(tail):
+            return path[len(head) : len(path) - len(tail)]
+    return None
+
+
+def sigma_view(record: dict[str, Any], source: Source) -> dict[str, Any]:
+    """The record as Sigma sees it: Sigma field -> value (as the local hunt reads it)."""
+    fields = {sigma_field_of(path, source) for path, _ in flatten(record)}
+    view = {field: source.value(record, field) for field in sorted(f for f in fields if f)}
+    return {field: value for field, value in view.items() if _is_scalar_or_scalars(value)}
+
+
+def to_ecs(record: dict[str, Any], logsource: SigmaLogSource, source: Source | None = None) -> dict[str, Any]:
+    """The ECS document of one raw record of a rule's log source (its source recognised unless given)."""
+    source = source or detect_source(record)
+    if source is None:
+        raise ContentError(
+            "tests/detections", f"no source in sources.yml recognises the record {record!r:.120}"
+        )
+    rule = _record_as_rule(sigma_view(record, source), logsource)
+    copy.deepcopy(_target_pipeline()).apply(rule)
+    # Constants the pipelines add for the log source first, so that the record's own values win.
+    detections = rule.detection.detections
+    ordered = [detection for name, detection in detections.items() if name != RECORD] + [detections[RECORD]]
+    document: dict[str, Any] = {}
+    for item in _detection_items(ordered):
+        if item.field and item.applied_processing_items:
+            set_path(document, item.field, _plain_values(item.value))
+    timestamp = _timestamp(record, source)
+    if timestamp is not None:
+        document["@timestamp"] = timestamp
+    return document
+
+
+def set_path(document: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    current = document
+    for key in parents:
+        current = current.setdefault(key, {})
+        if not isinstance(current, dict):
+            raise ValueError(f"ECS field {dotted} collides with a value at {key}")
+    current[leaf] = value
+
+
+def get_path(document: dict[str, Any], dotted: str) -> Any:
+    current: Any = document
+    for key in dotted.split("."):
+        if not isinstance(current, dict) or key not in current:
+            return None
+        current = current[key]
+    return current
+
+
+def _record_as_rule(view: dict[str, Any], logsource: SigmaLogSource) -> SigmaRule:
+    items = [SigmaDetectionItem(field, [], _sigma_values(value)) for field, value in view.items()]
+    detections = SigmaDetections({RECORD: SigmaDetection(items)}, [RECORD])
+    return SigmaRule(title="raw record", logsource=logsource, detection=detections)
+
+
+def _sigma_values(value: Any) -> list[SigmaType]:
+    return [_sigma_value(element) for element in (value if isinstance(value, list) else [value])]
+
+
+def _sigma_value(value: Scalar | None) -> SigmaType:
+    if value is None:
+        return SigmaNull()
+    if isinstance(value, bool):
+        return SigmaBool(value)
+    if isinstance(value, int | float):
+        return SigmaNumber(value)
+    # Escape Sigma's wildcard and escape characters: a record value is always literal text.
+    return SigmaString(value.replace("\\", "\\\\").replace("*", "\\*").replace("?", "\\?"))
+
+
+def _plain_values(values: list[SigmaType]) -> Any:
+    plain = [_plain(value) for value in values]
+    return plain[0] if len(plain) == 1 else plain
+
+
+def _plain(value: SigmaType) -> Any:
+    if isinstance(value, SigmaString):
+        return literal_text(value)
+    if isinstance(value, SigmaNumber):
+        return value.number
+    if isinstance(value, SigmaBool):
+        return value.boolean
+    return None
+
+
+def _detection_items(detections: Any) -> Iterator[SigmaDetectionItem]:
+    for detection in detections:
+        for item in detection.detection_items:
+            if isinstance(item, SigmaDetection):
+                yield from _detection_items([item])
+            else:
+                yield item
+
+
+def _is_scalar_or_scalars(value: Any) -> bool:
+    if isinstance(value, list):
+        return bool(value) and all(isinstance(element, Scalar) for element in value)
+    return isinstance(value, Scalar)
+
+
+def _timestamp(record: dict[str, Any], source: Source) -> str | None:
+    for path in source.time:
+        raw = lookup(record, path)
+        if raw is not None:
+            return parse_time(raw).isoformat().replace("+00:00", "Z")
+    return None
+
+
+def parse_time(raw: Any) -> datetime:
+    """ISO 8601 text or epoch seconds/milliseconds, as UTC."""
+    if isinstance(raw, int | float):
+        seconds = raw / 1000 if raw > 10**11 else raw
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    text = str(raw).strip().replace(" ", "T", 1)
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def ecs_field_name(field: str, logsource: SigmaLogSource) -> str | None:
+    """Where the Elastic pipelines put a Sigma field of this log source (None when they do not map it)."""
+    sentinel = "ghosthire-field-probe"
+    rule = _record_as_rule({field: sentinel}, logsource)
+    copy.deepcopy(_target_pipeline()).apply(rule)
+    for item in _detection_items(rule.detection.detections.values()):
+        if item.applied_processing_items and _plain_values(item.value) == sentinel:
+            return item.field
+    return None

@@ -1,0 +1,262 @@
+"""Kibana detection rules (NDJSON for POST /api/detection_engine/rules/_import) from the compiled pack.
+
+Single-event rules become EQL rules (EQL `:`/`like~` ignore case as Sigma does). Correlations become
+ES|QL rules whose lookback is the Sigma timespan and whose schedule is a fraction of it, so the window
+slides with the runs. Each rule is a typed model serialised with sorted keys; nothing here is a template.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sigma.correlations import SigmaCorrelationRule
+from sigma.rule import SigmaRule
+
+from ghosthire.compile import CompiledRule, TargetOutput
+from ghosthire.content import backends_dir
+from ghosthire.elastic.attack import Threat, threat_entries
+from ghosthire.elastic.ecs import ecs_field_name
+from ghosthire.elastic.indices import indices_for
+from ghosthire.elastic.versions import content_hash, load_lock, version_for
+from ghosthire.errors import ContentError
+from ghosthire.rules import PackRule, RulePack
+
+NDJSON_NAME = "ghosthire-elastic-rules.ndjson"
+Severity = Literal["low", "medium", "high", "critical"]
+Duration = Annotated[str, Field(pattern=r"^\d+[smhd]$")]
+UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+class LevelSetting(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    severity: Severity
+    risk_score: Annotated[int, Field(ge=0, le=100)]
+
+
+class SingleEventSchedule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    interval: Duration
+    lookback: Duration
+
+
+class CorrelationSchedule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    runs_per_timespan: Annotated[int, Field(ge=1)]
+    min_interval: Duration
+    max_interval: Duration
+
+
+class KibanaSettings(BaseModel):
+    """backends/elastic/kibana.yml."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    levels: dict[str, LevelSetting]
+    single_event: SingleEventSchedule
+    correlation: CorrelationSchedule
+    max_signals: Annotated[int, Field(ge=1)]
+    default_author: str
+    default_license: str
+
+
+class KibanaRule(BaseModel):
+    """The fields of one detection rule in Kibana's import format."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    rule_id: Annotated[str, Field(pattern=r"^[0-9a-f-]{36}$")]
+    name: str
+    description: str
+    type: Literal["eql", "esql"]
+    language: Literal["eql", "esql"]
+    query: str
+    index: list[str] | None = None
+    lookback: str = Field(alias="from")
+    to: str = "now"
+    interval: Duration
+    enabled: bool = False
+    max_signals: int
+    severity: Severity
+    risk_score: Annotated[int, Field(ge=0, le=100)]
+    risk_score_mapping: list[dict[str, str]] = []
+    severity_mapping: list[dict[str, str]] = []
+    threat: list[Threat]
+    tags: list[str]
+    false_positives: list[str]
+    references: list[str]
+    author: list[str]
+    license: str
+    note: str
+    building_block_type: Literal["default"] | None = None
+    exceptions_list: list[dict[str, str]] = []
+    related_integrations: list[dict[str, str]] = []
+    required_fields: list[dict[str, str]] = []
+    version: Annotated[int, Field(ge=1)] = 1
+
+    def as_import_dict(self) -> dict:
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def settings_path() -> Path:
+    return backends_dir() / "elastic" / "kibana.yml"
+
+
+@cache
+def load_settings(path: Path | None = None) -> KibanaSettings:
+    path = path or settings_path()
+    try:
+        return KibanaSettings.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except (OSError, yaml.YAMLError, ValidationError) as error:
+        raise ContentError(path, f"invalid Kibana settings: {error}") from None
+
+
+def write_kibana_rules(pack: RulePack, outputs: dict[str, TargetOutput], out_dir: Path) -> Path:
+    """Write out_dir/ghosthire-elastic-rules.ndjson: one Kibana rule per rule Elastic can express."""
+    rules = kibana_rules(pack, outputs)
+    lock = load_lock()
+    lines = []
+    for rule in rules:
+        body = rule.as_import_dict()
+        body["version"] = version_for(rule.rule_id, content_hash(body), lock)
+        lines.append(json.dumps(body, sort_keys=True))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / NDJSON_NAME
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def kibana_rules(pack: RulePack, outputs: dict[str, TargetOutput]) -> list[KibanaRule]:
+    """Rules in pack order: EQL for single events, ES|QL for correlations; inexpressible ones are left out."""
+    compiled = {
+        target: {item.rule.id: item for item in outputs[target].compiled} for target in ("eql", "esql")
+    }
+    rules = []
+    for pack_rule in pack.rules:
+        language = "esql" if pack_rule.is_correlation else "eql"
+        item = compiled[language].get(pack_rule.id)
+        if item is not None and item.ok and item.queries:
+            rules.append(kibana_rule(pack, pack_rule, item, language))
+    return rules
+
+
+def kibana_rule(
+    pack: RulePack, pack_rule: PackRule, item: CompiledRule, language: Literal["eql", "esql"]
+) -> KibanaRule:
+    settings = load_settings()
+    rule = pack_rule.rule
+    level = settings.levels[pack_rule.level]
+    lookback, interval = schedule(rule, settings)
+    try:
+        return _kibana_rule(pack, pack_rule, item, language, settings, level, lookback, interval)
+    except ValidationError as error:
+        raise ContentError(pack_rule.path, f"cannot build its Kibana rule: {error}") from None
+
+
+def _kibana_rule(
+    pack: RulePack,
+    pack_rule: PackRule,
+    item: CompiledRule,
+    language: Literal["eql", "esql"],
+    settings: KibanaSettings,
+    level: LevelSetting,
+    lookback: str,
+    interval: str,
+) -> KibanaRule:
+    rule = pack_rule.rule
+    return KibanaRule(
+        rule_id=pack_rule.id,
+        name=pack_rule.title,
+        description=(rule.description or pack_rule.title).strip(),
+        type=language,
+        language=language,
+        query=str(item.queries[0]),
+        index=indices_for(rule.logsource) if isinstance(rule, SigmaRule) else None,
+        lookback=lookback,
+        interval=interval,
+        max_signals=settings.max_signals,
+        severity=level.severity,
+        risk_score=level.risk_score,
+        threat=threat_entries(_tactic_tags(rule), pack_rule.attack_ids),
+        tags=_tags(pack_rule),
+        false_positives=list(rule.falsepositives or []),
+        references=list(rule.references or []),
+        author=[rule.author or settings.default_author],
+        license=rule.license or settings.default_license,
+        note=investigation_guide(pack, pack_rule),
+        building_block_type="default" if _is_building_block(rule) else None,
+    )
+
+
+def schedule(rule: SigmaRule | SigmaCorrelationRule, settings: KibanaSettings) -> tuple[str, str]:
+    """(from, interval): a correlation searches exactly its timespan and runs several times within it."""
+    if isinstance(rule, SigmaRule):
+        return f"now-{settings.single_event.lookback}", settings.single_event.interval
+    span = rule.timespan.seconds
+    bounds = settings.correlation
+    interval = min(
+        max(span // bounds.runs_per_timespan, seconds(bounds.min_interval)), seconds(bounds.max_interval)
+    )
+    return f"now-{duration(span)}", duration(min(interval, span))
+
+
+def seconds(text: str) -> int:
+    return int(text[:-1]) * UNIT_SECONDS[text[-1]]
+
+
+def duration(total_seconds: int) -> str:
+    """The largest whole Kibana unit (d, h, m, s) for a number of seconds."""
+    for unit, size in UNIT_SECONDS.items():
+        if total_seconds % size == 0:
+            return f"{total_seconds // size}{unit}"
+    raise AssertionError("seconds always divide")
+
+
+def investigation_guide(pack: RulePack, pack_rule: PackRule) -> str:
+    """Markdown: what fired, what it needs, how it is usually benign, which entity to score."""
+    rule = pack_rule.rule
+    sections = [
+        f"## Triage and analysis\n\n### Investigating {pack_rule.title}\n\n{(rule.description or '').strip()}"
+    ]
+    if pack_rule.meta is not None:
+        sections.append(f"### Data and setup\n\n{pack_rule.meta.implementation.strip()}")
+    if rule.falsepositives:
+        sections.append(
+            "### False positive analysis\n\n" + "\n".join(f"- {fp}" for fp in rule.falsepositives)
+        )
+    if pack_rule.meta is not None:
+        risk = pack_rule.meta.risk
+        field = _ecs_name(pack, pack_rule, risk.field)
+        sections.append(
+            f"### Risk\n\nEntity: {risk.entity.value} (`{field}`), score {risk.score}. "
+            f"Guidance: {', '.join(g.value for g in pack_rule.meta.guidance)}."
+        )
+    sections.append(f"Sigma rule `{pack_rule.name}` ({pack_rule.id}), compiled by ghosthire.")
+    return "\n\n".join(sections) + "\n"
+
+
+def _ecs_name(pack: RulePack, pack_rule: PackRule, field: str) -> str:
+    base = next(dep for dep in pack.dependencies(pack_rule) if isinstance(dep.rule, SigmaRule))
+    return ecs_field_name(field, base.rule.logsource) or field
+
+
+def _tags(pack_rule: PackRule) -> list[str]:
+    guidance = [f"Guidance: {g.value}" for g in pack_rule.meta.guidance] if pack_rule.meta else []
+    kind = "Correlation" if pack_rule.is_correlation else "Single event"
+    return ["ghosthire", f"Sigma: {pack_rule.name}", f"Rule Type: {kind}", *guidance, *pack_rule.attack_ids]
+
+
+def _tactic_tags(rule: SigmaRule | SigmaCorrelationRule) -> list[str]:
+    return [
+        tag.name
+        for tag in rule.tags
+        if tag.namespace == "attack" and re.fullmatch(r"[a-z]+(-[a-z]+)*", tag.name)
+    ]
+
+
+def _is_building_block(rule: SigmaRule | SigmaCorrelationRule) -> bool:
+    return bool(rule.custom_attributes.get("building_block"))

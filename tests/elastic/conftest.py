@@ -1,0 +1,65 @@
+"""Elastic fixtures: the pack compiled for eql/esql/lucene once, the Kibana NDJSON, ECS-shaped test events."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from sigma.correlations import SigmaCorrelationRule
+
+from ghosthire.compile import TargetOutput, compile_target, load_targets
+from ghosthire.elastic.ecs import to_ecs
+from ghosthire.elastic.kibana import write_kibana_rules
+from ghosthire.hunt.sources import source_by_id
+from ghosthire.rules import PackRule, RulePack
+from ghosthire.rules.cases import RuleCases
+
+ELASTIC_TARGETS = ("eql", "esql", "lucene")
+
+
+@dataclass(frozen=True)
+class EcsCase:
+    """One test scenario of a rule, its events converted to ECS documents."""
+
+    rule: PackRule
+    name: str
+    must_fire: bool
+    documents: list[dict[str, Any]]
+
+    @property
+    def id(self) -> str:
+        return f"{self.rule.name}:{'fire' if self.must_fire else 'quiet'}:{self.name}"
+
+
+@pytest.fixture(scope="session")
+def elastic_outputs(pack: RulePack) -> dict[str, TargetOutput]:
+    return {
+        target.id: compile_target(pack, target) for target in load_targets() if target.id in ELASTIC_TARGETS
+    }
+
+
+@pytest.fixture(scope="session")
+def kibana_rules(pack: RulePack, elastic_outputs: dict[str, TargetOutput], tmp_path_factory) -> list[dict]:
+    path = write_kibana_rules(pack, elastic_outputs, tmp_path_factory.mktemp("kibana"))
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def base_rules(pack: RulePack, pack_rule: PackRule) -> list[PackRule]:
+    return [dep for dep in pack.dependencies(pack_rule) if not isinstance(dep.rule, SigmaCorrelationRule)]
+
+
+@pytest.fixture(scope="session")
+def ecs_cases(pack: RulePack, rule_cases: dict[str, RuleCases]) -> list[EcsCase]:
+    converted = []
+    for name, cases in sorted(rule_cases.items()):
+        pack_rule = pack.get(name)
+        logsource = base_rules(pack, pack_rule)[0].rule.logsource
+        for must_fire, scenarios in ((True, cases.must_fire), (False, cases.must_not_fire)):
+            for case in scenarios:
+                source_id = cases.source_of(case)
+                source = source_by_id(source_id) if source_id else None
+                documents = [to_ecs(event, logsource, source) for event in case.events]
+                converted.append(EcsCase(pack_rule, case.name, must_fire, documents))
+    return converted

@@ -1,0 +1,113 @@
+"""The Kibana NDJSON: importable shape, consistent severity, known ATT&CK ids, valid EQL, escaping."""
+
+from __future__ import annotations
+
+from ghosthire.elastic.attack import load_attack
+from ghosthire.elastic.backends import GhosthireEqlBackend, GhosthireEsqlBackend, GhosthireLuceneBackend
+from ghosthire.elastic.kibana import load_settings
+from tests.elastic.engines import parse_eql
+from tests.elastic.lucene_eval import parse_lucene
+
+REQUIRED = {
+    "rule_id",
+    "name",
+    "description",
+    "type",
+    "language",
+    "query",
+    "from",
+    "interval",
+    "severity",
+    "risk_score",
+    "threat",
+    "version",
+    "enabled",
+    "max_signals",
+    "note",
+    "tags",
+}
+
+
+def test_rules_are_complete_and_unique(kibana_rules: list[dict]) -> None:
+    assert kibana_rules
+    assert len({rule["rule_id"] for rule in kibana_rules}) == len(kibana_rules)
+    levels = load_settings().levels
+    bundle = load_attack()
+    tactic_ids = {tactic.id for tactic in bundle.tactics.values()}
+    for rule in kibana_rules:
+        assert rule.keys() >= REQUIRED, rule["name"]
+        assert rule["enabled"] is False
+        assert {"severity": rule["severity"], "risk_score": rule["risk_score"]} in [
+            level.model_dump() for level in levels.values()
+        ]
+        assert (rule["type"] == "eql") == ("index" in rule), "EQL rules name indices; ES|QL rules use FROM"
+        for threat in rule["threat"]:
+            assert threat["tactic"]["id"] in tactic_ids
+            for technique in threat["technique"]:
+                assert technique["id"] in bundle.techniques
+                assert all(sub["id"] in bundle.techniques for sub in technique["subtechnique"])
+
+
+def test_every_eql_rule_parses(kibana_rules: list[dict]) -> None:
+    for rule in kibana_rules:
+        if rule["type"] == "eql":
+            parse_eql(rule["query"])
+
+
+def _one_rule(value: str):
+    from sigma.collection import SigmaCollection
+
+    from ghosthire.compile import load_targets
+
+    yaml_text = f"""
+title: injection
+id: 6b1f3d2e-8c4a-4f5e-9d7a-1a2b3c4d5e6f
+logsource: {{product: okta, service: okta}}
+detection:
+  sel:
+    eventType: '{value}'
+  condition: sel
+"""
+    targets = {target.id: target for target in load_targets()}
+    queries = {}
+    for backend_class, target_id in (
+        (GhosthireEqlBackend, "eql"),
+        (GhosthireEsqlBackend, "esql"),
+        (GhosthireLuceneBackend, "lucene"),
+    ):
+        rule = SigmaCollection.from_yaml(yaml_text).rules[0]
+        queries[target_id] = backend_class(processing_pipeline=targets[target_id].pipeline()).convert_rule(
+            rule
+        )[0]
+    return queries
+
+
+def _eql_strings(node) -> list[str]:
+    """Every string literal of a parsed EQL query."""
+    if type(node).__name__ == "String":
+        return [node.value]
+    slots = node.iter_slots() if hasattr(node, "iter_slots") else []
+    children = [
+        child for _, value in slots for child in (value if isinstance(value, list | tuple) else [value])
+    ]
+    return [text for child in children for text in _eql_strings(child)]
+
+
+def test_special_characters_stay_one_value() -> None:
+    value = 'a"b\\\\c\\*d:e or f'
+    literal = 'a"b\\c*d:e or f'
+    queries = _one_rule(value)
+    eql_query = parse_eql(queries["eql"])
+    assert literal in _eql_strings(eql_query), queries["eql"]
+    lucene = parse_lucene(queries["lucene"])
+    assert " OR " not in str(lucene).replace(r"\ ", ""), queries["lucene"]
+    from tests.elastic.lucene_eval import matches
+
+    document = {"event": {"dataset": "okta.system", "action": literal.upper()}}
+    assert matches(lucene, document)
+    assert matches(lucene, {**document, "event": {**document["event"], "action": literal}})
+    assert not matches(lucene, {**document, "event": {**document["event"], "action": "a"}})
+    from tests.elastic.test_lucene_and_esql import parse_esql
+
+    assert parse_esql(queries["esql"]) == 0
+    assert '== "a\\"b\\\\c*d:e or f"' in queries["esql"], queries["esql"]
