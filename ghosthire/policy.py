@@ -41,6 +41,10 @@ def has_documentation(rule: PackRule) -> Iterator[str]:
         yield "missing `references`"
     if not sigma.falsepositives:
         yield "missing `falsepositives`"
+    for key in ("falsepositives", "references"):
+        for entry in getattr(sigma, key) or []:
+            if not isinstance(entry, str):
+                yield f"`{key}` entry is not text (quote it if it contains ': '): {entry!r}"
 
 
 @check
