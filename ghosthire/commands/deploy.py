@@ -1,0 +1,178 @@
+"""`ghosthire install` and `ghosthire uninstall`: the pack into (and out of) a running Splunk or Kibana.
+
+Secrets come only from the environment or a hidden prompt, never from a command-line value: `SPLUNK_TOKEN`
+or `SPLUNK_USERNAME`/`SPLUNK_PASSWORD`, and `KIBANA_API_KEY`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from ghosthire.deploy.kibana import KibanaClient, KibanaTarget, install_kibana, load_rules, uninstall_kibana
+from ghosthire.deploy.retry import RetryPolicy
+from ghosthire.deploy.splunk import (
+    SplunkCredentials,
+    SplunkTarget,
+    connect_splunk,
+    install_splunk,
+    uninstall_splunk,
+)
+from ghosthire.deploy.splunk_package import load_package
+
+F = TypeVar("F", bound=Callable[..., Any])
+_existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+def _options(*decorators: Callable[[F], F]) -> Callable[[F], F]:
+    def apply(command: F) -> F:
+        for decorator in reversed(decorators):
+            command = decorator(command)
+        return command
+
+    return apply
+
+
+_common = _options(
+    click.option(
+        "--dry-run", is_flag=True, help="Show what would change (object, key, old -> new); write nothing."
+    ),
+    click.option(
+        "--ca-file", type=_existing_file, help="PEM file of the CA that signed the server's certificate."
+    ),
+    click.option(
+        "--insecure", is_flag=True, help="Skip TLS certificate verification (throwaway test servers only)."
+    ),
+    click.option(
+        "--retries", type=click.IntRange(1), default=5, show_default=True, help="Attempts per request."
+    ),
+    click.option(
+        "--retry-delay", type=click.FloatRange(0), default=0.5, show_default=True, help="First backoff (s)."
+    ),
+    click.option(
+        "--timeout", type=click.FloatRange(0.1), default=30.0, show_default=True, help="Per request (s)."
+    ),
+)
+_splunk = _options(
+    click.option("--host", envvar="SPLUNK_HOST", default="localhost", show_default=True),
+    click.option("--port", envvar="SPLUNK_PORT", type=int, default=8089, show_default=True),
+    click.option("--scheme", type=click.Choice(["https", "http"]), default="https", show_default=True),
+    click.option("--username", envvar="SPLUNK_USERNAME", help="Ignored when SPLUNK_TOKEN is set."),
+)
+_kibana = _options(
+    click.option(
+        "--url", envvar="KIBANA_URL", required=True, help="Kibana base URL, e.g. https://kibana:5601."
+    ),
+    click.option("--space", envvar="KIBANA_SPACE", help="Kibana space id (default: the default space)."),
+    click.option(
+        "--rules-file",
+        type=click.Path(exists=True, path_type=Path),
+        required=True,
+        help="The built Kibana rules: an NDJSON file or a folder of them.",
+    ),
+)
+
+
+@click.group()
+def install() -> None:
+    """Install the pack into a running Splunk or Kibana over its API (idempotent; --dry-run to preview)."""
+
+
+@click.group()
+def uninstall() -> None:
+    """Remove what `ghosthire install` put into Splunk or Kibana, and nothing else."""
+
+
+@install.command("splunk")
+@click.option("--package", type=_existing_file, required=True, help="The built app package (.tgz).")
+@_splunk
+@_common
+def install_splunk_command(package: Path, **options: Any) -> None:
+    """Install the Splunk app's searches, macros, lookups (as KV store collections) and dashboards.
+
+    Authenticates with SPLUNK_TOKEN, or SPLUNK_USERNAME/SPLUNK_PASSWORD (prompted when missing)."""
+    content = load_package(package)
+    service = connect_splunk(
+        _splunk_target(options), _splunk_credentials(options["username"]), _policy(options)
+    )
+    install_splunk(service, content, _policy(options), Console(highlight=False), options["dry_run"])
+
+
+@uninstall.command("splunk")
+@_splunk
+@_common
+def uninstall_splunk_command(**options: Any) -> None:
+    """Remove exactly the objects listed in the app's install manifest (ghosthire_install.conf)."""
+    service = connect_splunk(
+        _splunk_target(options), _splunk_credentials(options["username"]), _policy(options)
+    )
+    uninstall_splunk(service, _policy(options), Console(highlight=False), options["dry_run"])
+
+
+@install.command("elastic")
+@click.option("--enable", is_flag=True, help="Enable every pack rule (new and existing).")
+@_kibana
+@_common
+def install_elastic_command(enable: bool, rules_file: Path, **options: Any) -> None:
+    """Import the detection rules into Kibana; rules that already match are left alone.
+
+    Authenticates with KIBANA_API_KEY (prompted when missing)."""
+    rules = load_rules(rules_file)
+    policy = _policy(options)
+    install_kibana(
+        _kibana_client(options, policy), rules, policy, Console(highlight=False), options["dry_run"], enable
+    )
+
+
+@uninstall.command("elastic")
+@_kibana
+@_common
+def uninstall_elastic_command(rules_file: Path, **options: Any) -> None:
+    """Delete the pack's rules (by rule_id, from --rules-file) from Kibana."""
+    rule_ids = [str(rule["rule_id"]) for rule in load_rules(rules_file)]
+    policy = _policy(options)
+    uninstall_kibana(
+        _kibana_client(options, policy), rule_ids, policy, Console(highlight=False), options["dry_run"]
+    )
+
+
+COMMANDS = [install, uninstall]
+
+
+def _policy(options: dict[str, Any]) -> RetryPolicy:
+    return RetryPolicy(options["retries"], options["retry_delay"], timeout=options["timeout"])
+
+
+def _check_tls(options: dict[str, Any]) -> None:
+    if options["insecure"] and options["ca_file"]:
+        raise click.UsageError("--insecure and --ca-file contradict each other; pick one")
+
+
+def _splunk_target(options: dict[str, Any]) -> SplunkTarget:
+    _check_tls(options)
+    return SplunkTarget(
+        options["host"], options["port"], options["scheme"], options["ca_file"], options["insecure"]
+    )
+
+
+def _splunk_credentials(username: str | None) -> SplunkCredentials:
+    token = os.environ.get("SPLUNK_TOKEN")
+    if token:
+        return SplunkCredentials(token=token)
+    username = username or click.prompt("Splunk username", err=True)
+    password = os.environ.get("SPLUNK_PASSWORD") or click.prompt(
+        f"Splunk password for {username}", hide_input=True, err=True
+    )
+    return SplunkCredentials(username=username, password=password)
+
+
+def _kibana_client(options: dict[str, Any], policy: RetryPolicy) -> KibanaClient:
+    _check_tls(options)
+    api_key = os.environ.get("KIBANA_API_KEY") or click.prompt("Kibana API key", hide_input=True, err=True)
+    target = KibanaTarget(options["url"], options["space"], options["ca_file"], options["insecure"])
+    return KibanaClient(target, api_key, policy.timeout)

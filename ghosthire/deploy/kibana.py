@@ -1,0 +1,341 @@
+"""Install the pack's detection rules into Kibana through the detection engine API, with requests.
+
+Rules go in through `_import?overwrite=true` (an NDJSON file in a multipart form), in chunks, and only the
+rules that differ from what Kibana already has: a rule whose shipped keys all match is left alone. On a rule
+that exists, the keys an admin manages per site stay as the admin set them: whether it is enabled, the
+exception lists attached to it and its actions (notifications). `--enable` is the explicit exception: it
+enables every pack rule. Uninstall deletes exactly the pack's rules, by rule_id.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import requests
+from rich.console import Console
+
+from ghosthire.deploy.report import (
+    INSTALL_HEADLINE,
+    UNINSTALL_HEADLINE,
+    Action,
+    FieldChange,
+    ObjectChange,
+    RunReport,
+    Step,
+    StepResult,
+    changed_fields,
+    finish,
+    read_with_retries,
+    run_steps,
+)
+from ghosthire.deploy.retry import RetryPolicy
+from ghosthire.errors import ContentError
+
+ADMIN_OWNED_KEYS = ("enabled", "exceptions_list", "actions")
+IMPORT_CHUNK = 100
+_PAGE = 100
+_IDS_PER_BULK_ACTION = 100  # Kibana refuses more ids in one _bulk_action
+_RULES_API = "/api/detection_engine/rules"
+
+Rule = Mapping[str, Any]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class KibanaTarget:
+    url: str
+    space: str | None = None
+    ca_file: Path | None = None
+    insecure: bool = False
+
+
+class KibanaHTTPError(Exception):
+    """An HTTP error answer from Kibana; `status` makes it classifiable by the retry policy."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status
+
+
+class KibanaClient:
+    """A requests session against one Kibana space, sending `Authorization: ApiKey` and `kbn-xsrf`."""
+
+    def __init__(self, target: KibanaTarget, api_key: str, timeout: float) -> None:
+        self.target = target
+        self.timeout = timeout
+        space = f"/s/{quote(target.space, safe='')}" if target.space and target.space != "default" else ""
+        self.base = target.url.rstrip("/") + space
+        self.session = requests.Session()
+        self.session.headers.update({"Authorization": f"ApiKey {api_key}", "kbn-xsrf": "ghosthire"})
+        # Passed with every request: a session-level `verify` loses to REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE.
+        self.verify: str | bool = str(target.ca_file) if target.ca_file else not target.insecure
+
+    def request(self, method: str, path: str, allow: Collection[int] = (), **options: Any) -> tuple[int, Any]:
+        """The status and the JSON object Kibana answered; raises KibanaHTTPError for an error status not
+        in `allow`, and for an answer that is not a JSON object (a proxy's page, say)."""
+        response = self.session.request(
+            method, self.base + path, timeout=self.timeout, verify=self.verify, **options
+        )
+        try:
+            body = response.json()
+        except ValueError:
+            body = response.text
+        if response.status_code >= 400 and response.status_code not in allow:
+            raise KibanaHTTPError(response.status_code, _error_message(body))
+        if not isinstance(body, dict):
+            raise KibanaHTTPError(response.status_code, f"expected a JSON object, got {str(body)[:80]!r}")
+        return response.status_code, body
+
+    def describe(self, error: Exception) -> str | None:
+        if isinstance(error, KibanaHTTPError):
+            if error.status == 401:
+                return "Kibana rejected the API key (HTTP 401); set a valid KIBANA_API_KEY"
+            if error.status == 404 and self.target.space:
+                return f"{error} (does the space {self.target.space!r} exist?)"
+            return str(error)
+        if isinstance(error, requests.exceptions.SSLError):
+            return (
+                f"the TLS certificate of {self.target.url} did not verify; pass --ca-file with the CA that "
+                "signed it (or --insecure, for a throwaway test instance only)"
+            )
+        if isinstance(error, requests.Timeout):
+            return f"no answer from {self.target.url} in time"
+        if isinstance(error, requests.RequestException):
+            return f"connection to {self.target.url} failed ({type(error).__name__})"
+        return None
+
+
+def load_rules(path: Path) -> tuple[Rule, ...]:
+    """The rules in an NDJSON file, or in every `*.ndjson` of a folder; Kibana's export summary line (the
+    one with `exported_count`) is skipped."""
+    files = sorted(path.glob("*.ndjson")) if path.is_dir() else [path]
+    if not files:
+        raise ContentError(path, "no .ndjson rule files here")
+    rules: dict[str, Rule] = {}
+    for file in files:
+        for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                rule = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise ContentError(file, f"not JSON: {error.msg}", number) from error
+            if isinstance(rule, dict) and "exported_count" in rule:
+                continue
+            if not isinstance(rule, dict) or not isinstance(rule.get("rule_id"), str):
+                raise ContentError(file, "a rule must be a JSON object with a string rule_id", number)
+            if rule["rule_id"] in rules:
+                raise ContentError(file, f"rule_id {rule['rule_id']!r} appears twice", number)
+            rules[rule["rule_id"]] = rule
+    return tuple(rules.values())
+
+
+@dataclass(frozen=True)
+class _RulePlan:
+    document: Rule  # what would be imported
+    change: ObjectChange
+    needs_import: bool
+    needs_enable: bool = False
+
+    @property
+    def rule_id(self) -> str:
+        return str(self.document["rule_id"])
+
+
+def install_kibana(
+    client: KibanaClient,
+    rules: Sequence[Rule],
+    policy: RetryPolicy,
+    console: Console,
+    dry_run: bool = False,
+    enable: bool = False,
+    chunk_size: int = IMPORT_CHUNK,
+) -> RunReport:
+    """Imports the rules that differ from Kibana's, then (with `enable`) enables the pack's disabled rules."""
+    report = RunReport(f"install elastic rules{_space_label(client)}", dry_run, INSTALL_HEADLINE)
+    wanted = {str(rule["rule_id"]) for rule in rules}
+    existing = read_with_retries(
+        "cannot read Kibana's rules", partial(_find_rules, client, wanted), policy, client.describe
+    )
+    plans = [_plan(rule, existing.get(str(rule["rule_id"])), enable) for rule in rules]
+    if dry_run:
+        report.changes.extend(plan.change for plan in plans)
+        return finish(report, console)
+    report.changes.extend(plan.change for plan in plans if plan.change.action is Action.UNCHANGED)
+    steps = [
+        Step(f"import {chunk[0].rule_id} (+{len(chunk) - 1})", _ids(chunk), partial(_import, client, chunk))
+        for chunk in _chunked([plan for plan in plans if plan.needs_import], chunk_size)
+    ]
+    to_enable = [plan for plan in plans if plan.needs_enable]
+    if to_enable:
+        steps.append(Step("enable", _ids(to_enable), partial(_enable, client, to_enable)))
+    run_steps(steps, report, policy, console, client.describe)
+    return finish(report, console)
+
+
+def uninstall_kibana(
+    client: KibanaClient,
+    rule_ids: Sequence[str],
+    policy: RetryPolicy,
+    console: Console,
+    dry_run: bool = False,
+) -> RunReport:
+    """Deletes the rules with these rule_ids, and nothing else."""
+    report = RunReport(f"uninstall elastic rules{_space_label(client)}", dry_run, UNINSTALL_HEADLINE)
+    existing = read_with_retries(
+        "cannot read Kibana's rules", partial(_find_rules, client, set(rule_ids)), policy, client.describe
+    )
+    present = [rule_id for rule_id in rule_ids if rule_id in existing]
+    report.changes.extend(ObjectChange(f"rule:{r}", Action.ABSENT) for r in rule_ids if r not in existing)
+    if dry_run:
+        report.changes.extend(
+            ObjectChange(f"rule:{r}", Action.DELETE, note=_name(existing[r])) for r in present
+        )
+        return finish(report, console)
+    steps = [
+        Step(
+            f"delete {chunk[0]} (+{len(chunk) - 1})",
+            tuple(f"rule:{r}" for r in chunk),
+            partial(_delete, client, chunk),
+        )
+        for chunk in _chunked(present, _IDS_PER_BULK_ACTION)
+    ]
+    run_steps(steps, report, policy, console, client.describe)
+    return finish(report, console)
+
+
+def _plan(rule: Rule, current: Rule | None, enable: bool) -> _RulePlan:
+    object_id, note = f"rule:{rule['rule_id']}", _name(rule)
+    if current is None:
+        document = {**rule, "enabled": True} if enable else rule
+        return _RulePlan(document, ObjectChange(object_id, Action.CREATE, note=note), needs_import=True)
+    shipped = {key: value for key, value in rule.items() if key not in ADMIN_OWNED_KEYS}
+    fields = changed_fields(current, shipped, _same)
+    enabling = enable and not current.get("enabled")
+    # Kept from the server: importing with overwrite would otherwise reset what the admin set on the rule.
+    document = {**rule, **{key: current[key] for key in ADMIN_OWNED_KEYS if key in current}}
+    if enable:
+        document["enabled"] = True
+    shown = fields + ((FieldChange("enabled", False, True),) if enabling else ())
+    action = Action.UPDATE if shown else Action.UNCHANGED
+    change = ObjectChange(object_id, action, shown, note if shown else "")
+    return _RulePlan(document, change, needs_import=bool(fields), needs_enable=enabling and not fields)
+
+
+def _same(current: object, desired: object) -> bool:
+    """Whether Kibana's stored value matches the shipped one. Kibana adds defaults inside objects and turns
+    some single values into one-element lists (e.g. `threshold.field`), so the shipped value only has to be
+    contained in the stored one."""
+    if isinstance(desired, dict):
+        return isinstance(current, dict) and all(_same(current.get(k), v) for k, v in desired.items())
+    if isinstance(desired, list):
+        return (
+            isinstance(current, list)
+            and len(current) == len(desired)
+            and all(_same(c, d) for c, d in zip(current, desired, strict=True))
+        )
+    if isinstance(current, list) and len(current) == 1 and not isinstance(desired, list):
+        return _same(current[0], desired)
+    return current == desired
+
+
+def _find_rules(client: KibanaClient, wanted: Collection[str]) -> dict[str, Rule]:
+    """Kibana's rules whose rule_id is wanted, read page by page through `_find`."""
+    found: dict[str, Rule] = {}
+    page = 1
+    while True:
+        params = {"page": page, "per_page": _PAGE, "sort_field": "created_at", "sort_order": "asc"}
+        _, body = client.request("GET", f"{_RULES_API}/_find", params=params)
+        data = body.get("data") or []
+        found.update({rule["rule_id"]: rule for rule in data if rule.get("rule_id") in wanted})
+        if not data or page * _PAGE >= int(body.get("total", 0)):
+            return found
+        page += 1
+
+
+def _import(client: KibanaClient, plans: Sequence[_RulePlan]) -> StepResult:
+    ndjson = "".join(json.dumps(plan.document, sort_keys=True) + "\n" for plan in plans)
+    _, body = client.request(
+        "POST",
+        f"{_RULES_API}/_import",
+        params={"overwrite": "true"},
+        files={"file": ("ghosthire-rules.ndjson", ndjson.encode(), "application/ndjson")},
+    )
+    errors = {str(item.get("rule_id")): item.get("error") or {} for item in body.get("errors") or []}
+    refused = tuple((f"rule:{rule_id}", _rule_error(error)) for rule_id, error in errors.items())
+    return StepResult(tuple(plan.change for plan in plans if plan.rule_id not in errors), refused)
+
+
+def _enable(client: KibanaClient, plans: Sequence[_RulePlan]) -> StepResult:
+    current = _find_rules(client, {plan.rule_id for plan in plans})
+    disabled = [
+        plan for plan in plans if plan.rule_id in current and not current[plan.rule_id].get("enabled")
+    ]
+    refused = _bulk_action(client, "enable", [current[plan.rule_id] for plan in disabled])
+    failed = {object_id for object_id, _ in refused}
+    return StepResult(tuple(plan.change for plan in disabled if plan.change.object_id not in failed), refused)
+
+
+def _delete(client: KibanaClient, rule_ids: Sequence[str]) -> StepResult:
+    # Read again: after a lost answer, a retry must not ask to delete what is already gone.
+    current = _find_rules(client, set(rule_ids))
+    refused = _bulk_action(client, "delete", [current[r] for r in rule_ids if r in current])
+    failed = {object_id for object_id, _ in refused}
+    changes = tuple(
+        ObjectChange(
+            f"rule:{r}", Action.DELETE if r in current else Action.ABSENT, note=_name(current.get(r, {}))
+        )
+        for r in rule_ids
+        if f"rule:{r}" not in failed
+    )
+    return StepResult(changes, refused)
+
+
+def _bulk_action(client: KibanaClient, action: str, rules: Sequence[Rule]) -> tuple[tuple[str, str], ...]:
+    """Runs `action` on the rules by their Kibana ids; returns the rules Kibana refused, with why."""
+    rule_id_of = {rule["id"]: rule["rule_id"] for rule in rules}
+    refused: list[tuple[str, str]] = []
+    for ids in _chunked(list(rule_id_of), _IDS_PER_BULK_ACTION):
+        body = {"action": action, "ids": ids}
+        # Kibana answers 500 when some rules failed; only a 500 without a summary is the server failing.
+        status, answer = client.request("POST", f"{_RULES_API}/_bulk_action", allow={500}, json=body)
+        attributes = answer.get("attributes")
+        if status == 500 and not (isinstance(attributes, dict) and "summary" in attributes):
+            raise KibanaHTTPError(status, _error_message(answer))
+        for error in (attributes or {}).get("errors") or []:
+            for rule in error.get("rules") or []:
+                rule_id = rule_id_of.get(rule.get("id"), rule.get("id"))
+                refused.append((f"rule:{rule_id}", _rule_error(error)))
+    return tuple(refused)
+
+
+def _chunked(items: Sequence[T], size: int) -> list[Sequence[T]]:
+    return [items[start : start + size] for start in range(0, len(items), size)]
+
+
+def _ids(plans: Sequence[_RulePlan]) -> tuple[str, ...]:
+    return tuple(plan.change.object_id for plan in plans)
+
+
+def _name(rule: Rule) -> str:
+    return str(rule.get("name") or "")
+
+
+def _space_label(client: KibanaClient) -> str:
+    return f" in space {client.target.space}" if client.target.space else ""
+
+
+def _rule_error(error: Mapping[str, Any]) -> str:
+    return f"{error.get('message', 'no reason given')} (HTTP {error.get('status_code', '?')})"
+
+
+def _error_message(body: object) -> str:
+    if isinstance(body, dict):
+        return str(body.get("message") or body.get("error") or body)
+    return str(body)[:200] or "no message"

@@ -1,0 +1,1 @@
+"""Tests of the Splunk and Kibana installers against loopback fakes (and, marked live, real servers)."""

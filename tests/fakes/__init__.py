@@ -1,0 +1,1 @@
+"""Loopback fakes of the servers the installers talk to (splunkd, Kibana), with fault injection."""
