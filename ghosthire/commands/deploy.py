@@ -7,6 +7,7 @@ or `SPLUNK_USERNAME`/`SPLUNK_PASSWORD`, and `KIBANA_API_KEY`.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -14,6 +15,7 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 
+from ghosthire.commands.common import stderr
 from ghosthire.deploy.kibana import KibanaClient, KibanaTarget, install_kibana, load_rules, uninstall_kibana
 from ghosthire.deploy.retry import RetryPolicy
 from ghosthire.deploy.splunk import (
@@ -72,8 +74,7 @@ _kibana = _options(
     click.option(
         "--rules-file",
         type=click.Path(exists=True, path_type=Path),
-        required=True,
-        help="The built Kibana rules: an NDJSON file or a folder of them.",
+        help="The built Kibana rules: an NDJSON file or a folder of them (default: build the pack now).",
     ),
 )
 
@@ -89,14 +90,16 @@ def uninstall() -> None:
 
 
 @install.command("splunk")
-@click.option("--package", type=_existing_file, required=True, help="The built app package (.tgz).")
+@click.option(
+    "--package", type=_existing_file, help="The built app package (.tgz; default: build the pack now)."
+)
 @_splunk
 @_common
-def install_splunk_command(package: Path, **options: Any) -> None:
+def install_splunk_command(package: Path | None, **options: Any) -> None:
     """Install the Splunk app's searches, macros, lookups (as KV store collections) and dashboards.
 
     Authenticates with SPLUNK_TOKEN, or SPLUNK_USERNAME/SPLUNK_PASSWORD (prompted when missing)."""
-    content = load_package(package)
+    content = load_package(package or _built_artifact("splunk_app"))
     service = connect_splunk(
         _splunk_target(options), _splunk_credentials(options["username"]), _policy(options)
     )
@@ -118,11 +121,11 @@ def uninstall_splunk_command(**options: Any) -> None:
 @click.option("--enable", is_flag=True, help="Enable every pack rule (new and existing).")
 @_kibana
 @_common
-def install_elastic_command(enable: bool, rules_file: Path, **options: Any) -> None:
+def install_elastic_command(enable: bool, rules_file: Path | None, **options: Any) -> None:
     """Import the detection rules into Kibana; rules that already match are left alone.
 
     Authenticates with KIBANA_API_KEY (prompted when missing)."""
-    rules = load_rules(rules_file)
+    rules = load_rules(rules_file or _built_artifact("kibana_rules"))
     policy = _policy(options)
     install_kibana(
         _kibana_client(options, policy), rules, policy, Console(highlight=False), options["dry_run"], enable
@@ -132,9 +135,9 @@ def install_elastic_command(enable: bool, rules_file: Path, **options: Any) -> N
 @uninstall.command("elastic")
 @_kibana
 @_common
-def uninstall_elastic_command(rules_file: Path, **options: Any) -> None:
-    """Delete the pack's rules (by rule_id, from --rules-file) from Kibana."""
-    rule_ids = [str(rule["rule_id"]) for rule in load_rules(rules_file)]
+def uninstall_elastic_command(rules_file: Path | None, **options: Any) -> None:
+    """Delete the pack's rules (by rule_id, from --rules-file or the pack as built now) from Kibana."""
+    rule_ids = [str(rule["rule_id"]) for rule in load_rules(rules_file or _built_artifact("kibana_rules"))]
     policy = _policy(options)
     uninstall_kibana(
         _kibana_client(options, policy), rule_ids, policy, Console(highlight=False), options["dry_run"]
@@ -142,6 +145,17 @@ def uninstall_elastic_command(rules_file: Path, **options: Any) -> None:
 
 
 COMMANDS = [install, uninstall]
+
+
+def _built_artifact(name: str) -> Path:
+    """Build the pack into a directory that lives as long as the command, and return one artifact."""
+    from ghosthire.build import build
+
+    directory = click.get_current_context().with_resource(
+        tempfile.TemporaryDirectory(prefix="ghosthire-build-")
+    )
+    with stderr.status("building the pack"):
+        return build(Path(directory)).artifacts[name]
 
 
 def _policy(options: dict[str, Any]) -> RetryPolicy:
