@@ -45,14 +45,13 @@ def compile_target(pack: RulePack, target: Target) -> TargetOutput:
     pySigma applies pipelines to rules in place, so each target converts its own deep copy.
     """
     rules = copy.deepcopy(pack.collection)
-    rules.resolve_rule_references()
     backend = target.create_backend()
     backend.init_processing_pipeline(target.output_format)
-    by_id = {pack_rule.id: pack_rule for pack_rule in pack.rules}
+    copies = {str(rule.id): rule for rule in rules.rules}
     failed: dict[str, str] = {}
     compiled: list[CompiledRule] = []
-    for rule in rules.rules:
-        pack_rule = by_id[str(rule.id)]
+    for pack_rule in pack.rules:
+        rule = copies[pack_rule.id]
         reason = _missing_dependency(rule, failed)
         queries: list[Any] = []
         if reason is None:

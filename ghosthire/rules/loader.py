@@ -142,7 +142,10 @@ def load_pack(root: Path, *, require_metadata: bool = True) -> RulePack:
         for rule in collection.rules
     ]
     _check_unique(pack_rules)
-    return RulePack(pack_rules, collection, root)
+    unordered = RulePack(pack_rules, collection, root)
+    # pySigma's own sort is not a total order: put every referenced rule before the rules that use it.
+    ordered = list(dict.fromkeys(dep for rule in pack_rules for dep in unordered.dependencies(rule)))
+    return RulePack(ordered, collection, root)
 
 
 def _read(path: Path) -> str:

@@ -1,0 +1,219 @@
+"""Build the `ghosthire` Splunk app from the compiled rules: render, re-read, package.
+
+What goes in: the static skeleton (splunk_app/skeleton/, copied as is), the .conf files, navigation and
+metadata rendered from splunk_app/templates/app/ (a tree mirroring the app), one Dashboard Studio view per
+splunk_app/dashboards/*.json, every CSV of splunk_app/lookups/ plus a generated rule catalogue lookup.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import ghosthire
+from ghosthire.compile import CompiledRule, Target, TargetOutput, compile_target, load_targets
+from ghosthire.content import backends_dir, splunk_app_dir
+from ghosthire.errors import ContentError
+from ghosthire.rules import RulePack
+from ghosthire.splunk.checks import (
+    parse_confs,
+    require_defined_macros,
+    require_values,
+    require_views,
+)
+from ghosthire.splunk.dashboards import Dashboard, load_dashboards
+from ghosthire.splunk.entities import FieldResolver, cim_entity_field, locate_entity, metadata_of
+from ghosthire.splunk.package import write_tgz
+from ghosthire.splunk.render import environment, render, render_tree
+from ghosthire.splunk.searches import (
+    SEARCH_NAME_PREFIX,
+    SavedSearch,
+    filter_macro,
+    is_building_block,
+    saved_searches,
+    schedule_for,
+    search_name,
+)
+from ghosthire.splunk.settings import AppSettings, load_settings
+from ghosthire.tuning import NEW_HIRE_DAYS, NEW_HIRE_SCORE_FACTOR
+
+RULE_CATALOGUE = "ghosthire_rules.csv"
+ROLLUP_ID = "ghosthire_risk_rollup"
+TSTATS_TARGET = "splunk_tstats"
+
+
+@dataclass(frozen=True)
+class FilterMacro:
+    name: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Lookup:
+    name: str
+    filename: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class Rollup:
+    name: str
+    cron: str
+
+
+def build_app(pack: RulePack, spl: TargetOutput, out_dir: Path) -> Path:
+    """Write `out_dir/ghosthire-<version>.tgz` from the pack and its `splunk` target output."""
+    source = splunk_app_dir()
+    settings = load_settings(source / "settings.yml")
+    tstats = compile_target(pack, tstats_target())
+    searches = app_searches(pack, spl, tstats, settings)
+    macros = filter_macros(spl, searches)
+    lookups = app_lookups(source / "lookups", searches, pack)
+    dashboards = load_dashboards(source / "dashboards", settings.navigation)
+    rollup = Rollup(
+        search_name("Risk roll-up across guidance areas"), schedule_for(ROLLUP_ID, 0, settings).cron
+    )
+    env = environment(source / "templates")
+    context = {
+        "settings": settings,
+        "version": ghosthire.__version__,
+        "searches": searches,
+        "filter_macros": macros,
+        "lookups": lookups,
+        "dashboards": dashboards,
+        "rollup": rollup,
+        "search_prefix": SEARCH_NAME_PREFIX,
+        "new_hire_days": NEW_HIRE_DAYS,
+        "new_hire_score_factor": NEW_HIRE_SCORE_FACTOR,
+    }
+    texts = render_tree(env, "app", context)
+    texts |= {
+        f"default/data/ui/views/{dashboard.name}.xml": render(
+            env, "dashboard.xml.j2", {"dashboard": dashboard}
+        )
+        for dashboard in dashboards
+    }
+    check_app(texts, searches, dashboards, rollup)
+    files = {path: text.encode("utf-8") for path, text in texts.items()}
+    files |= {f"lookups/{lookup.filename}": lookup.content for lookup in lookups}
+    files |= skeleton_files(source / "skeleton")
+    return write_tgz(settings.app.id, files, out_dir / f"{settings.app.id}-{ghosthire.__version__}.tgz")
+
+
+def tstats_target() -> Target:
+    """The tstats variant's target, from backends/splunk/variants.yml (same format as targets.yml)."""
+    path = backends_dir() / "splunk" / "variants.yml"
+    for target in load_targets(path):
+        if target.id == TSTATS_TARGET:
+            return target
+    raise ContentError(path, f"no target {TSTATS_TARGET!r}")
+
+
+def app_searches(
+    pack: RulePack, spl: TargetOutput, tstats: TargetOutput, settings: AppSettings
+) -> list[SavedSearch]:
+    """A saved search per compiled rule that is not a building block, and per tstats variant."""
+    raw_fields = FieldResolver(spl.target)
+    cim_fields = FieldResolver(tstats.target)
+    raw = {item.rule.name: (item, locate_entity(pack, item.rule, raw_fields)) for item in _alerting(spl.ok())}
+    variants = [
+        (item, raw[item.rule.name][1], cim_field)
+        for item in _alerting(tstats.ok())
+        if item.rule.name in raw and (cim_field := cim_entity_field(item.rule, cim_fields)) is not None
+    ]
+    return saved_searches(pack, list(raw.values()), variants, settings)
+
+
+def _alerting(compiled: Iterable[CompiledRule]) -> list[CompiledRule]:
+    return [item for item in compiled if not is_building_block(item.rule)]
+
+
+def filter_macros(spl: TargetOutput, searches: list[SavedSearch]) -> list[FilterMacro]:
+    """One per compiled rule, building blocks included (the correlations call theirs), one per other
+    saved search (the tstats variants), and the roll-up's."""
+    macros = {filter_macro(item.rule.name): f"Tuning for {item.rule.title}." for item in spl.ok()}
+    for search in searches:
+        macros.setdefault(search.filter_macro, f"Tuning for {search.name}.")
+    macros[filter_macro(ROLLUP_ID)] = "Tuning for the risk roll-up."
+    return [FilterMacro(name, description) for name, description in macros.items()]
+
+
+def app_lookups(directory: Path, searches: list[SavedSearch], pack: RulePack) -> list[Lookup]:
+    """Every CSV the content ships, and the rule catalogue the dashboards and the roll-up join on."""
+    shipped = [Lookup(path.stem, path.name, path.read_bytes()) for path in sorted(directory.glob("*.csv"))]
+    if any(lookup.filename == RULE_CATALOGUE for lookup in shipped):
+        raise ContentError(directory / RULE_CATALOGUE, "this lookup name is generated by the build")
+    catalogue = Lookup(Path(RULE_CATALOGUE).stem, RULE_CATALOGUE, rule_catalogue(searches, pack))
+    return sorted([*shipped, catalogue], key=lambda lookup: lookup.name)
+
+
+def rule_catalogue(searches: list[SavedSearch], pack: RulePack) -> bytes:
+    """One row per rule with a saved search: what the dashboards show about an alert's rule."""
+    buffer = io.StringIO()
+    columns = [
+        "rule",
+        "title",
+        "level",
+        "guidance",
+        "entity_type",
+        "score",
+        "mitre_attack",
+        "enabled_by_default",
+    ]
+    writer = csv.DictWriter(buffer, columns, lineterminator="\n")
+    writer.writeheader()
+    for rule_name in sorted({search.rule_name for search in searches}):
+        pack_rule = pack.get(rule_name)
+        meta = metadata_of(pack_rule)
+        writer.writerow(
+            {
+                "rule": rule_name,
+                "title": pack_rule.title,
+                "level": pack_rule.level,
+                "guidance": "|".join(str(area) for area in meta.guidance),
+                "entity_type": str(meta.risk.entity),
+                "score": meta.risk.score,
+                "mitre_attack": "|".join(pack_rule.attack_ids),
+                "enabled_by_default": str(meta.enabled_by_default).lower(),
+            }
+        )
+    return buffer.getvalue().encode("utf-8")
+
+
+def skeleton_files(directory: Path) -> dict[str, bytes]:
+    return {
+        path.relative_to(directory).as_posix(): path.read_bytes()
+        for path in sorted(directory.rglob("*"))
+        if path.is_file()
+    }
+
+
+def check_app(
+    texts: dict[str, str], searches: list[SavedSearch], dashboards: list[Dashboard], rollup: Rollup
+) -> None:
+    """Re-read the rendered files: .conf syntax, values that must read back unchanged, macros defined,
+    views well-formed."""
+    confs = parse_confs(texts)
+    saved_path, macros_path = "default/savedsearches.conf", "default/macros.conf"
+    require_values(
+        confs[saved_path],
+        saved_path,
+        {
+            search.name: {
+                "search": search.search,
+                "action.notable.param.drilldown_search": search.drilldown_search,
+                "disabled": "0" if search.enabled else "1",
+            }
+            for search in searches
+        },
+    )
+    macros = confs[macros_path]
+    calls = [(search.name, search.search) for search in searches]
+    calls += [(f"{search.name} drill-down", search.drilldown_search) for search in searches]
+    calls += [(rollup.name, confs[saved_path][rollup.name]["search"])]
+    calls += [(f"dashboard {d.name}", query) for d in dashboards for query in d.queries()]
+    require_defined_macros(calls, macros, macros_path)
+    require_views(texts)

@@ -1,0 +1,98 @@
+"""Where a rule's risk entity lives in Splunk, asked of the target's own processing pipeline.
+
+The saved search's alert, risk and drill-down settings name the entity by its Splunk field, and the
+drill-down reads the entity's raw events through the rule's source macro. Both come from running the
+target pipeline over a one-item rule on the same log source, so the app cannot drift from the queries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sigma.correlations import SigmaCorrelationRule
+from sigma.exceptions import SigmaError
+from sigma.processing.pipeline import ProcessingPipeline
+from sigma.rule import SigmaDetectionItem, SigmaRule
+
+from ghosthire.compile import Target
+from ghosthire.errors import ContentError
+from ghosthire.rules import PackRule, RuleMetadata, RulePack
+
+
+@dataclass(frozen=True)
+class MappedField:
+    """A Sigma field as one target sees it: its name there and the pipeline state of its log source."""
+
+    name: str
+    state: dict[str, Any]
+
+
+class FieldResolver:
+    """Maps Sigma field names of a log source through one target's pipeline."""
+
+    def __init__(self, target: Target) -> None:
+        self._pipeline: ProcessingPipeline = target.pipeline()
+
+    def resolve(self, rule: SigmaRule, sigma_field: str) -> MappedField:
+        probe = SigmaRule.from_dict(
+            {
+                "title": f"{sigma_field} of {rule.title}",
+                "logsource": rule.logsource.to_dict(),
+                "detection": {"probe": {sigma_field: "probe"}, "condition": "probe"},
+            }
+        )
+        self._pipeline.apply(probe)
+        item = probe.detection.detections["probe"].detection_items[0]
+        if not isinstance(item, SigmaDetectionItem) or item.field is None:
+            raise SigmaError(f"field {sigma_field!r} maps to several fields")
+        return MappedField(item.field, dict(self._pipeline.state))
+
+
+@dataclass(frozen=True)
+class EntityLocation:
+    """The risk entity of a rule: its field in the saved search's results and, per base rule feeding it,
+    the mapped field on that rule's log source."""
+
+    result_field: str
+    per_source: tuple[MappedField, ...]
+
+
+def metadata_of(pack_rule: PackRule) -> RuleMetadata:
+    """The app needs every rule's guidance, risk and score: a rule without them is a build error."""
+    if pack_rule.meta is None:
+        raise ContentError(pack_rule.path, "rule has no ghosthire metadata (guidance, risk, implementation)")
+    return pack_rule.meta
+
+
+def locate_entity(pack: RulePack, pack_rule: PackRule, resolver: FieldResolver) -> EntityLocation:
+    """Raises ContentError when Splunk could not carry the entity: a correlation's result rows hold only its
+    group-by fields, and every field must map on the log source of each rule it reads."""
+    sigma_field = metadata_of(pack_rule).risk.field
+    rule = pack_rule.rule
+    if isinstance(rule, SigmaCorrelationRule) and sigma_field not in (rule.group_by or []):
+        raise ContentError(
+            pack_rule.path, f"risk field {sigma_field!r} must be a group-by field of the correlation"
+        )
+    base_rules = [dep.rule for dep in pack.dependencies(pack_rule) if isinstance(dep.rule, SigmaRule)]
+    try:
+        mapped = tuple(resolver.resolve(base_rule, sigma_field) for base_rule in base_rules)
+    except SigmaError as error:
+        raise ContentError(
+            pack_rule.path, f"risk field {sigma_field!r} has no Splunk field: {error}"
+        ) from None
+    return EntityLocation(mapped[0].name, mapped)
+
+
+def cim_entity_field(pack_rule: PackRule, resolver: FieldResolver) -> str | None:
+    """The risk entity's field in a tstats variant's results, `Processes.dest` renamed to `dest`; None when
+    the data model does not map it or its split-by fields do not carry it (then the rule has no variant)."""
+    if pack_rule.meta is None or not isinstance(pack_rule.rule, SigmaRule):
+        return None
+    try:
+        mapped = resolver.resolve(pack_rule.rule, pack_rule.meta.risk.field)
+    except SigmaError:
+        return None
+    if mapped.name not in str(mapped.state.get("tstats_by", "")).split():
+        return None
+    return mapped.name.removeprefix(f"{mapped.state['dataset']}.")

@@ -1,0 +1,208 @@
+"""The saved searches of the app, one per compiled rule (and per tstats variant), with every setting
+savedsearches.conf needs already decided: schedule, time range, alerting, ES risk and notable fields."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sigma.correlations import SigmaCorrelationRule
+
+from ghosthire.compile import CompiledRule
+from ghosthire.errors import ContentError
+from ghosthire.rules import PackRule, RulePack
+from ghosthire.splunk.entities import EntityLocation, metadata_of
+from ghosthire.splunk.settings import AppSettings
+
+SEARCH_NAME_PREFIX = "ghosthire - "
+TSTATS_SUFFIX = " (tstats)"
+# savedsearches.conf alert.severity: 1 debug, 2 info, 3 warning, 4 error, 5 severe, 6 fatal.
+_ALERT_SEVERITY = {"informational": 2, "low": 3, "medium": 4, "high": 5, "critical": 6}
+
+
+@dataclass(frozen=True)
+class Schedule:
+    cron: str
+    earliest: str
+    latest: str
+
+
+@dataclass(frozen=True)
+class SavedSearch:
+    """One stanza of savedsearches.conf; the template lays these fields out and decides nothing."""
+
+    name: str
+    rule_name: str
+    search_id: str
+    filter_macro: str
+    search: str
+    description: str
+    schedule: Schedule
+    enabled: bool
+    entity_field: str
+    risk: str
+    risk_message: str
+    annotations: str
+    notable: bool
+    severity: str
+    alert_severity: int
+    rule_title: str
+    rule_description: str
+    security_domain: str
+    drilldown_name: str
+    drilldown_search: str
+
+
+def is_building_block(pack_rule: PackRule) -> bool:
+    """Building blocks only feed correlations: no saved search of their own, but their filter macro stays
+    (the correlation searches embed their query, filter included)."""
+    return bool(pack_rule.rule.custom_attributes.get("building_block"))
+
+
+def filter_macro(search_id: str) -> str:
+    """The tuning macro every search of a rule (or of its variant, `<rule>_tstats`) ends with."""
+    return f"{search_id}_filter"
+
+
+def search_name(title: str, suffix: str = "") -> str:
+    """The stanza name; `[` and `]` would end a .conf stanza header."""
+    return SEARCH_NAME_PREFIX + title.translate({ord("["): "(", ord("]"): ")"}) + suffix
+
+
+def single_query(compiled: CompiledRule) -> str:
+    if len(compiled.queries) != 1:
+        raise ContentError(
+            compiled.rule.path, f"expected one {compiled.target} query, got {len(compiled.queries)}"
+        )
+    return str(compiled.queries[0])
+
+
+def timespan_seconds(pack_rule: PackRule) -> int:
+    rule = pack_rule.rule
+    return rule.timespan.seconds if isinstance(rule, SigmaCorrelationRule) else 0
+
+
+def schedule_for(key: str, timespan: int, settings: AppSettings) -> Schedule:
+    """Runs every tier interval at a minute (and, daily, an hour) taken from a hash of `key` (the rule id),
+    so the searches spread over the hour and keep their slot when rules are added. Each run searches its
+    interval plus the correlation `timespan` (seconds), ending `ingestion_lag_minutes` before the run."""
+    tier = settings.schedule.tier_for(timespan)
+    slot = int(hashlib.sha256(key.encode()).hexdigest(), 16)
+    minute, hour = slot % 60, (slot // 60) % 24
+    cron = f"{minute} * * * *" if tier.every_minutes == 60 else f"{minute} {hour} * * *"
+    lag = settings.schedule.ingestion_lag_minutes
+    lookback = lag + tier.every_minutes + math.ceil(timespan / 60)
+    return Schedule(cron, f"-{lookback}m@m", f"-{lag}m@m")
+
+
+def drilldown_search(location: EntityLocation, token_field: str) -> str:
+    """The entity's raw events on every log source the rule reads, through the source macros."""
+    clauses = sorted(
+        {
+            f'`ghosthire_src_{mapped.state["splunk_source"]}` {mapped.name}="${token_field}$"'
+            for mapped in location.per_source
+        }
+    )
+    return clauses[0] if len(clauses) == 1 else " OR ".join(f"({clause})" for clause in clauses)
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def rule_search(
+    compiled: CompiledRule,
+    location: EntityLocation,
+    settings: AppSettings,
+    *,
+    variant_suffix: str = "",
+    filter_variant: str = "",
+    result_field: str | None = None,
+    enabled: bool | None = None,
+) -> SavedSearch:
+    """The saved search of one compiled rule. A tstats variant passes its own name suffix, filter macro
+    and result field (CIM names after `rename`), and is shipped disabled."""
+    pack_rule = compiled.rule
+    meta = metadata_of(pack_rule)
+    field = result_field or location.result_field
+    search_id = f"{pack_rule.name}{filter_variant}"
+    macro = filter_macro(search_id)
+    search = single_query(compiled)
+    if not search.endswith(f"`{macro}`"):
+        raise ContentError(pack_rule.path, f"the {compiled.target} query does not end with `{macro}`")
+    return SavedSearch(
+        name=search_name(pack_rule.title, variant_suffix),
+        rule_name=pack_rule.name,
+        search_id=search_id,
+        filter_macro=macro,
+        search=search,
+        description=(pack_rule.rule.description or pack_rule.title).strip(),
+        schedule=schedule_for(pack_rule.id, timespan_seconds(pack_rule), settings),
+        enabled=meta.enabled_by_default if enabled is None else enabled,
+        entity_field=field,
+        risk=_json(
+            [
+                {
+                    "risk_object_field": field,
+                    "risk_object_type": settings.risk_object_types[meta.risk.entity],
+                    "risk_score": meta.risk.score,
+                }
+            ]
+        ),
+        risk_message=f"{pack_rule.title}: ${field}$",
+        annotations=_json(
+            {"mitre_attack": pack_rule.attack_ids, "ghosthire_guidance": [str(g) for g in meta.guidance]}
+        ),
+        notable=pack_rule.level in settings.alerting.notable_levels,
+        severity=pack_rule.level,
+        alert_severity=_ALERT_SEVERITY[pack_rule.level],
+        rule_title=pack_rule.title,
+        rule_description=one_line(pack_rule.rule.description or pack_rule.title),
+        security_domain=settings.security_domains[meta.guidance[0]],
+        drilldown_name=f"Events of ${field}$",
+        drilldown_search=drilldown_search(location, field),
+    )
+
+
+def saved_searches(
+    pack: RulePack,
+    raw: Iterable[tuple[CompiledRule, EntityLocation]],
+    tstats: Iterable[tuple[CompiledRule, EntityLocation, str]],
+    settings: AppSettings,
+) -> list[SavedSearch]:
+    """Every rule's saved search, then every tstats variant (disabled, its entity under its CIM name but
+    drilled down through the raw source), names unique."""
+    searches = [rule_search(compiled, location, settings) for compiled, location in raw]
+    searches += [
+        rule_search(
+            compiled,
+            location,
+            settings,
+            variant_suffix=TSTATS_SUFFIX,
+            filter_variant="_tstats",
+            result_field=cim_field,
+            enabled=False,
+        )
+        for compiled, location, cim_field in tstats
+    ]
+    _check_unique_names(pack, searches)
+    return searches
+
+
+def _check_unique_names(pack: RulePack, searches: list[SavedSearch]) -> None:
+    seen: dict[str, str] = {}
+    for search in searches:
+        if search.name in seen:
+            raise ContentError(
+                pack.get(search.rule_name).path,
+                f"saved search name {search.name!r} is also the name of rule {seen[search.name]!r}: "
+                "titles must be unique",
+            )
+        seen[search.name] = search.rule_name

@@ -1,0 +1,57 @@
+"""Splunk fixtures, built once per session: the targets, the compiled fixture rules, the built app."""
+
+from __future__ import annotations
+
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from ghosthire.compile import CompiledRule, Target, TargetOutput, compile_target, load_targets
+from ghosthire.rules import RulePack, load_pack
+from ghosthire.splunk.app import build_app, tstats_target
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def splunk_target() -> Target:
+    return next(target for target in load_targets() if target.id == "splunk")
+
+
+@pytest.fixture(scope="session")
+def splunk_tstats_target() -> Target:
+    return tstats_target()
+
+
+@pytest.fixture(scope="session")
+def fixture_pack() -> RulePack:
+    return load_pack(FIXTURES)
+
+
+@pytest.fixture(scope="session")
+def fixture_queries(fixture_pack: RulePack, splunk_target: Target) -> dict[str, CompiledRule]:
+    """The fixture rules compiled for Splunk, by rule name."""
+    return {item.rule.name: item for item in compile_target(fixture_pack, splunk_target).compiled}
+
+
+@pytest.fixture(scope="session")
+def splunk_output(pack: RulePack, splunk_target: Target) -> TargetOutput:
+    """The whole pack compiled for Splunk (`pack` is the repository's rule pack, tests/conftest.py)."""
+    return compile_target(pack, splunk_target)
+
+
+@pytest.fixture(scope="session")
+def built_app(pack: RulePack, splunk_output: TargetOutput, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_app(pack, splunk_output, tmp_path_factory.mktemp("splunk"))
+
+
+@pytest.fixture(scope="session")
+def app_files(built_app: Path) -> dict[str, bytes]:
+    """The package's files by path inside the app folder (`default/macros.conf`)."""
+    with tarfile.open(built_app) as tar:
+        return {
+            member.name.removeprefix("ghosthire/"): tar.extractfile(member).read()  # type: ignore[union-attr]
+            for member in tar.getmembers()
+            if member.isfile()
+        }
