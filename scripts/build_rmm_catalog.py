@@ -1,0 +1,400 @@
+#!/usr/bin/env python3
+"""Build splunk_app/lookups/ghosthire_rmm_catalog.csv from the LOLRMM catalogue (Apache-2.0).
+
+Rules never list RMM tools themselves: they name Sigma placeholders (`%rmm_process%`, `%rmm_domain%`,
+`%rmm_service%`, `%rmm_port%`, `%rmm_family_original_filename%`, see backends/placeholders.yml) whose values
+are one column of this lookup. Every compile target reads the lookup at build time; the Splunk app ships it.
+
+Input: LOLRMM's `rmm_tools.csv` and `rmm_domains.csv` (https://github.com/magicsword-io/LOLRMM,
+website/public/api/). Give a directory holding both, or let the script download them at the pinned commit:
+
+    python scripts/build_rmm_catalog.py --source /path/to/lolrmm-reference
+    python scripts/build_rmm_catalog.py --commit 3c75cf091b10bf7e8ecd576055c44d172b35ff21
+
+Output rows are long-form and sparse: each row fills `tool`, `category`, `origin` and exactly one
+artefact column, so a placeholder reads the non-empty values of its column. Patterns are Sigma-style:
+`*` and `?` are wildcards; a process pattern starts with a backslash and is matched with `|endswith`
+(or `|contains` against a service's ImagePath). Nothing here is a regular expression.
+
+What is dropped, and why (keeps the rules from drowning in noise):
+  * process names of 3 characters or fewer, names starting with a wildcard, and the generic or non-RMM
+    names in GENERIC_PROCESSES (SSH clients, screen readers, backup and sync tools, installers);
+  * domains that are a vendor's bare web site (two labels, e.g. `vendor.com`: visiting a web site is not
+    using the tool), LOLRMM's regex-style entries, and anything under shared infrastructure
+    (SHARED_SUFFIXES: cloud storage, GitHub, Microsoft, Google), except the curated remote-desktop
+    hosts under them (CURATED);
+  * ports 80/443 and other general-purpose ports (GENERIC_PORTS), services other software also installs
+    (GENERIC_SERVICES), and LOLRMM entries that are not remote access into the host (NON_RMM_TOOLS).
+ghosthire's own additions (CURATED) carry origin `ghosthire` and cite where they come from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import re
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+OUTPUT = REPO / "splunk_app" / "lookups" / "ghosthire_rmm_catalog.csv"
+LOLRMM_RAW = "https://raw.githubusercontent.com/magicsword-io/LOLRMM/{commit}/website/public/api/{name}"
+DEFAULT_COMMIT = "3c75cf091b10bf7e8ecd576055c44d172b35ff21"
+COLUMNS = [
+    "tool",
+    "category",
+    "origin",
+    "process",
+    "original_filename",
+    "family_original_filename",
+    "service",
+    "domain",
+    "port",
+    "dprk_reported",
+]
+
+GENERIC_PROCESSES = {
+    # SSH / terminal clients and admin consoles (outbound tools, not remote access into this host)
+    "putty.exe",
+    "plink.exe",
+    "kitty.exe",
+    "puttytray.exe",
+    "securecrt.exe",
+    "zoc.exe",
+    "mremoteng.exe",
+    "royalts.exe",
+    "remotedesktopmanager.exe",
+    "mstsc.exe",
+    "vncviewer.exe",
+    "nxplayer.exe",
+    # accessibility, backup, sync, software deployment, installers, built-ins
+    "nvda.exe",
+    "duplicati.server.exe",
+    "insync.exe",
+    "idrivewinsetup.exe",
+    "niniteone.exe",
+    "installshield setup.exe",
+    "installcore.exe",
+    "mousewithoutborders.exe",
+    "quickassist.exe",
+    # names too generic to attribute to one product
+    "agent.exe",
+    "connect.exe",
+    "rdp.exe",
+    "remote access.exe",
+    "supporttool.exe",
+    "windowslauncher.exe",
+    "client.exe",
+    "server.exe",
+    "service.exe",
+    "setup.exe",
+    "update.exe",
+    "updater.exe",
+    "launcher.exe",
+    "helper.exe",
+    "tray.exe",
+    "monitor.exe",
+    "host.exe",
+    "duet.exe",
+    "level.exe",
+    "vhost.exe",
+    "rhost.exe",
+    "xcmd.exe",
+    "amon.exe",
+    "arcui.exe",
+    "konea.exe",
+    "ilias.exe",
+    "rport.exe",
+    "guacd.exe",
+}
+SHARED_SUFFIXES = (
+    "amazonaws.com",
+    "windows.net",
+    "azurewebsites.net",
+    "azureedge.net",
+    "cloudfront.net",
+    "akamaized.net",
+    "github.com",
+    "githubusercontent.com",
+    "google.com",
+    "googleapis.com",
+    "gstatic.com",
+    "microsoft.com",
+    "live.com",
+    "office.com",
+    "apple.com",
+    "pubnubapi.com",
+    "herokuapp.com",
+    "cloudflare.com",
+)
+GENERIC_PORTS = {
+    20,
+    21,
+    22,
+    23,
+    25,
+    53,
+    80,
+    135,
+    139,
+    161,
+    443,
+    445,
+    1313,
+    3080,
+    3333,
+    3389,
+    3478,
+    5000,
+    5555,
+    8000,
+    8080,
+    8443,
+    10000,
+    10001,
+    10500,
+    11000,
+    51820,
+}
+# Service names that other software also installs (hardware-monitoring drivers) or that are too short.
+GENERIC_SERVICES = {"level", "winring0_1_2_0"}
+# LOLRMM entries that are not remote access into this host (built-ins, accessibility, input sharing).
+NON_RMM_TOOLS = ("Mouse Without Borders", "mstsc.exe", "NVDA", "Quick Assist")
+
+# Remote desktop products named in DPRK IT worker reporting (threat model, section 3).
+DPRK_REPORTED = {"AnyDesk", "Chrome Remote Desktop", "RustDesk", "Splashtop", "TeamViewer", "Jump Desktop"}
+
+# ghosthire additions: (tool, column, pattern, where it comes from)
+CURATED: list[tuple[str, str, str, str]] = [
+    # Chrome Remote Desktop host binaries and service (Google's chromoting installer; Splunk ESCU list)
+    ("Chrome Remote Desktop", "process", "\\remoting_host.exe", "Chromium remoting host"),
+    ("Chrome Remote Desktop", "process", "\\remoting_start_host.exe", "Chromium remoting host"),
+    ("Chrome Remote Desktop", "process", "\\remoting_desktop.exe", "Chromium remoting host"),
+    ("Chrome Remote Desktop", "process", "\\remote_assistance_host.exe", "Chromium remoting host"),
+    ("Chrome Remote Desktop", "original_filename", "remoting_host.exe", "Chromium remoting host"),
+    ("Chrome Remote Desktop", "original_filename", "remoting_start_host.exe", "Chromium remoting host"),
+    (
+        "Chrome Remote Desktop",
+        "service",
+        "chromoting",
+        "SigmaHQ win_system_service_install_remote_access_software",
+    ),
+    ("Chrome Remote Desktop", "service", "Chrome Remote Desktop Service", "service display name (7045)"),
+    ("Chrome Remote Desktop", "domain", "remotedesktop.google.com", "threat model section 3"),
+    ("Chrome Remote Desktop", "domain", "*.remotedesktop.google.com", "LOLRMM (kept under a shared suffix)"),
+    ("Chrome Remote Desktop", "domain", "remotedesktop-pa.googleapis.com", "threat model section 3"),
+    (
+        "Chrome Remote Desktop",
+        "domain",
+        "*.remotedesktop-pa.googleapis.com",
+        "LOLRMM (kept under a shared suffix)",
+    ),
+    (
+        "Chrome Remote Desktop",
+        "domain",
+        "chromoting-host.talkgadget.google.com",
+        "LOLRMM (kept under a shared suffix)",
+    ),
+    (
+        "Chrome Remote Desktop",
+        "domain",
+        "chromoting-client.talkgadget.google.com",
+        "LOLRMM (kept under a shared suffix)",
+    ),
+    (
+        "Chrome Remote Desktop",
+        "domain",
+        "chromoting-oauth.talkgadget.google.com",
+        "LOLRMM (kept under a shared suffix)",
+    ),
+    # AnyDesk
+    ("AnyDesk", "process", "\\AnyDesk.exe", "vendor binary"),
+    (
+        "AnyDesk",
+        "service",
+        "AnyDesk",
+        "SigmaHQ win_security_service_install_remote_access_software (4697 key name)",
+    ),
+    ("AnyDesk", "domain", "*.net.anydesk.com", "threat model section 3"),
+    ("AnyDesk", "port", "7070", "AnyDesk firewall documentation (TCP 7070 direct/relay)"),
+    # RustDesk
+    ("RustDesk", "process", "\\rustdesk*.exe", "threat model section 3 (portable builds carry the version)"),
+    ("RustDesk", "original_filename", "rustdesk.exe", "vendor binary"),
+    ("RustDesk", "service", "RustDesk", "RustDesk Windows service"),
+    ("RustDesk", "domain", "rs-*.rustdesk.com", "threat model section 3"),
+    ("RustDesk", "port", "21115", "RustDesk self-host documentation (hbbs/hbbr 21115-21119)"),
+    ("RustDesk", "port", "21116", "RustDesk self-host documentation"),
+    ("RustDesk", "port", "21117", "RustDesk self-host documentation"),
+    ("RustDesk", "port", "21118", "RustDesk self-host documentation"),
+    ("RustDesk", "port", "21119", "RustDesk self-host documentation"),
+    # Splashtop
+    ("Splashtop", "process", "\\SRService.exe", "threat model section 3"),
+    ("Splashtop", "process", "\\SRServer.exe", "threat model section 3"),
+    ("Splashtop", "process", "\\strwinclt.exe", "threat model section 3"),
+    ("Splashtop", "original_filename", "SRService.exe", "vendor binary"),
+    ("Splashtop", "service", "SplashtopRemoteService", "LOLRMM event log artefact"),
+    ("Splashtop", "domain", "*.relay.splashtop.com", "LOLRMM"),
+    ("Splashtop", "domain", "*.api.splashtop.com", "LOLRMM"),
+    # TeamViewer
+    ("TeamViewer", "process", "\\TeamViewer.exe", "vendor binary"),
+    ("TeamViewer", "process", "\\TeamViewer_Service.exe", "vendor binary"),
+    ("TeamViewer", "process", "\\TeamViewerQS*.exe", "QuickSupport download names"),
+    ("TeamViewer", "process", "\\tv_w32.exe", "vendor binary"),
+    ("TeamViewer", "process", "\\tv_x64.exe", "vendor binary"),
+    ("TeamViewer", "original_filename", "TeamViewer.exe", "vendor binary"),
+    ("TeamViewer", "port", "5938", "TeamViewer firewall documentation (TCP/UDP 5938)"),
+    # Jump Desktop Connect
+    ("Jump Desktop", "process", "\\JumpConnect.exe", "threat model section 3 (Microsoft: JumpConnect)"),
+    ("Jump Desktop", "original_filename", "JumpConnect.exe", "vendor binary"),
+    # Others with well-known binaries
+    ("ScreenConnect", "original_filename", "ScreenConnect.ClientService.exe", "vendor binary"),
+    ("Ammyy Admin", "port", "5931", "LOLRMM network artefact"),
+]
+
+# One executable per family, the one that runs whenever the family is in use: the multi-family
+# correlation counts distinct values of OriginalFileName among these (one value == one family).
+FAMILY_PRIMARY = {
+    "AnyDesk": "AnyDesk.exe",
+    "Chrome Remote Desktop": "remoting_host.exe",
+    "RustDesk": "rustdesk.exe",
+    "Splashtop": "SRService.exe",
+    "TeamViewer": "TeamViewer.exe",
+    "Jump Desktop": "JumpConnect.exe",
+    "ScreenConnect": "ScreenConnect.ClientService.exe",
+    "Atera": "AteraAgent.exe",
+    "RAdmin": "RServer3.exe",
+    "NetSupport Manager": "client32.exe",
+    "GetScreen": "getscreen.exe",
+    "Remotely": "Remotely_Agent.exe",
+    "HelpWire": "helpwire.exe",
+    "HopToDesk": "hoptodesk.exe",
+    "Aspia": "aspia_client.exe",
+    "Ammyy Admin": "AA_v3.exe",
+    "UltraViewer": "UltraViewer_Desktop.exe",
+}
+
+
+def read_source(source: Path | None, commit: str) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    if source is not None:
+        tools = (source / "rmm_tools.csv").read_text(encoding="utf-8")
+        domains = (source / "rmm_domains.csv").read_text(encoding="utf-8")
+    else:
+        import requests
+
+        tools, domains = (
+            requests.get(LOLRMM_RAW.format(commit=commit, name=name), timeout=60).text
+            for name in ("rmm_tools.csv", "rmm_domains.csv")
+        )
+    return list(csv.DictReader(io.StringIO(tools))), list(csv.DictReader(io.StringIO(domains)))
+
+
+def process_pattern(entry: str) -> str | None:
+    """`C:\\Program Files\\X\\foo.exe` or `foo*.exe` -> `\\foo.exe` / `\\foo*.exe`; None if unusable."""
+    name = re.split(r"[\\/]", entry.strip())[-1].strip()
+    lowered = name.lower()
+    if not lowered.endswith(".exe") or lowered.startswith("*") or "<" in name or "(" in name:
+        return None
+    if lowered in GENERIC_PROCESSES or len(lowered.removesuffix(".exe").replace("*", "")) <= 3:
+        return None
+    return "\\" + name
+
+
+def domain_pattern(entry: str) -> str | None:
+    value = entry.strip().lower()
+    value = re.sub(r":\d+$", "", value)
+    if not value or value == "user_managed" or re.search(r"[\[\]{}()/\\:|+^$ ]", value):
+        return None
+    if value.count(".") < 2 and not value.startswith("*."):
+        return None  # a vendor's bare web site
+    bare = value.removeprefix("*.")
+    if "." not in bare:
+        return None
+    if any(bare == suffix or bare.endswith("." + suffix) for suffix in SHARED_SUFFIXES):
+        return None
+    return value
+
+
+def build(tools: list[dict[str, str]], domains: list[dict[str, str]]) -> list[dict[str, str]]:
+    rows: dict[tuple[str, str], dict[str, str]] = {}
+
+    def add(tool: str, category: str, origin: str, column: str, value: str) -> None:
+        key = (column, value.lower())
+        if key in rows:
+            return
+        row = dict.fromkeys(COLUMNS, "")
+        family = next((name for name in DPRK_REPORTED if tool.lower().startswith(name.lower())), None)
+        row.update(tool=tool, category=category, origin=origin, dprk_reported="yes" if family else "")
+        row[column] = value
+        rows[key] = row
+
+    for tool, column, value, _why in CURATED:
+        add(tool, "RMM", "ghosthire", column, value)
+    for tool, original in FAMILY_PRIMARY.items():
+        add(tool, "RMM", "ghosthire", "family_original_filename", original)
+
+    for tool in tools:
+        name, category = tool["Name"].strip(), tool["Category"].strip() or "RMM"
+        if name.startswith(NON_RMM_TOOLS):
+            continue
+        entries = [tool["Filename"], *tool["InstallationPaths"].split(",")]
+        for entry in entries:
+            if entry and (pattern := process_pattern(entry)):
+                add(name, category, "lolrmm", "process", pattern)
+        original = tool["OriginalFileName"].strip()
+        if original.lower().endswith(".exe") and original.lower() not in GENERIC_PROCESSES:
+            add(name, category, "lolrmm", "original_filename", original)
+        artifacts = json.loads(tool["Artifacts"] or "{}")
+        for event in artifacts.get("EventLog") or []:
+            service = (event.get("ServiceName") or "").strip()
+            if (
+                service
+                and event.get("EventID") in (7045, 4697)
+                and "*" not in service.strip("*")
+                and service.lower() not in GENERIC_SERVICES
+            ):
+                add(name, category, "lolrmm", "service", service)
+        for network in artifacts.get("Network") or []:
+            for entry in network.get("Domains") or []:
+                if pattern := domain_pattern(entry):
+                    add(name, category, "lolrmm", "domain", pattern)
+            for port in network.get("Ports") or []:
+                if isinstance(port, int) and port not in GENERIC_PORTS:
+                    add(name, category, "lolrmm", "port", str(port))
+    for entry in domains:
+        if entry["RMM_Tool"].strip().startswith(NON_RMM_TOOLS):
+            continue
+        if pattern := domain_pattern(entry["URI"]):
+            add(entry["RMM_Tool"].strip(), "RMM", "lolrmm", "domain", pattern)
+
+    return sorted(
+        rows.values(), key=lambda r: (r["tool"].lower(), next(c for c in COLUMNS[3:] if r[c]), r["origin"])
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--source", type=Path, help="directory with LOLRMM rmm_tools.csv and rmm_domains.csv")
+    parser.add_argument(
+        "--commit", default=DEFAULT_COMMIT, help="LOLRMM commit to download when --source is not given"
+    )
+    parser.add_argument("--output", type=Path, default=OUTPUT)
+    args = parser.parse_args(argv)
+    tools, domains = read_source(args.source, args.commit)
+    rows = build(tools, domains)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    with args.output.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    counts = {column: sum(1 for row in rows if row[column]) for column in COLUMNS[3:-1]}
+    print(
+        f"{args.output}: {len(rows)} rows " + ", ".join(f"{k}={v}" for k, v in counts.items()),
+        file=sys.stderr,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
