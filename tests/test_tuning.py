@@ -1,0 +1,68 @@
+"""Tuning without editing rules: the Sigma filters in sigma_rules/filters/ reach every target."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+import ghosthire.compile.targets as targets_module
+from ghosthire.compile import compile_target, load_targets
+from ghosthire.content import rules_dir
+from ghosthire.hunt import build_plan, hunt_events
+from ghosthire.hunt.sources import source_by_id
+from ghosthire.rules import load_pack
+from ghosthire.rules.cases import load_cases
+from tests.conftest import DETECTION_CASES
+
+RULE = "win_rmm_dprk_reported_tool_execution"
+
+
+@pytest.fixture
+def anydesk_sanctioned(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The admin lists AnyDesk in ghosthire_sanctioned_rmm.csv (process column)."""
+    shipped = targets_module.placeholder_values()
+
+    def with_anydesk() -> dict[str, list[str]]:
+        return {**shipped, "sanctioned_rmm_process": [*shipped["sanctioned_rmm_process"], "\\AnyDesk.exe"]}
+
+    monkeypatch.setattr(targets_module, "placeholder_values", with_anydesk)
+
+
+def _anydesk_events() -> list[dict]:
+    """The rule's must-fire events whose process image is AnyDesk.exe (what the admin sanctions)."""
+    windows = source_by_id("windows")
+    cases = load_cases(DETECTION_CASES)[RULE]
+    return [
+        event
+        for case in cases.must_fire
+        for event in case.events
+        if str(windows.value(event, "Image") or "").lower().endswith("\\anydesk.exe")
+    ]
+
+
+def test_shipped_filters_leave_the_must_fire_events_alone() -> None:
+    outcome = hunt_events(build_plan(load_pack(rules_dir())), _anydesk_events())
+    assert any(alert.rule.name == RULE for alert in outcome.alerts)
+
+
+@pytest.mark.usefixtures("anydesk_sanctioned")
+def test_sanctioned_tool_is_excluded_locally() -> None:
+    events = _anydesk_events()
+    assert events, "the rule's test events must include an AnyDesk execution"
+    outcome = hunt_events(build_plan(load_pack(rules_dir())), events)
+    assert [alert for alert in outcome.alerts if alert.rule.name == RULE] == []
+
+
+@pytest.mark.usefixtures("anydesk_sanctioned")
+@pytest.mark.parametrize("target_id", ["splunk", "eql", "esql", "lucene", "local"])
+def test_sanctioned_tool_is_excluded_on_every_target(target_id: str) -> None:
+    pack = load_pack(rules_dir())
+    target = next(target for target in load_targets() if target.id == target_id)
+    compiled = next(item for item in compile_target(pack, target).compiled if item.rule.name == RULE)
+    assert compiled.ok, compiled.skipped
+    # Lucene spells case-insensitive terms as [xX] classes; read them back as plain letters.
+    query = re.sub(r"\[(.)\1\]", r"\1", " ".join(str(query) for query in compiled.queries).lower())
+    assert "exampl" in query and "anydesk" in query
+    # The exclusion stands after a negation in every language the pack emits.
+    assert query.count("anydesk") >= 2
