@@ -1,0 +1,37 @@
+"""Every part of the FBI guidance stays covered, on at least two log sources where two exist."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ghosthire.compile import compile_pack, load_targets
+from ghosthire.coverage import AreaCoverage, coverage, to_markdown
+from ghosthire.hunt import HuntPlan
+from ghosthire.rules import Guidance, RulePack
+
+COVERAGE_DOC = Path(__file__).resolve().parents[1] / "docs" / "coverage.md"
+
+
+@pytest.fixture(scope="module")
+def areas(pack: RulePack, hunt_plan: HuntPlan) -> list[AreaCoverage]:
+    return coverage(pack, compile_pack(pack, load_targets()), set(hunt_plan.skipped))
+
+
+def test_every_guidance_area_is_covered_on_enough_log_sources(areas: list[AreaCoverage]) -> None:
+    assert {area.guidance for area in areas} == set(Guidance)
+    assert {str(area.guidance): area.gap for area in areas if area.gap} == {}
+
+
+def test_every_covering_rule_reaches_splunk_elastic_and_the_local_hunt(areas: list[AreaCoverage]) -> None:
+    for area in areas:
+        for entry in area.rules:
+            assert "splunk" in entry.targets or "esql" in entry.targets or "eql" in entry.targets, entry.rule.name
+            assert "local" in entry.targets, entry.rule.name
+
+
+def test_coverage_document_is_current(areas: list[AreaCoverage]) -> None:
+    assert COVERAGE_DOC.read_text(encoding="utf-8") == to_markdown(areas), (
+        "docs/coverage.md is stale: run `ghosthire coverage --markdown docs/coverage.md`"
+    )
