@@ -66,3 +66,14 @@ def test_sanctioned_tool_is_excluded_on_every_target(target_id: str) -> None:
     assert "exampl" in query and "anydesk" in query
     # The exclusion stands after a negation in every language the pack emits.
     assert query.count("anydesk") >= 2
+
+
+@pytest.mark.parametrize("target_id", ["splunk", "esql", "local"])
+def test_a_filter_shared_by_several_rules_compiles_for_each(target_id: str) -> None:
+    """One filter applied to several rules must not be field-mapped twice (once per rule) in place."""
+    pack = load_pack(rules_dir())
+    target = next(target for target in load_targets() if target.id == target_id)
+    output = {item.rule.name: item for item in compile_target(pack, target).compiled}
+    for name in ("entra_signin_success", "entra_signin_success_registered_device"):
+        assert output[name].ok, output[name].skipped
+        assert "198" in " ".join(str(query) for query in output[name].queries)  # the shipped example range

@@ -6,6 +6,7 @@ names a rule the pack does not have is reported on the line that names it.
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -135,7 +136,7 @@ def load_pack(root: Path, *, require_metadata: bool = True) -> RulePack:
         for item in _parse(path, text):
             origin[id(item)] = (path, text)
             (filters if isinstance(item, SigmaFilter) else rules).append(item)
-    collection = SigmaCollection([*rules, *filters], resolve_references=False)
+    collection = SigmaCollection([_filtered(rule, filters) for rule in rules], resolve_references=False)
     _resolve(collection, origin)
     pack_rules = [
         PackRule(rule, origin[id(rule)][0], _metadata(rule, *origin[id(rule)], require_metadata))
@@ -146,6 +147,14 @@ def load_pack(root: Path, *, require_metadata: bool = True) -> RulePack:
     # pySigma's own sort is not a total order: put every referenced rule before the rules that use it.
     ordered = list(dict.fromkeys(dep for rule in pack_rules for dep in unordered.dependencies(rule)))
     return RulePack(ordered, collection, root)
+
+
+def _filtered(rule: AnyRule, filters: list[SigmaFilter]) -> AnyRule:
+    """Apply each Sigma filter on its own copy: pySigma shares one filter's detection objects between all
+    the rules it applies to, and pipelines rewrite those objects in place for the first rule."""
+    for sigma_filter in filters:
+        rule = copy.deepcopy(sigma_filter).apply_on_rule(rule)
+    return rule
 
 
 def _read(path: Path) -> str:
