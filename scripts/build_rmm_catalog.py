@@ -23,6 +23,10 @@ What is dropped, and why (keeps the rules from drowning in noise):
     using the tool), LOLRMM's regex-style entries, and anything under shared infrastructure
     (SHARED_SUFFIXES: cloud storage, GitHub, Microsoft, Google), except the curated remote-desktop
     hosts under them (CURATED);
+  * IP address literals that LOLRMM lists among a tool's domains (Ammyy Admin, NetBird, SimpleHelp relay
+    servers): they are not domains, so a DNS or host-name match on them means nothing, they go stale with
+    hosting changes, and a Splunk app that ships public addresses fails AppInspect `check_hostnames_and_ips`.
+    They are counted on stderr and left out of the lookup (see splunk_app/lookups/README.md);
   * ports 80/443 and other general-purpose ports (GENERIC_PORTS), services other software also installs
     (GENERIC_SERVICES), and LOLRMM entries that are not remote access into the host (NON_RMM_TOOLS).
 ghosthire's own additions (CURATED) carry origin `ghosthire` and cite where they come from.
@@ -33,6 +37,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import ipaddress
 import json
 import re
 import sys
@@ -301,10 +306,25 @@ def process_pattern(entry: str) -> str | None:
     return "\\" + name
 
 
+def is_ip_literal(entry: str) -> bool:
+    """An IPv4/IPv6 address (or an IPv4 pattern such as `10.1.*.*`), with or without a port."""
+    value = entry.strip().strip("[]").lower()
+    without_port = re.sub(r"^(\d[\d.*]*):\d+$", r"\1", value)
+    if re.fullmatch(r"[\d*]{1,3}(\.[\d*]{1,3}){3}", without_port):
+        return True
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
 def domain_pattern(entry: str) -> str | None:
     value = entry.strip().lower()
     value = re.sub(r":\d+$", "", value)
-    if not value or value == "user_managed" or re.search(r"[\[\]{}()/\\:|+^$ ]", value):
+    if not value or value == "user_managed" or is_ip_literal(value):
+        return None
+    if re.search(r"[\[\]{}()/\\:|+^$ ]", value):
         return None
     if value.count(".") < 2 and not value.startswith("*."):
         return None  # a vendor's bare web site
@@ -373,6 +393,20 @@ def build(tools: list[dict[str, str]], domains: list[dict[str, str]]) -> list[di
     )
 
 
+def ip_literals(tools: list[dict[str, str]], domains: list[dict[str, str]]) -> dict[str, int]:
+    """Per tool, how many distinct IP address literals LOLRMM lists among its domains (left out)."""
+    found: dict[str, set[str]] = {}
+    for tool in tools:
+        for network in json.loads(tool["Artifacts"] or "{}").get("Network") or []:
+            for entry in network.get("Domains") or []:
+                if is_ip_literal(entry):
+                    found.setdefault(tool["Name"].strip(), set()).add(entry.strip())
+    for entry in domains:
+        if is_ip_literal(entry["URI"]):
+            found.setdefault(entry["RMM_Tool"].strip(), set()).add(entry["URI"].strip())
+    return {tool: len(values) for tool, values in found.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", type=Path, help="directory with LOLRMM rmm_tools.csv and rmm_domains.csv")
@@ -383,6 +417,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     tools, domains = read_source(args.source, args.commit)
     rows = build(tools, domains)
+    addresses = ip_literals(tools, domains)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     with args.output.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, COLUMNS, lineterminator="\n")
@@ -393,6 +428,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.output}: {len(rows)} rows " + ", ".join(f"{k}={v}" for k, v in counts.items()),
         file=sys.stderr,
     )
+    if addresses:
+        print(
+            f"left out {sum(addresses.values())} IP address literal(s) LOLRMM lists as domains: "
+            + ", ".join(f"{tool} ({count})" for tool, count in sorted(addresses.items())),
+            file=sys.stderr,
+        )
     return 0
 
 

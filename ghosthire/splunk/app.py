@@ -11,6 +11,7 @@ import csv
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import ghosthire
@@ -26,6 +27,8 @@ from ghosthire.splunk.checks import (
 )
 from ghosthire.splunk.dashboards import Dashboard, load_dashboards
 from ghosthire.splunk.entities import FieldResolver, cim_entity_field, locate_entity, metadata_of
+from ghosthire.splunk.gws import MACRO as GWS_PARAMETERS_MACRO
+from ghosthire.splunk.gws import gws_parameters, parameters_macro
 from ghosthire.splunk.package import write_tgz
 from ghosthire.splunk.render import environment, render, render_tree
 from ghosthire.splunk.searches import (
@@ -38,7 +41,11 @@ from ghosthire.splunk.searches import (
     search_name,
 )
 from ghosthire.splunk.settings import AppSettings, load_settings
-from ghosthire.tuning import NEW_HIRE_DAYS, NEW_HIRE_SCORE_FACTOR
+from ghosthire.tuning import NEW_HIRE_DAYS, NEW_HIRE_SCORE_FACTOR, Escalation, NewHire
+
+# The escalation tuning.py applies to a signal about a recent hire; its score and level depend only on the
+# rule, so the build writes them into the rule catalogue and Splunk looks them up instead of recomputing.
+NEW_HIRE_ESCALATION = Escalation(NewHire("", date.min, None), 0)
 
 RULE_CATALOGUE = "ghosthire_rules.csv"
 ROLLUP_ID = "ghosthire_risk_rollup"
@@ -76,6 +83,7 @@ def build_app(pack: RulePack, spl: TargetOutput, out_dir: Path) -> Path:
     rollup = Rollup(
         search_name("Risk roll-up across guidance areas"), schedule_for(ROLLUP_ID, 0, settings).cron
     )
+    parameters = gws_parameters(spl.target)
     env = environment(source / "templates")
     context = {
         "settings": settings,
@@ -88,6 +96,9 @@ def build_app(pack: RulePack, spl: TargetOutput, out_dir: Path) -> Path:
         "search_prefix": SEARCH_NAME_PREFIX,
         "new_hire_days": NEW_HIRE_DAYS,
         "new_hire_score_factor": NEW_HIRE_SCORE_FACTOR,
+        "gws_parameters": parameters,
+        "gws_parameters_macro": GWS_PARAMETERS_MACRO,
+        "gws_parameters_definition": parameters_macro(parameters),
     }
     texts = render_tree(env, "app", context)
     texts |= {
@@ -151,7 +162,8 @@ def app_lookups(directory: Path, searches: list[SavedSearch], pack: RulePack) ->
 
 
 def rule_catalogue(searches: list[SavedSearch], pack: RulePack) -> bytes:
-    """One row per rule with a saved search: what the dashboards show about an alert's rule."""
+    """One row per rule with a saved search: what the dashboards show about an alert's rule, and its
+    score and level when the alert is about a new hire (ghosthire.tuning)."""
     buffer = io.StringIO()
     columns = [
         "rule",
@@ -160,6 +172,8 @@ def rule_catalogue(searches: list[SavedSearch], pack: RulePack) -> bytes:
         "guidance",
         "entity_type",
         "score",
+        "new_hire_score",
+        "new_hire_level",
         "mitre_attack",
         "enabled_by_default",
     ]
@@ -176,6 +190,8 @@ def rule_catalogue(searches: list[SavedSearch], pack: RulePack) -> bytes:
                 "guidance": "|".join(str(area) for area in meta.guidance),
                 "entity_type": str(meta.risk.entity),
                 "score": meta.risk.score,
+                "new_hire_score": NEW_HIRE_ESCALATION.score(meta.risk.score),
+                "new_hire_level": NEW_HIRE_ESCALATION.level(pack_rule.level),
                 "mitre_attack": "|".join(pack_rule.attack_ids),
                 "enabled_by_default": str(meta.enabled_by_default).lower(),
             }

@@ -9,6 +9,13 @@ Every streamstats correlation ends with the same guard: only matches whose whole
 inside the searched time range are kept (`_time >= info_min_time + timespan`). The app schedules each
 correlation over `timespan + schedule interval`, so consecutive runs evaluate every event exactly once
 with a complete window: no duplicate alerts, no half-empty windows.
+
+Group-by fields and the counted field compare case-insensitively, as Sigma matches values and as the
+local engine groups (`lower()`): Splunk's `by` and `dc()` are case-sensitive, so `JSmith@Acme.com` and
+`jsmith@acme.com` would be two users and `ANYDESK.EXE`/`AnyDesk.exe` two tools. The streamstats method
+groups and counts lower-cased copies (`gh_by<n>`, `gh_value`: plain names, not `_`-prefixed internal
+ones, since they are by-fields) and renames the copies back to the group-by field names at the end:
+results carry the group-by values lower-cased.
 """
 
 from __future__ import annotations
@@ -31,7 +38,18 @@ from sigma.rule import SigmaRule
 STREAMSTATS = "streamstats"
 STATS = "stats"
 
+# Lower-cased copies of the group-by fields and of a value_count's counted field (see the module doc).
+GROUP = "gh_by{index}"
+VALUE = "gh_value"
+
 _COMPLETE_WINDOWS_ONLY = '| addinfo\n| where _time >= relative_time(info_min_time, "+{timespan}")'
+
+
+def _eval_field(name: str) -> str:
+    """A field name on the right of an eval expression: single-quoted (`'actor.email'`)."""
+    if "'" in name or '"' in name:
+        raise SigmaFeatureNotSupportedByBackendError(f"field name {name!r} cannot be quoted in eval")
+    return f"'{name}'"
 
 
 def _streamstats_query(summary: str) -> str:
@@ -92,8 +110,8 @@ class GhosthireSplunkBackend(SplunkBackend):
     }
     value_count_aggregation_expression: ClassVar[dict[str, str]] = {
         **SplunkBackend.value_count_aggregation_expression,
-        STREAMSTATS: "| streamstats time_window={timespan} dc({field}) as value_count"
-        " values({field}) as distinct_values{groupby}",
+        STREAMSTATS: f"| streamstats time_window={{timespan}} dc({VALUE}) as value_count"
+        f" values({VALUE}) as distinct_values{{groupby}}",
     }
     temporal_aggregation_expression: ClassVar[dict[str, str]] = {
         **SplunkBackend.temporal_aggregation_expression,
@@ -160,9 +178,53 @@ class GhosthireSplunkBackend(SplunkBackend):
         method: str,
         search: str,
     ) -> str:
-        if (correlation_type, method) == ("temporal_ordered", STREAMSTATS):
-            return self._sequence_chain(rule, method)
-        return super().convert_correlation_aggregation_from_template(rule, correlation_type, method, search)
+        if method != STREAMSTATS:
+            return super().convert_correlation_aggregation_from_template(
+                rule, correlation_type, method, search
+            )
+        if correlation_type == "temporal_ordered":
+            aggregate = self._sequence_chain(rule, method)
+        else:
+            aggregate = super().convert_correlation_aggregation_from_template(
+                rule, correlation_type, method, search
+            )
+        return "\n".join(filter(None, [self._case_folding(rule, correlation_type), aggregate]))
+
+    def _case_folding(self, rule: SigmaCorrelationRule, correlation_type: Any) -> str:
+        """`| eval gh_by1=lower('<group-by field>'), ..., gh_value=lower('<counted field>')`."""
+        assignments = [
+            f"{GROUP.format(index=index)}=lower({_eval_field(field)})"
+            for index, field in enumerate(rule.group_by or [], start=1)
+        ]
+        if correlation_type == "value_count":
+            fieldref = (
+                rule.condition.fieldref if isinstance(rule.condition, SigmaCorrelationCondition) else None
+            )
+            if not isinstance(fieldref, str):
+                raise SigmaFeatureNotSupportedByBackendError(
+                    "a value_count correlation counts exactly one field", source=rule.source
+                )
+            assignments.append(f"{VALUE}=lower({_eval_field(fieldref)})")
+        return f"| eval {', '.join(assignments)}" if assignments else ""
+
+    def convert_correlation_aggregation_groupby_from_template(
+        self, group_by: list[str] | None, method: str
+    ) -> str:
+        if method != STREAMSTATS or not group_by:
+            return super().convert_correlation_aggregation_groupby_from_template(group_by, method)
+        return " by " + " ".join(GROUP.format(index=index) for index in range(1, len(group_by) + 1))
+
+    def convert_correlation_rule_from_template(
+        self, rule: SigmaCorrelationRule, correlation_type: Any, method: str
+    ) -> list[str]:
+        """The streamstats queries end by renaming the lower-cased group copies to the field names."""
+        queries = super().convert_correlation_rule_from_template(rule, correlation_type, method)
+        if method != STREAMSTATS or not rule.group_by:
+            return queries
+        renames = ", ".join(
+            f'{GROUP.format(index=index)} AS "{field}"' for index, field in enumerate(rule.group_by, start=1)
+        )
+        return [f"{query}\n| rename {renames}" for query in queries]
 
     def _sequence_chain(self, rule: SigmaCorrelationRule, method: str) -> str:
         condition = rule.condition

@@ -1,23 +1,41 @@
-"""A small interpreter for exactly the SPL stages the Splunk backend emits after a correlation's base search.
+"""A small interpreter for exactly the SPL the Splunk backend and the app's macros emit.
 
-It runs the real query text: the base search (and a `multisearch`) stands for the events the test hands in
-(already matching the base rules, with `event_type` set for multi-rule correlations), macros are the
-shipped `search *`, and every other command must be one of the forms below or the test fails. Semantics
-follow the Splunk search reference:
+It runs the real query text. Two modes:
 
+- stand-in (`macros=None`): the base search (or `multisearch`) is not evaluated; the events the test hands
+  in stand for its results (already matching the base rules, with `event_type` set for multi-rule
+  correlations), and macros are the shipped `search *` filters;
+- full (`macros` = the app's macros.conf definitions): the events are what Splunk indexed (fields named as
+  Splunk extracts them, see tests/splunk/splunk_events.py), and the base search, every `multisearch`
+  subsearch and every macro (source, filter, Google Workspace parameters) is evaluated from its text.
+
+Every command must be one of the forms below or the test fails. Semantics follow the Splunk search
+reference:
+
+- search expressions: `field=value` compares the whole value, case-insensitively, `*` matching any run of
+  characters; a multivalue field matches when any value does; `field!=value` needs the field; `NOT x` is
+  also true when the field is missing; terms are ANDed unless joined by `OR`; `field IN (a, b)`;
+  in quoted values `\\` is a backslash and `\"` a quote;
 - `bin _time span=Ns` floors `_time` to multiples of N seconds (epoch-aligned, as for spans under a day);
 - `streamstats time_window=Ns` aggregates, per group, the events whose `_time` lies in (t - N, t] of the
   current event t, in result order; `current=f` leaves the current event out;
 - `stats`/`streamstats` ignore null values in `dc`, `values`, `max`, `min` and drop groups with a null
-  by-field; `addinfo` adds `info_min_time` (the searched range's start, given by the test).
+  by-field; `addinfo` adds `info_min_time` (the searched range's start, given by the test);
+- `multisearch [ search ... ] ...` is the union of its subsearches' results;
+- `spath path=a.b{} output=f` reads the event's JSON (`_raw`, kept parsed) and writes each array element
+  as JSON text; `json_extract(f, "k")` returns a member's value (strings unquoted, booleans as
+  true/false, objects and arrays as JSON text), `json_array_to_mv` a JSON array's values,
+  `mvfilter(<expr on one field>)` the values for which the expression holds, `mvindex(x, 0)` the first.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import operator
 import re
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 Event = dict[str, Any]
@@ -30,6 +48,11 @@ _OPS: dict[str, Callable[[Any, Any], bool]] = {
     "!=": operator.ne,
 }
 _AGGREGATE = re.compile(r"(?:(count)|(dc|values|max|min)\(([^)]+)\)) as (\S+)")
+
+
+Macros = Mapping[str, str]
+_NUMERIC_FILTER = re.compile(r"(?:search|where) (\w+) (>=|>|<=|<|=|!=) (\d+)")
+_MACRO_CALL = re.compile(r"`(\w+)`")
 
 
 def commands(query: str) -> list[str]:
@@ -55,18 +78,109 @@ def commands(query: str) -> list[str]:
     return [part for part in parts if part]
 
 
-def run(query: str, events: list[Event], info_min_time: float = 0.0) -> list[Event]:
-    """The query's results for `events`, which stand for its base search (the first command)."""
+def run(
+    query: str, events: list[Event], info_min_time: float = 0.0, macros: Macros | None = None
+) -> list[Event]:
+    """The query's results for `events`: with `macros`, the indexed events the whole query searches;
+    without, the results of its base search (the first command), which is then not evaluated."""
     results = [dict(event) for event in events]
-    for command in commands(query)[1:]:
-        results = _command(command, results, info_min_time)
+    parts = commands(query)
+    if macros is None:
+        parts = parts[1:]
+    else:
+        results = _generate(parts[0], results, macros, info_min_time)
+        parts = parts[1:]
+    for command in parts:
+        results = _command(command, results, info_min_time, macros)
     return results
 
 
-def _command(command: str, results: list[Event], info_min_time: float) -> list[Event]:
-    text = " ".join(command.split())
-    if re.fullmatch(r"`[\w]+_filter`", text):
+def _generate(first: str, events: list[Event], macros: Macros, info_min_time: float) -> list[Event]:
+    """The first command: a base search over the indexed events, or a multisearch of subsearches."""
+    text = " ".join(first.split())
+    if text.startswith("multisearch "):
+        results: list[Event] = []
+        for subsearch in _subsearches(first):
+            [head, *rest] = commands(subsearch)
+            if not head.startswith("search "):
+                raise AssertionError(f"a multisearch subsearch must start with `search`: {subsearch!r}")
+            found = _generate(head.removeprefix("search "), events, macros, info_min_time)
+            for command in rest:
+                found = _command(command, found, info_min_time, macros)
+            results += found
         return results
+    if _MACRO_CALL.fullmatch(text) and "|" in macros.get(_MACRO_CALL.fullmatch(text)[1], ""):
+        raise AssertionError(f"a generating macro with pipes is not supported: {text!r}")
+    matcher = search_expression(_expand(text, macros))
+    return [dict(event) for event in events if matcher(event)]
+
+
+def _subsearches(command: str) -> list[str]:
+    """The `[ ... ]` groups of a multisearch command, outside quotes."""
+    groups, depth, quoted, escaped, start = [], 0, False, False, 0
+    for index, char in enumerate(command):
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == '"':
+            quoted = not quoted
+        elif not quoted and char == "[":
+            depth += 1
+            if depth == 1:
+                start = index + 1
+        elif not quoted and char == "]":
+            depth -= 1
+            if depth == 0:
+                groups.append(command[start:index].strip())
+    return groups
+
+
+def _expand(text: str, macros: Macros) -> str:
+    """Macro calls inside a search expression, replaced by their (parenthesised) definitions."""
+    for _ in range(10):
+        expanded = _MACRO_CALL.sub(lambda m: f"({_definition(macros, m[1])})", text)
+        if expanded == text:
+            return text
+        text = expanded
+    raise AssertionError(f"macros nest too deep: {text!r}")
+
+
+def _definition(macros: Macros, name: str) -> str:
+    if name not in macros:
+        raise AssertionError(f"undefined macro `{name}`")
+    return macros[name]
+
+
+def _command(
+    command: str, results: list[Event], info_min_time: float, macros: Macros | None = None
+) -> list[Event]:
+    text = " ".join(command.split())
+    if match := _MACRO_CALL.fullmatch(text):
+        if macros is None:
+            if not text.endswith("_filter`"):
+                raise AssertionError(f"stand-in mode runs only filter macros: {text!r}")
+            return results
+        for part in commands(_definition(macros, match[1])):
+            results = _command(part, results, info_min_time, macros)
+        return results
+    if text.startswith("search ") and not _NUMERIC_FILTER.fullmatch(text):
+        matcher = search_expression(_expand(text.removeprefix("search "), macros or {}))
+        return [event for event in results if matcher(event)]
+    if match := re.fullmatch(r"spath path=(\S+) output=(\w+)", text):
+        return [_set(event, match[2], _spath(event, match[1])) for event in results]
+    if match := re.fullmatch(r'eval (\w+)="([^"\\]*)"', text):
+        return [_set(event, match[1], match[2]) for event in results]
+    if match := _GWS_EVAL.fullmatch(text):
+        return [_gws_parameter(event, match) for event in results]
+    if match := re.fullmatch(r"eval (\w+=lower\('[^']+'\)(?:, \w+=lower\('[^']+'\))*)", text):
+        pairs = re.findall(r"(\w+)=lower\('([^']+)'\)", match[1])
+        return [
+            {**event, **{target: _lower(event.get(field)) for target, field in pairs}} for event in results
+        ]
+    if match := re.fullmatch(r'rename (\w+ AS "[^"]+"(?:, \w+ AS "[^"]+")*)', text):
+        pairs = re.findall(r'(\w+) AS "([^"]+)"', match[1])
+        return [_renamed(event, pairs) for event in results]
     if text == "sort 0 _time":
         return sorted(results, key=lambda event: event["_time"])
     if text == "addinfo":
@@ -78,7 +192,7 @@ def _command(command: str, results: list[Event], info_min_time: float) -> list[E
         return _stats(match[1], (match[2] or "").split(), results)
     if match := re.fullmatch(r"streamstats (current=f )?time_window=(\d+)s (.+?)(?: by (.+))?", text):
         return _streamstats(int(match[2]), not match[1], match[3], (match[4] or "").split(), results)
-    if match := re.fullmatch(r"(?:search|where) (\w+) (>=|>|<=|<|=|!=) (\d+)", text):
+    if match := _NUMERIC_FILTER.fullmatch(text):
         compare, limit = _OPS[match[2]], int(match[3])
         return [e for e in results if e.get(match[1]) is not None and compare(e[match[1]], limit)]
     if match := re.fullmatch(r'where _time >= relative_time\(info_min_time, "\+(\d+)s"\)', text):
@@ -108,6 +222,22 @@ def _command(command: str, results: list[Event], info_min_time: float) -> list[E
             for event in results
         ]
     raise AssertionError(f"the interpreter does not know this SPL command: {text!r}")
+
+
+def _lower(value: Any) -> Any:
+    """`lower()`: null stays null; the interpreter's events carry single values here."""
+    if isinstance(value, list):
+        raise AssertionError("lower() of a multivalue field is not modelled")
+    return None if value is None else str(value).lower()
+
+
+def _renamed(event: Event, pairs: list[tuple[str, str]]) -> Event:
+    renamed = dict(event)
+    for old, new in pairs:
+        renamed.pop(new, None)
+        if old in renamed:
+            renamed[new] = renamed.pop(old)
+    return renamed
 
 
 def _set(event: Event, field: str, value: Any) -> Event:
@@ -172,3 +302,201 @@ def _streamstats(window: int, current: bool, spec: str, by: list[str], results: 
         )
         seen[key].append(event)
     return output
+
+
+# --- JSON (the `ghosthire_gws_parameters` macro) --------------------------------------------------------
+
+_GWS_EVAL = re.compile(
+    r'eval (?P<scratch>\w+)=mvindex\(mvfilter\(json_extract\((?P<objects>\w+), "name"\)="(?P<name>\w+)"\), 0\),'
+    r' (?P<field>\w+)=coalesce\(json_extract\((?P=scratch), "value"\), json_extract\((?P=scratch), "intValue"\),'
+    r' json_extract\((?P=scratch), "boolValue"\), json_array_to_mv\(json_extract\((?P=scratch), "multiValue"\)\)\)'
+)
+
+
+def _spath(event: Event, path: str) -> list[str] | str | None:
+    """`spath path=a.b{}`: the JSON at the path in `_raw`; an array's elements as JSON texts."""
+    node: Any = event.get("_raw")
+    if not isinstance(node, dict):
+        raise AssertionError("spath needs the event's JSON in `_raw`")
+    for step in path.split("."):
+        array = step.endswith("{}")
+        node = node.get(step.removesuffix("{}")) if isinstance(node, dict) else None
+        if array:
+            if not isinstance(node, list):
+                return None
+            texts = [item if isinstance(item, str) else json.dumps(item) for item in node]
+            return texts or None
+    return None if node is None else node if isinstance(node, str) else json.dumps(node)
+
+
+def json_extract(text: Any, key: str) -> Any:
+    """`json_extract(<JSON text>, "key")`: the member's value as Splunk returns it (null if absent)."""
+    if text is None:
+        return None
+    try:
+        document = json.loads(text)
+    except (TypeError, ValueError):
+        return None
+    if not isinstance(document, dict) or document.get(key) is None:
+        return None
+    return _native(document[key])
+
+
+def _native(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return str(value)
+
+
+def _gws_parameter(event: Event, match: re.Match[str]) -> Event:
+    objects = _values(event.get(match["objects"]))
+    chosen = [item for item in objects if json_extract(item, "name") == match["name"]]
+    scratch = chosen[0] if chosen else None
+    multi = json_extract(scratch, "multiValue")
+    value = next(
+        (
+            found
+            for found in (
+                json_extract(scratch, "value"),
+                json_extract(scratch, "intValue"),
+                json_extract(scratch, "boolValue"),
+                [_native(item) for item in json.loads(multi)] or None if multi is not None else None,
+            )
+            if found is not None
+        ),
+        None,
+    )
+    return {**event, match["scratch"]: scratch, match["field"]: value}
+
+
+# --- search expressions ----------------------------------------------------------------------------------
+
+_TOKEN = re.compile(
+    r'\s*(?:(?P<open>\()|(?P<close>\))|(?P<comma>,)|(?P<op>!=|=)|"(?P<quoted>(?:[^"\\]|\\.)*)"'
+    r"|(?P<word>[^\s()=,!\"]+))"
+)
+Matcher = Callable[[Event], bool]
+
+
+def search_expression(text: str) -> Matcher:
+    """A search command's expression as a predicate over events.
+
+    Precedence is the search command's, not eval's: parentheses, then NOT, then OR, then AND (implied
+    between terms), so `a OR b c` is `(a OR b) AND c`.
+    """
+    tokens = _tokens(text)
+    matcher, rest = _and(tokens)
+    if rest:
+        raise AssertionError(f"unparsed search terms {rest!r} in {text!r}")
+    return matcher
+
+
+def _tokens(text: str) -> list[tuple[str, str]]:
+    tokens, position = [], 0
+    while position < len(text):
+        if not text[position:].strip():
+            break
+        match = _TOKEN.match(text, position)
+        if not match or match.end() == position:
+            raise AssertionError(f"cannot read search text at {text[position:]!r}")
+        kind = next(name for name, value in match.groupdict().items() if value is not None)
+        value = match[kind]
+        if kind == "quoted":
+            value = _unescape(value)
+        tokens.append((kind, value))
+        position = match.end()
+    return tokens
+
+
+def _unescape(value: str) -> str:
+    def replace(match: re.Match[str]) -> str:
+        if match[1] not in '\\"':
+            raise AssertionError(f"unexpected escape \\{match[1]} in a search value")
+        return match[1]
+
+    return re.sub(r"\\(.)", replace, value)
+
+
+def _and(tokens: list[tuple[str, str]]) -> tuple[Matcher, list[tuple[str, str]]]:
+    terms: list[Matcher] = []
+    while tokens and tokens[0] != ("close", ")"):
+        if tokens[0] == ("word", "AND"):
+            tokens = tokens[1:]
+        term, tokens = _or(tokens)
+        terms.append(term)
+    if not terms:
+        raise AssertionError("empty search expression")
+    return (terms[0] if len(terms) == 1 else lambda e: all(t(e) for t in terms)), tokens
+
+
+def _or(tokens: list[tuple[str, str]]) -> tuple[Matcher, list[tuple[str, str]]]:
+    left, tokens = _not(tokens)
+    terms = [left]
+    while tokens and tokens[0] == ("word", "OR"):
+        right, tokens = _not(tokens[1:])
+        terms.append(right)
+    return (terms[0] if len(terms) == 1 else lambda e: any(t(e) for t in terms)), tokens
+
+
+def _not(tokens: list[tuple[str, str]]) -> tuple[Matcher, list[tuple[str, str]]]:
+    if tokens[0] == ("word", "NOT"):
+        inner, tokens = _not(tokens[1:])
+        return (lambda e: not inner(e)), tokens
+    if tokens[0][0] == "open":
+        inner, tokens = _and(tokens[1:])
+        if not tokens or tokens[0][0] != "close":
+            raise AssertionError("unbalanced parentheses in a search expression")
+        return inner, tokens[1:]
+    if tokens[0] == ("word", "*"):
+        return (lambda e: True), tokens[1:]
+    return _comparison(tokens)
+
+
+def _comparison(tokens: list[tuple[str, str]]) -> tuple[Matcher, list[tuple[str, str]]]:
+    kind, field = tokens[0]
+    if kind != "word":
+        raise AssertionError(f"expected a field name, got {tokens[:3]!r}")
+    if len(tokens) > 2 and tokens[1] == ("word", "IN") and tokens[2][0] == "open":
+        patterns, rest = [], tokens[3:]
+        while rest and rest[0][0] != "close":
+            if rest[0][0] not in ("quoted", "word"):
+                raise AssertionError(f"bad IN list near {rest[:3]!r}")
+            patterns.append(_pattern(rest[0][1]))
+            rest = rest[1:]
+            if rest and rest[0][0] == "comma":
+                rest = rest[1:]
+        return (lambda e: _matches(e, field, patterns)), rest[1:]
+    if len(tokens) > 2 and tokens[1][0] == "op" and tokens[2][0] in ("quoted", "word"):
+        pattern = _pattern(tokens[2][1])
+        if tokens[1][1] == "=":
+            return (lambda e: _matches(e, field, [pattern])), tokens[3:]
+        return (lambda e: e.get(field) is not None and not _matches(e, field, [pattern])), tokens[3:]
+    raise AssertionError(f"the interpreter does not know this search term: {tokens[:3]!r}")
+
+
+Pattern = re.Pattern[str] | ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _pattern(value: str) -> Pattern:
+    """A value with `*` wildcards, or a CIDR block, which the search command matches as a network."""
+    if "/" in value and "*" not in value:
+        try:
+            return ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            pass
+    return re.compile(".*".join(re.escape(part) for part in value.split("*")), re.IGNORECASE | re.DOTALL)
+
+
+def _matches(event: Event, field: str, patterns: list[Pattern]) -> bool:
+    return any(_match(pattern, str(value)) for value in _values(event.get(field)) for pattern in patterns)
+
+
+def _match(pattern: Pattern, value: str) -> bool:
+    if isinstance(pattern, re.Pattern):
+        return bool(pattern.fullmatch(value))
+    try:
+        return ipaddress.ip_address(value) in pattern
+    except ValueError:
+        return False

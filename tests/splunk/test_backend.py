@@ -52,22 +52,34 @@ def test_golden_value_count_correlation(fixture_queries: dict[str, CompiledRule]
         '`ghosthire_src_okta` eventType="user.session.start" outcome.result="SUCCESS"\n'
         "| `okta_session_start_filter`\n"
         "| sort 0 _time\n"
-        "| streamstats time_window=86400s dc(client.geographicalContext.country) as value_count"
-        " values(client.geographicalContext.country) as distinct_values by actor.alternateId\n"
+        "| eval gh_by1=lower('actor.alternateId'), gh_value=lower('client.geographicalContext.country')\n"
+        "| streamstats time_window=86400s dc(gh_value) as value_count values(gh_value) as distinct_values"
+        " by gh_by1\n"
         "| where value_count >= 2\n"
         "| addinfo\n"
         '| where _time >= relative_time(info_min_time, "+86400s")\n'
         "| stats max(value_count) as value_count values(distinct_values) as distinct_values"
-        " min(_time) as firstTime max(_time) as lastTime by actor.alternateId\n"
+        " min(_time) as firstTime max(_time) as lastTime by gh_by1\n"
+        '| rename gh_by1 AS "actor.alternateId"\n'
         "| `okta_multi_country_filter`"
     ]
+
+
+def test_correlations_group_and_count_case_insensitively(fixture_queries: dict[str, CompiledRule]) -> None:
+    """Splunk's `by` and `dc()` are case-sensitive; Sigma values and the local engine are not."""
+    for name, item in fixture_queries.items():
+        query = item.queries[0]
+        if "streamstats" not in query:
+            continue
+        assert "| eval gh_by1=lower(" in query, name
+        assert "by gh_by1" in query and '| rename gh_by1 AS "' in query, name
 
 
 def test_every_fixture_correlation_type_compiles(fixture_queries: dict[str, CompiledRule]) -> None:
     assert {name: item.skipped for name, item in fixture_queries.items() if not item.ok} == {}
     ordered = fixture_queries["rmm_then_local_admin"].queries[0]
     assert "| multisearch\n[ search `ghosthire_src_windows_process_creation`" in ordered
-    assert "streamstats current=f time_window=7200s max(_gh_step1) as _gh_chain1 by Computer" in ordered
+    assert "streamstats current=f time_window=7200s max(_gh_step1) as _gh_chain1 by gh_by1" in ordered
 
 
 def test_quotes_backslashes_and_pipes_in_values_stay_inside_the_quoted_value(splunk_target: Target) -> None:
