@@ -15,7 +15,10 @@ from ghosthire.hunt import HuntOutcome
 from ghosthire.hunt import hunt as run_hunt
 from ghosthire.hunt.output import WRITERS
 from ghosthire.hunt.readers import input_files
+from ghosthire.hunt.summary import summarise
 from ghosthire.rules import load_pack
+
+MAX_LISTED_PROBLEMS = 20
 
 
 class UtcTime(click.ParamType):
@@ -40,7 +43,12 @@ class UtcTime(click.ParamType):
 @click.option(
     "--format", "output_format", type=click.Choice(sorted(WRITERS)), default="table", show_default=True
 )
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write alerts here.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write alerts (or the report) here.",
+)
 @click.option("--since", type=UtcTime(), help="Only records at or after this time (UTC unless stated).")
 @click.option("--until", type=UtcTime(), help="Only records before this time.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
@@ -78,7 +86,7 @@ def hunt(
         bar.update(task, completed=total)
     stream = output.open("w", encoding="utf-8") if output else sys.stdout
     try:
-        WRITERS[output_format](outcome.alerts, stream)
+        WRITERS[output_format](outcome, stream)
     finally:
         if output:
             stream.close()
@@ -86,23 +94,13 @@ def hunt(
 
 
 def _summary(outcome: HuntOutcome) -> None:
-    stats = outcome.result.stats
+    """Records read, skipped with reasons, alerts per rule and elapsed time, on stderr; then the first
+    skipped records with their file and line."""
+    for line in summarise(outcome).lines():
+        stderr.print(line, markup=False)
     problems = outcome.result.report.problems
-    per_rule: dict[str, int] = {}
-    for alert in outcome.alerts:
-        per_rule[alert.rule.name] = per_rule.get(alert.rule.name, 0) + 1
-    sources = ", ".join(f"{name} {count}" for name, count in sorted(stats.by_source.items())) or "none"
-    stderr.print(
-        f"read {stats.records} records from {len(outcome.result.report.files)} files ({sources}); "
-        f"unrecognised {stats.unrecognised}, outside --since/--until {stats.out_of_range}, "
-        f"skipped {len(problems)}; {len(outcome.alerts)} alerts in {stats.elapsed:.2f}s"
-    )
-    for problem in problems[:20]:
+    for problem in problems[:MAX_LISTED_PROBLEMS]:
         where = f"{problem.file}:{problem.line}" if problem.line else problem.file
-        stderr.print(f"skipped {where}: {problem.reason}")
-    if len(problems) > 20:
-        stderr.print(f"... and {len(problems) - 20} more skipped records")
-    for name, count in sorted(per_rule.items()):
-        stderr.print(f"alerts {name}: {count}")
-    for name, reason in sorted(outcome.plan.skipped.items()):
-        stderr.print(f"rule not run locally: {name}: {reason}")
+        stderr.print(f"  skipped {where}: {problem.reason}", markup=False)
+    if len(problems) > MAX_LISTED_PROBLEMS:
+        stderr.print(f"  ... and {len(problems) - MAX_LISTED_PROBLEMS} more skipped records", markup=False)

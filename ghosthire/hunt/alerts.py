@@ -104,6 +104,7 @@ def _correlation_alert(result: EngineResult, run: list[Occurrence]) -> Alert:
     correlation = first.correlation
     eids = sorted({eid for occurrence in run for eid in occurrence.evidence})
     evidence = [result.evidence[eid] for eid in eids if eid in result.evidence]
+    texts = [item.raw for item in evidence[:MAX_EVIDENCE] if item.raw is not None]
     group = dict(zip(correlation.group_by, first.group, strict=True))
     entity_field = correlation.rule.meta.risk.field if correlation.rule.meta else None
     return Alert(
@@ -112,8 +113,8 @@ def _correlation_alert(result: EngineResult, run: list[Occurrence]) -> Alert:
         source=correlation.slots[0].detection.query.table,
         entity=group.get(entity_field) if entity_field else None,
         group=group,
-        events=[json.loads(raw) for _, _, _, raw in evidence[:MAX_EVIDENCE]],
-        locations=[Location(result.files[file], line) for file, line, _, _ in evidence],
+        events=[json.loads(text) for text in texts],
+        locations=[Location(result.files[item.file], item.line) for item in evidence],
         event_count=len(eids),
         metric=max(occurrence.metric for occurrence in run),
     )

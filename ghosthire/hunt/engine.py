@@ -1,39 +1,38 @@
 """The local hunt engine: batches of JSON records -> DuckDB -> single-event alerts and correlations.
 
-Per batch, every record is parsed once (`json_extract_string` over a list of paths), tagged with its
-source and time, and exposed through one view per source whose columns are Sigma field names; all
-single-event rules then run as one query. Events that feed correlations are kept in a table and the
-correlations run at the end over true sliding windows (one candidate window per event, as SigmaHQ's
-SQLite backend does), so memory grows with matches, not with input.
+Per batch, every record is parsed once to recognise its source and time and once more, for the sources
+rules read, to read the fields those rules use (ghosthire.hunt.extract); each source gets a table whose
+columns are Sigma field names, and all single-event rules run as one query, each over its own source's
+rows. Events that feed correlations are kept as (correlation, rule, event id, time, group, value) rows,
+without their text, and the correlations run at the end over true sliding windows (one candidate window
+per event, as SigmaHQ's SQLite backend does), so memory grows with matches, not with input. The text of
+the events an alert cites is read back from the input at the end (ghosthire.hunt.run).
 """
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
-from ghosthire.hunt.backend import quote_identifier, quote_literal
+from ghosthire.hunt.backend import quote_identifier
+from ghosthire.hunt.extract import TIMESTAMP_MACRO, Extraction
 from ghosthire.hunt.plan import Correlation, Detection, HuntPlan
 from ghosthire.hunt.readers import ReadReport, RecordBatch
-from ghosthire.hunt.sources import Source, load_sources, path_variants, source_by_id
+from ghosthire.hunt.sources import load_sources, source_by_id
 
 EID_FILE_FACTOR = 1 << 40
-# DuckDB does not short-circuit AND, and json_type() raises on invalid JSON: guard it with CASE.
-IS_OBJECT = "CASE WHEN json_valid(text) THEN json_type(text) = 'OBJECT' ELSE false END"
-TIMESTAMP_MACRO = r"""
-CREATE MACRO ghosthire_ts(x) AS CASE
-    WHEN x IS NULL THEN NULL
-    WHEN regexp_full_match(x, '\d{13}(\.\d+)?') THEN x::DOUBLE / 1000
-    WHEN regexp_full_match(x, '\d{9,10}(\.\d+)?') THEN x::DOUBLE
-    ELSE epoch(TRY_CAST(x AS TIMESTAMPTZ))
-END
-"""
+# Arrow record batches of this many rows let DuckDB scan one batch on several threads.
+SCAN_ROWS = 32 * 1024
+PROBLEM_REASONS = {"invalid": "malformed JSON (truncated or invalid)", "other": "not a JSON object"}
 
 
 @dataclass(frozen=True)
@@ -61,6 +60,16 @@ class Occurrence:
 
 
 @dataclass
+class Evidence:
+    """An event a correlation alert cites; `raw` is filled in from the input after the hunt."""
+
+    file: int
+    line: int
+    ts: float | None
+    raw: str | None = None
+
+
+@dataclass
 class EngineStats:
     records: int = 0
     by_source: dict[str, int] = field(default_factory=dict)
@@ -73,7 +82,7 @@ class EngineStats:
 class EngineResult:
     hits: list[Hit]
     occurrences: list[Occurrence]
-    evidence: dict[int, tuple[int, int, float | None, str]]
+    evidence: dict[int, Evidence]
     stats: EngineStats
     report: ReadReport
     files: dict[int, str]
@@ -92,7 +101,6 @@ class HuntEngine:
         memory_limit: str = "1GB",
     ) -> None:
         self.plan = plan
-        self.forced_source = source_by_id(source) if source else None
         self.since = since.timestamp() if since else None
         self.until = until.timestamp() if until else None
         self._spill = tempfile.TemporaryDirectory(prefix="ghosthire-")
@@ -103,107 +111,16 @@ class HuntEngine:
                 "preserve_insertion_order": False,
             }
         )
+        _read_times_as_utc(self.db)
         self.db.execute(TIMESTAMP_MACRO)
-        self._columns: dict[str, str] = {}
-        self._json_paths: list[str] = []
-        self._column_sql: list[str] = []
-        self._prepare_columns()
-        self._create_tables()
-
-    # -- schema -------------------------------------------------------------------------------
-
-    def _sources(self) -> tuple[Source, ...]:
-        return (self.forced_source,) if self.forced_source else load_sources()
-
-    def _prepare_columns(self) -> None:
-        for source in self._sources():
-            for path in source.recognizer_paths() | set(source.time):
-                self._column(path)
-        for source in self.plan.sources():
-            for name in sorted(self.plan.fields_of(source.id)):
-                for path in source.paths_of(name):
-                    self._column(path)
-
-    def _column(self, raw_path: str) -> str:
-        """The events-table column holding a raw path, whichever way the record stores it."""
-        if raw_path not in self._columns:
-            positions = []
-            for keys in path_variants(raw_path):
-                self._json_paths.append("$." + ".".join('"' + key + '"' for key in keys))
-                positions.append(f"_v[{len(self._json_paths)}]")
-            column = f"p{len(self._columns)}"
-            self._columns[raw_path] = column
-            self._column_sql.append(f"coalesce({', '.join(positions)}) AS {column}")
-        return self._columns[raw_path]
-
-    def _coalesced(self, paths: Iterable[str]) -> str:
-        columns = [self._column(path) for path in paths]
-        return columns[0] if len(columns) == 1 else f"coalesce({', '.join(columns)})"
-
-    def _create_tables(self) -> None:
+        self.used = plan.sources()
+        candidates = (source_by_id(source),) if source else load_sources()
+        self.extraction = Extraction(plan, candidates=candidates)
+        self._hits_sql = self._single_event_sql()
+        self._corr_sql = self._correlation_rows_sql()
         self.db.execute(
-            "CREATE TEMP TABLE corr_rows (c INTEGER, slot INTEGER, eid BIGINT, ts DOUBLE, "
-            "g VARCHAR[], v VARCHAR, raw VARCHAR)"
+            "CREATE TEMP TABLE corr_rows (c INTEGER, slot INTEGER, eid BIGINT, ts DOUBLE, g VARCHAR[], v VARCHAR)"
         )
-        self._create_events_table(empty=True)
-        for source in self.plan.sources():
-            columns = "".join(
-                f", {self._coalesced(source.paths_of(name))} AS {quote_identifier(name)}"
-                for name in sorted(self.plan.fields_of(source.id))
-            )
-            self.db.execute(
-                f"CREATE TEMP VIEW {quote_identifier(source.id)} AS SELECT _file, _n, _ts, _raw{columns} "
-                f"FROM events WHERE _source = {quote_literal(source.id)}"
-            )
-
-    def _create_events_table(self, *, empty: bool = False, file_index: int = 0) -> None:
-        paths = "[" + ", ".join(quote_literal(path) for path in self._json_paths) + "]"
-        source_case = self._source_case()
-        time_case = self._time_case()
-        where = " WHERE false" if empty else self._time_filter()
-        batch = "(SELECT NULL::VARCHAR AS text, NULL::BIGINT AS number)" if empty else "batch"
-        self.db.execute(
-            f"CREATE OR REPLACE TEMP TABLE events AS "
-            f"WITH parsed AS (SELECT number AS _n, text AS _raw, json_extract_string(text, {paths}) AS _v "
-            f"FROM {batch} WHERE {IS_OBJECT}), "
-            f"columns AS (SELECT _n, _raw, {', '.join(self._column_sql)} FROM parsed), "
-            f"tagged AS (SELECT *, {source_case} AS _source FROM columns) "
-            f"SELECT {file_index}::BIGINT AS _file, *, {time_case} AS _ts FROM tagged{where}"
-        )
-
-    def _source_case(self) -> str:
-        if self.forced_source:
-            return quote_literal(self.forced_source.id)
-        branches = []
-        for source in self._sources():
-            alternatives = [
-                "(" + " AND ".join(self._recognised(path, value) for path, value in alternative.items()) + ")"
-                for alternative in source.recognize
-            ]
-            branches.append(f"WHEN {' OR '.join(alternatives)} THEN {quote_literal(source.id)}")
-        return "CASE " + " ".join(branches) + " END"
-
-    def _recognised(self, path: str, value: object) -> str:
-        column = self._column(path)
-        if value is None:
-            return f"{column} IS NOT NULL"
-        return f"lower({column}) = {quote_literal(str(value).lower())}"
-
-    def _time_case(self) -> str:
-        branches = [
-            f"WHEN {quote_literal(source.id)} THEN ghosthire_ts({self._coalesced(source.time)})"
-            for source in self._sources()
-            if source.time
-        ]
-        return "CASE _source " + " ".join(branches) + " END" if branches else "NULL::DOUBLE"
-
-    def _time_filter(self) -> str:
-        bounds = []
-        if self.since is not None:
-            bounds.append(f"_ts >= {self.since}")
-        if self.until is not None:
-            bounds.append(f"_ts < {self.until}")
-        return " WHERE " + " AND ".join(bounds) if bounds else ""
 
     # -- per batch ----------------------------------------------------------------------------
 
@@ -222,7 +139,7 @@ class HuntEngine:
             hits.extend(self._run_batch(batch, file_index, stats, report))
             if on_batch:
                 on_batch(batch)
-        occurrences = [o for correlation in self.plan.correlations for o in self._correlate(correlation)]
+        occurrences = [o for index, c in enumerate(self.plan.correlations) for o in self._correlate(c, index)]
         evidence = self._evidence(occurrences)
         stats.elapsed = time.perf_counter() - started
         names = {index: name for name, index in files.items()}
@@ -233,57 +150,85 @@ class HuntEngine:
     ) -> list[Hit]:
         self.db.register("batch", _arrow_table(batch))
         try:
-            self._report_malformed(batch, report)
-            self._create_events_table(file_index=file_index)
-            self._count(batch, stats)
-            hits = self._single_event_hits(file_index)
-            self._collect_correlation_rows()
+            self.db.execute(self.extraction.parsed_sql(file_index, self._time_filter()))
         finally:
             self.db.unregister("batch")
+        self._report_problems(batch, report)
+        self._count(stats)
+        for source in self.used:
+            self.db.execute(self.extraction.source_tables[source.id])
+        hits = self._single_event_hits(batch, file_index)
+        if self._corr_sql:
+            self.db.execute(self._corr_sql)
         return hits
 
-    def _report_malformed(self, batch: RecordBatch, report: ReadReport) -> None:
-        rows = self.db.execute(
-            f"SELECT number, json_valid(text) FROM batch WHERE NOT ({IS_OBJECT}) AND trim(text, ' \t\r\n') <> ''"
-        ).fetchall()
-        for number, valid in rows:
-            report.problem(
-                batch.file, number, "not a JSON object" if valid else "malformed JSON (truncated or invalid)"
-            )
+    def source_rows(self) -> dict[str, pa.Table]:
+        """Each source's rows of the last batch, columns named by Sigma field (the differential tests
+        load them into SQLite to run SigmaHQ's backend on exactly what this engine saw)."""
+        return {
+            source.id: self.db.table(quote_identifier(source.id)).to_arrow_table() for source in self.used
+        }
 
-    def _count(self, batch: RecordBatch, stats: EngineStats) -> None:
-        total = self.db.execute(f"SELECT count(*) FROM batch WHERE {IS_OBJECT}").fetchone()[0]
-        kept = 0
-        for source_id, count in self.db.execute(
-            "SELECT _source, count(*) FROM events GROUP BY ALL"
-        ).fetchall():
-            kept += count
+    def _time_filter(self) -> str:
+        bounds = ["true"]
+        if self.since is not None:
+            bounds.append(f"_ts >= {self.since}")
+        if self.until is not None:
+            bounds.append(f"_ts < {self.until}")
+        return "(" + " AND ".join(bounds) + ")"
+
+    def _report_problems(self, batch: RecordBatch, report: ReadReport) -> None:
+        rows = self.db.execute(
+            "SELECT _n, _kind FROM parsed WHERE _kind IN ('invalid', 'other') ORDER BY _n"
+        ).fetchall()
+        for number, kind in rows:
+            report.problem(batch.file, number, PROBLEM_REASONS[kind])
+
+    def _count(self, stats: EngineStats) -> None:
+        rows = self.db.execute(
+            "SELECT _source, _in_range, count(*) FROM parsed WHERE _kind = 'object' GROUP BY ALL"
+        ).fetchall()
+        for source_id, in_range, count in rows:
+            stats.records += count
             if source_id is None:
                 stats.unrecognised += count
+            elif not in_range:
+                stats.out_of_range += count
             else:
                 stats.by_source[source_id] = stats.by_source.get(source_id, 0) + count
-        stats.records += total
-        stats.out_of_range += total - kept
 
-    def _single_event_hits(self, file_index: int) -> list[Hit]:
-        alerting = [d for d in self.plan.detections if d.alerts]
-        if not alerting:
-            return []
+    def _single_event_sql(self) -> str | None:
         selects = []
-        for index, detection in enumerate(alerting):
+        for index, detection in enumerate(self._alerting):
             entity = (
                 f"{quote_identifier(detection.entity_field)}::VARCHAR"
                 if detection.entity_field
                 else "NULL::VARCHAR"
             )
             selects.append(
-                f"SELECT {index} AS r, _n, _ts, _raw, {entity} AS entity "
+                f"SELECT {index} AS r, _pos, _n, _ts, {entity} AS entity "
                 f"FROM {quote_identifier(detection.query.table)} WHERE {detection.query.where}"
             )
-        rows = self.db.execute(" UNION ALL ".join(selects)).fetchall()
-        return [Hit(alerting[r], file_index, n, ts, raw, entity) for r, n, ts, raw, entity in rows]
+        return " UNION ALL ".join(selects) or None
 
-    def _collect_correlation_rows(self) -> None:
+    @property
+    def _alerting(self) -> list[Detection]:
+        return [d for d in self.plan.detections if d.alerts]
+
+    def _single_event_hits(self, batch: RecordBatch, file_index: int) -> list[Hit]:
+        if not self._hits_sql:
+            return []
+        rows = self.db.execute(self._hits_sql).fetchall()
+        if not rows:
+            return []
+        texts = batch.texts_at(pos for _, pos, _, _, _ in rows)
+        alerting = self._alerting
+        return [
+            Hit(alerting[r], file_index, n, ts, text, entity)
+            for (r, _, n, ts, entity), text in zip(rows, texts, strict=True)
+        ]
+
+    def _correlation_rows_sql(self) -> str | None:
         selects = []
         for c, correlation in enumerate(self.plan.correlations):
             for s, slot in enumerate(correlation.slots):
@@ -294,16 +239,14 @@ class HuntEngine:
                 present = "".join(f" AND {quote_identifier(name)} IS NOT NULL" for name in slot.group_fields)
                 selects.append(
                     f"SELECT {c}, {s}, _file * {EID_FILE_FACTOR} + _n, _ts, [{', '.join(groups)}]::VARCHAR[], "
-                    f"{value}, _raw FROM {quote_identifier(slot.detection.query.table)} "
+                    f"{value} FROM {quote_identifier(slot.detection.query.table)} "
                     f"WHERE ({slot.detection.query.where}) AND _ts IS NOT NULL{present}"
                 )
-        if selects:
-            self.db.execute("INSERT INTO corr_rows " + " UNION ALL ".join(selects))
+        return "INSERT INTO corr_rows " + " UNION ALL ".join(selects) if selects else None
 
     # -- correlations -------------------------------------------------------------------------
 
-    def _correlate(self, correlation: Correlation) -> list[Occurrence]:
-        index = self.plan.correlations.index(correlation)
+    def _correlate(self, correlation: Correlation, index: int) -> list[Occurrence]:
         if correlation.kind == "temporal_ordered":
             return self._correlate_ordered(correlation, index)
         aggregate = {
@@ -326,9 +269,9 @@ class HuntEngine:
         ]
 
     def _correlate_ordered(self, correlation: Correlation, index: int) -> list[Occurrence]:
-        """Ordered temporal correlation: in each window, every rule in order, each strictly after the last."""
+        """Ordered temporal correlation: in a window, each rule's first event after the previous rule's."""
         rows = self.db.execute(
-            f"SELECT DISTINCT g, ts, slot, eid FROM corr_rows WHERE c = {index} ORDER BY g, ts"
+            f"SELECT DISTINCT g, ts, slot, eid FROM corr_rows WHERE c = {index} ORDER BY g, ts, slot, eid"
         ).fetchall()
         by_group: dict[tuple[str, ...], list[tuple[float, int, int]]] = {}
         for group, ts, slot, eid in rows:
@@ -336,44 +279,60 @@ class HuntEngine:
         span = correlation.timespan
         occurrences = []
         for group, events in by_group.items():
+            window: deque[tuple[float, int, int]] = deque()
+            added = 0
             for end in sorted({ts for ts, _, _ in events}):
-                window = [event for event in events if end - span <= event[0] <= end]
+                while added < len(events) and events[added][0] <= end:
+                    window.append(events[added])
+                    added += 1
+                while window[0][0] < end - span:
+                    window.popleft()
                 chosen = _ordered_chain(window, len(correlation.slots))
                 if chosen is not None:
                     occurrences.append(
-                        Occurrence(
-                            correlation, group, end - span, end, len(correlation.slots), tuple(sorted(chosen))
-                        )
+                        Occurrence(correlation, group, end - span, end, len(correlation.slots), chosen)
                     )
         return occurrences
 
-    def _evidence(self, occurrences: list[Occurrence]) -> dict[int, tuple[int, int, float | None, str]]:
+    def _evidence(self, occurrences: list[Occurrence]) -> dict[int, Evidence]:
         wanted = sorted({eid for occurrence in occurrences for eid in occurrence.evidence})
         if not wanted:
             return {}
-        self.db.execute("CREATE OR REPLACE TEMP TABLE wanted (eid BIGINT)")
-        self.db.executemany("INSERT INTO wanted VALUES (?)", [(eid,) for eid in wanted])
-        rows = self.db.execute(
-            "SELECT DISTINCT ON (r.eid) r.eid, r.ts, r.raw FROM corr_rows r JOIN wanted USING (eid)"
-        ).fetchall()
-        return {eid: (eid // EID_FILE_FACTOR, eid % EID_FILE_FACTOR, ts, raw) for eid, ts, raw in rows}
+        self.db.register("wanted", pa.table({"eid": pa.array(wanted, pa.int64())}))
+        try:
+            rows = self.db.execute(
+                "SELECT DISTINCT ON (r.eid) r.eid, r.ts FROM corr_rows r JOIN wanted USING (eid)"
+            ).fetchall()
+        finally:
+            self.db.unregister("wanted")
+        return {eid: Evidence(eid // EID_FILE_FACTOR, eid % EID_FILE_FACTOR, ts) for eid, ts in rows}
 
     def close(self) -> None:
         self.db.close()
         self._spill.cleanup()
 
 
-def _ordered_chain(window: list[tuple[float, int, int]], slots: int) -> list[int] | None:
+def _read_times_as_utc(db: duckdb.DuckDBPyConnection) -> None:
+    """A time without a zone is UTC. Without the ICU extension DuckDB reads it so already; with ICU it
+    would take the machine's zone, so the session zone is set where ICU is there to set it."""
+    with contextlib.suppress(duckdb.Error):
+        db.execute("SET TimeZone = 'UTC'")
+
+
+def _ordered_chain(window: Iterable[tuple[float, int, int]], slots: int) -> tuple[int, ...] | None:
+    """Evidence of the earliest ordered chain: for each rule, every event at its chosen time."""
     previous: float | None = None
-    chosen = []
+    chosen: list[int] = []
     for slot in range(slots):
-        candidates = [(ts, eid) for ts, s, eid in window if s == slot and (previous is None or ts > previous)]
-        if not candidates:
+        times = [ts for ts, s, _ in window if s == slot and (previous is None or ts > previous)]
+        if not times:
             return None
-        previous, eid = min(candidates)
-        chosen.append(eid)
-    return chosen
+        previous = min(times)
+        chosen.extend(eid for ts, s, eid in window if s == slot and ts == previous)
+    return tuple(sorted(set(chosen)))
 
 
 def _arrow_table(batch: RecordBatch) -> pa.Table:
-    return pa.table({"text": batch.texts, "number": batch.numbers})
+    positions = pa.array(np.arange(len(batch), dtype=np.int64))
+    table = pa.table({"text": batch.texts, "number": batch.numbers, "pos": positions})
+    return pa.Table.from_batches(table.to_batches(max_chunksize=SCAN_ROWS))

@@ -1,4 +1,4 @@
-"""Hunt output formats, registered by name: a readable table, JSON lines, CSV."""
+"""Hunt output formats, registered by name: a readable table, JSON lines, CSV, a self-contained HTML report."""
 
 from __future__ import annotations
 
@@ -11,8 +11,11 @@ from rich.console import Console
 from rich.table import Table
 
 from ghosthire.hunt.alerts import Alert
+from ghosthire.hunt.report import render_report
+from ghosthire.hunt.risk import roll_up
+from ghosthire.hunt.run import HuntOutcome
 
-Writer = Callable[[list[Alert], TextIO], None]
+Writer = Callable[[HuntOutcome, TextIO], None]
 WRITERS: dict[str, Writer] = {}
 LEVEL_STYLES = {
     "critical": "bold red",
@@ -21,6 +24,7 @@ LEVEL_STYLES = {
     "low": "cyan",
     "informational": "dim",
 }
+TOP_ENTITIES = 10
 CSV_COLUMNS = (
     "time",
     "level",
@@ -51,7 +55,8 @@ def summary_of(alert: Alert) -> str:
 
 
 @writer("table")
-def write_table(alerts: list[Alert], stream: TextIO) -> None:
+def write_table(outcome: HuntOutcome, stream: TextIO) -> None:
+    alerts = outcome.alerts
     console = Console(file=stream, width=max(Console(file=stream).width, 140), highlight=False)
     table = Table(title=f"{len(alerts)} alerts", show_lines=False)
     for column in ("time (UTC)", "level", "rule", "guidance", "entity / group", "where"):
@@ -67,22 +72,45 @@ def write_table(alerts: list[Alert], stream: TextIO) -> None:
             _where(alert),
         )
     console.print(table)
+    _print_roll_up(console, alerts)
+
+
+def _print_roll_up(console: Console, alerts: list[Alert]) -> None:
+    entities = roll_up(alerts)[:TOP_ENTITIES]
+    if not entities:
+        return
+    table = Table(title=f"risk roll-up: top {len(entities)} entities (distinct guidance areas, then score)")
+    for column in ("entity", "guidance areas", "score", "alerts"):
+        table.add_column(column, overflow="fold")
+    for risk in entities:
+        table.add_row(
+            f"{risk.entity_type} {risk.entity}",
+            ", ".join(risk.guidance),
+            str(risk.score),
+            str(len(risk.alerts)),
+        )
+    console.print(table)
 
 
 @writer("jsonl")
-def write_jsonl(alerts: list[Alert], stream: TextIO) -> None:
-    for alert in alerts:
+def write_jsonl(outcome: HuntOutcome, stream: TextIO) -> None:
+    for alert in outcome.alerts:
         stream.write(json.dumps(alert.to_json(), sort_keys=True, default=str) + "\n")
 
 
 @writer("csv")
-def write_csv(alerts: list[Alert], stream: TextIO) -> None:
+def write_csv(outcome: HuntOutcome, stream: TextIO) -> None:
     table = csv.DictWriter(stream, fieldnames=[*CSV_COLUMNS, "summary"], extrasaction="ignore")
     table.writeheader()
-    for alert in alerts:
+    for alert in outcome.alerts:
         record = alert.to_json()
         record["locations"] = " ".join(record["locations"])
         table.writerow({**record, "summary": summary_of(alert)})
+
+
+@writer("html")
+def write_html(outcome: HuntOutcome, stream: TextIO) -> None:
+    stream.write(render_report(outcome))
 
 
 def _where(alert: Alert) -> str:

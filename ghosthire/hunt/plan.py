@@ -89,14 +89,42 @@ class HuntPlan:
         needed: set[str] = set()
         for detection in self.detections:
             if detection.query.table == source_id:
-                needed |= detection.query.fields
-                if detection.entity_field:
-                    needed.add(detection.entity_field)
+                needed |= self._needs(detection)
+        return needed
+
+    def partition_of(self, source_id: str) -> Partition | None:
+        """A field every rule on the source bounds to some numbers (Windows: EventID), with the fields
+        the rules need for each of its values; None when no field is bounded by every rule."""
+        detections = [detection for detection in self.detections if detection.query.table == source_id]
+        bounded = [set(detection.query.required_numbers) for detection in detections]
+        keys = sorted(set.intersection(*bounded)) if bounded else []
+        if not keys:
+            return None
+        fields_by_value: dict[str, set[str]] = {}
+        for detection in detections:
+            for value in detection.query.required_numbers[keys[0]]:
+                fields_by_value.setdefault(value, set()).update(self._needs(detection))
+        return Partition(keys[0], {value: frozenset(fields) for value, fields in fields_by_value.items()})
+
+    def _needs(self, detection: Detection) -> set[str]:
+        needed = set(detection.query.fields)
+        if detection.entity_field:
+            needed.add(detection.entity_field)
         for correlation in self.correlations:
             for slot in correlation.slots:
-                if slot.detection.query.table == source_id:
+                if slot.detection is detection:
                     needed |= set(slot.group_fields) | ({slot.value_field} - {None})
         return needed
+
+
+@dataclass(frozen=True)
+class Partition:
+    """How a source's records split by one field every rule bounds (the rules for EventID 4624 need
+    other fields than those for EventID 1): a record is read for the fields of the rules it can match,
+    and not read at all when it can match none."""
+
+    key: str
+    fields_by_value: dict[str, frozenset[str]]
 
 
 def build_plan(pack: RulePack) -> HuntPlan:

@@ -42,12 +42,22 @@ class RecordBatch:
     """JSON texts of records from one file, with the line (or record) number of each."""
 
     file: str
-    texts: pa.Array
-    numbers: pa.Array
+    texts: pa.Array | pa.ChunkedArray
+    numbers: pa.Array | pa.ChunkedArray
     byte_count: int
 
     def __len__(self) -> int:
         return len(self.texts)
+
+    def texts_at(self, positions: Iterable[int]) -> list[str]:
+        """The texts at some positions (row-by-row: `take` on a chunked array copies whole chunks)."""
+        chunks = self.texts.chunks if isinstance(self.texts, pa.ChunkedArray) else [self.texts]
+        starts = np.cumsum([0] + [len(chunk) for chunk in chunks])
+        found = []
+        for position in positions:
+            index = int(np.searchsorted(starts, position, side="right")) - 1
+            found.append(chunks[index][position - int(starts[index])].as_py())
+        return found
 
 
 @dataclass
@@ -120,14 +130,16 @@ def _is_single_document(head: bytes) -> bool:
 
 
 def _ndjson_batches(path: Path, report: ReadReport) -> Iterator[RecordBatch]:
-    """NDJSON without a Python object per line: newline offsets over raw chunks, UTF-8 checked by Arrow."""
+    """NDJSON without a Python object per line: newline offsets over raw chunks, UTF-8 checked by Arrow.
+    A batch keeps its chunks as they are (no concatenation: copying 128 MB of text costs more than
+    everything else the reader does)."""
     pending: list[tuple[pa.Array, pa.Array]] = []
     pending_bytes = 0
     next_line = 1
     with _open(path) as stream:
-        for chunk in _line_aligned_chunks(stream):
-            texts, numbers = _chunk_lines(chunk, next_line, str(path), report)
-            next_line += chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1)
+        for chunk, ends in _line_blocks(stream):
+            texts, numbers = _chunk_lines(chunk, ends, next_line, str(path), report)
+            next_line += len(texts)
             pending.append((texts, numbers))
             pending_bytes += len(chunk)
             if pending_bytes >= BATCH_BYTES:
@@ -137,32 +149,38 @@ def _ndjson_batches(path: Path, report: ReadReport) -> Iterator[RecordBatch]:
         yield _join(str(path), pending, pending_bytes)
 
 
-def _line_aligned_chunks(stream: IO[bytes]) -> Iterator[bytes]:
-    carry = b""
-    while block := stream.read(CHUNK_BYTES):
-        block = carry + block
-        cut = block.rfind(b"\n") + 1
-        if cut == 0:
-            carry = block
-            continue
-        carry = block[cut:]
-        yield block[:cut]
-    if carry:
-        yield carry
+def _line_blocks(stream: IO[bytes]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Blocks of whole lines with the offset of each line's end, each block read straight into its own
+    buffer (the Arrow arrays keep it) and scanned for newlines once."""
+    carry = np.empty(0, np.uint8)
+    newlines = np.empty(0, bool)  # reused: a fresh 16 MB mask per block costs more in page faults
+    while True:
+        block = np.empty(len(carry) + CHUNK_BYTES, np.uint8)
+        block[: len(carry)] = carry
+        size = len(carry) + (stream.readinto(memoryview(block)[len(carry) :]) or 0)
+        if size == len(carry):
+            break
+        if len(newlines) < size:
+            newlines = np.empty(len(block), bool)
+        ends = np.flatnonzero(np.equal(block[:size], 10, out=newlines[:size])) + 1
+        cut = int(ends[-1]) if len(ends) else 0
+        carry = block[cut:size].copy()
+        if cut:
+            yield block[:cut], ends
+    if len(carry):
+        yield carry, np.array([len(carry)], np.int64)
 
 
-def _chunk_lines(chunk: bytes, first_line: int, file: str, report: ReadReport) -> tuple[pa.Array, pa.Array]:
-    ends = np.flatnonzero(np.frombuffer(chunk, np.uint8) == 10)
-    if not chunk.endswith(b"\n"):
-        ends = np.append(ends, len(chunk))
-    offsets = np.concatenate(([0], ends + 1)).astype(np.int64)
-    offsets[-1] = min(offsets[-1], len(chunk))
+def _chunk_lines(
+    chunk: np.ndarray, ends: np.ndarray, first_line: int, file: str, report: ReadReport
+) -> tuple[pa.Array, pa.Array]:
+    offsets = np.concatenate(([0], ends)).astype(np.int64)
     texts = pa.LargeStringArray.from_buffers(len(ends), pa.py_buffer(offsets), pa.py_buffer(chunk))
     numbers = pa.array(np.arange(first_line, first_line + len(ends), dtype=np.int64))
     try:
         texts.validate(full=True)
     except pa.ArrowInvalid:
-        texts = _without_invalid_utf8(chunk, offsets, first_line, file, report)
+        texts = _without_invalid_utf8(chunk.tobytes(), offsets, first_line, file, report)
     return texts, numbers
 
 
@@ -182,8 +200,8 @@ def _without_invalid_utf8(
 
 
 def _join(file: str, parts: list[tuple[pa.Array, pa.Array]], byte_count: int) -> RecordBatch:
-    texts = pa.concat_arrays([texts for texts, _ in parts])
-    numbers = pa.concat_arrays([numbers for _, numbers in parts])
+    texts = pa.chunked_array([texts for texts, _ in parts], pa.large_string())
+    numbers = pa.chunked_array([numbers for _, numbers in parts], pa.int64())
     return RecordBatch(file, texts, numbers, byte_count)
 
 
@@ -258,9 +276,25 @@ def _one_line(error: object) -> str:
     return " ".join(str(error).split())[:300]
 
 
-def batches_from_events(events: Iterable[dict[str, Any]], name: str = "<events>") -> Iterator[RecordBatch]:
-    """Parsed events (tests, API callers) as one batch, numbered from 1."""
-    texts = [json.dumps(event) for event in events]
+def read_records(wanted: dict[str, set[int]]) -> dict[tuple[str, int], str]:
+    """The text of chosen records, read again from their files: (file, line) -> JSON text."""
+    found: dict[tuple[str, int], str] = {}
+    for file, lines in wanted.items():
+        wanted_numbers = np.fromiter(lines, np.int64)
+        remaining = len(lines)
+        for batch in _read_file(Path(file), ReadReport()):
+            numbers = batch.numbers.to_numpy()
+            positions = np.flatnonzero(np.isin(numbers, wanted_numbers))
+            texts = batch.texts_at(int(p) for p in positions)
+            found.update(((file, int(numbers[p])), text) for p, text in zip(positions, texts, strict=True))
+            remaining -= len(positions)
+            if remaining <= 0:
+                break
+    return found
+
+
+def batches_from_events(texts: list[str], name: str = "<events>") -> Iterator[RecordBatch]:
+    """Records given as JSON texts (tests, API callers) as one batch, numbered from 1."""
     if texts:
         yield RecordBatch(
             name, pa.array(texts, pa.large_string()), pa.array(range(1, len(texts) + 1), pa.int64()), 0

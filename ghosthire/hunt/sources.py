@@ -80,25 +80,29 @@ def detect_source(event: dict[str, Any]) -> Source | None:
 
 
 def path_variants(path: str) -> list[list[str]]:
-    """The ways a dotted path is stored in practice: nested objects, flattened dotted keys, or one
-    nested level holding flattened keys (`a.b.c` as {"a":{"b":{"c":..}}}, {"a.b.c":..}, {"a":{"b.c":..}}).
-    """
+    """The ways a dotted path is stored in practice: nested objects or one flattened dotted key
+    (`a.b.c` as {"a":{"b":{"c":..}}} or {"a.b.c":..})."""
     parts = path.split(".")
-    variants = [parts, [path], [parts[0], ".".join(parts[1:])]]
-    unique: list[list[str]] = []
-    for keys in variants:
-        if keys not in unique and all(keys):
-            unique.append(keys)
-    return unique
+    return [parts, [path]] if len(parts) > 1 and all(parts) else [[path]]
+
+
+def json_path(keys: list[str]) -> str:
+    """A DuckDB JSON path for a key sequence; an all-digit key also reads that element of an array."""
+    return "$" + "".join(
+        f"[{key}]" if key.isdigit() else '."' + key.replace('"', '\\"') + '"' for key in keys
+    )
 
 
 def lookup(event: Any, path: str) -> Any:
     for keys in path_variants(path):
         current = event
         for key in keys:
-            if not isinstance(current, dict) or key not in current:
+            if isinstance(current, list) and key.isdigit() and int(key) < len(current):
+                current = current[int(key)]
+            elif isinstance(current, dict) and key in current:
+                current = current[key]
+            else:
                 break
-            current = current[key]
         else:
             if current is not None:
                 return current

@@ -1,0 +1,326 @@
+"""Benchmark the local hunt end to end against DuckDB's read floor and a Zircolite-style baseline.
+
+    .venv/bin/python scripts/benchmark.py --events 1000000
+    .venv/bin/python scripts/benchmark.py --events 5000000 --skip-baseline --skip-floor   # memory
+
+One run generates (or, with --keep, reuses) a mixed NDJSON dataset (scripts/generate_events.py), then
+measures, each phase in its own process so that its peak RSS is its own (os.wait4's rusage):
+  engine    ghosthire.hunt.hunt with the full rule pack, end to end (plan, read, rules, correlations,
+            alerts with their evidence read back);
+  floor     DuckDB reading and parsing the same file: read_json with every column counted, so no field
+            is skipped by projection pushdown;
+  baseline  Zircolite's way: json.loads, flatten, one in-memory SQLite `logs` table (TEXT COLLATE
+            NOCASE / INTEGER columns), then every pack rule as pysigma-backend-sqlite SQL, correlations
+            through its `zircolite` plan and execute_plan. The local pipeline's per-source table names
+            are views of that one table, so every rule scans every event, as in Zircolite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+GOAL_BASELINE_RATIO = 10.0
+GOAL_FLOOR_RATIO = 4.0
+GOAL_PEAK_BYTES = 2 * 1024**3
+
+
+@dataclass
+class Measure:
+    phase: str
+    events: int
+    seconds: float
+    peak_bytes: int
+    detail: str
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds if self.seconds else 0.0
+
+
+# -- phases (each runs in its own process) -------------------------------------------------------
+
+
+def engine_phase(path: Path) -> dict[str, Any]:
+    from ghosthire.content import rules_dir
+    from ghosthire.hunt import hunt
+    from ghosthire.rules import load_pack
+
+    pack = load_pack(rules_dir())
+    started = time.perf_counter()
+    outcome = hunt(pack, [path])
+    seconds = time.perf_counter() - started
+    stats = outcome.result.stats
+    correlations = sum(1 for alert in outcome.alerts if alert.group is not None)
+    return {
+        "events": stats.records,
+        "seconds": seconds,
+        "detail": f"{len(outcome.alerts)} alerts ({correlations} correlation), {len(pack.rules)} rules, "
+        f"{stats.unrecognised} unrecognised",
+    }
+
+
+def floor_phase(path: Path) -> dict[str, Any]:
+    import duckdb
+
+    connection = duckdb.connect()
+    # The schema of every record, found beforehand (untimed), so the timed read neither samples nor
+    # skips a rare field: it builds every column of every record.
+    schema = connection.execute(
+        "DESCRIBE SELECT * FROM read_json(?, format = 'newline_delimited', sample_size = -1)", [str(path)]
+    ).fetchall()
+    columns = "{" + ", ".join(f"{_literal(name)}: {_literal(kind)}" for name, kind, *_ in schema) + "}"
+    started = time.perf_counter()
+    counts = connection.execute(
+        f"SELECT count(COLUMNS(*)) FROM read_json(?, format = 'newline_delimited', columns = {columns})",
+        [str(path)],
+    ).fetchone()
+    seconds = time.perf_counter() - started
+    events = connection.execute("SELECT count(*) FROM read_ndjson_objects(?)", [str(path)]).fetchone()[0]
+    return {"events": events, "seconds": seconds, "detail": f"read_json, all {len(counts)} top-level columns"}
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def baseline_phase(path: Path) -> dict[str, Any]:
+    import sqlite3
+
+    from sigma.backends.sqlite import sqliteBackend
+    from sigma.backends.sqlite.runtime import execute_plan
+
+    from ghosthire.compile.targets import load_targets
+    from ghosthire.content import rules_dir
+    from ghosthire.rules import load_pack
+
+    pack = load_pack(rules_dir())
+    backend = sqliteBackend(
+        processing_pipeline=next(t for t in load_targets() if t.id == "local").pipeline(),
+        timestamp_format="unix",
+        event_id_field="row_id",
+    )
+    rules = _zircolite_rules(backend, pack)
+    started = time.perf_counter()
+    connection = sqlite3.connect(":memory:", isolation_level=None)
+    events = _zircolite_ingest(connection, path, _field_mappings(pack))
+    tables = {rule["source_table"].strip("`") for rule in rules if "source_table" in rule}
+    tables |= {
+        t.strip("`")
+        for rule in rules
+        if rule.get("correlation")
+        for t in rule["correlation_plan"]["source_tables"].values()
+    }
+    for table in tables:
+        connection.execute(f'CREATE VIEW "{table}" AS SELECT * FROM logs')
+    alerts = 0
+    for rule in rules:
+        if rule.get("correlation"):
+            alerts += len(execute_plan(connection, rule["correlation_plan"])[0])
+        else:
+            alerts += sum(len(connection.execute(query).fetchall()) for query in rule["rule"])
+    seconds = time.perf_counter() - started
+    return {"events": events, "seconds": seconds, "detail": f"{alerts} alert rows, {len(rules)} queries"}
+
+
+def _zircolite_rules(backend: Any, pack: Any) -> list[dict[str, Any]]:
+    """Every rule with output in the `zircolite` format, referenced rules converted first."""
+    import copy
+
+    from sigma.correlations import SigmaCorrelationRule
+
+    collection = copy.deepcopy(pack.collection)
+    collection.resolve_rule_references()
+    by_id = {str(rule.id): rule for rule in collection.rules}
+    converted: list[dict[str, Any]] = []
+    for pack_rule in pack.rules:
+        rule = by_id[pack_rule.id]
+        if isinstance(rule, SigmaCorrelationRule):
+            converted += backend.convert_correlation_rule(rule, output_format="zircolite")
+        else:
+            converted += backend.convert_rule(rule, output_format="zircolite")
+    return converted
+
+
+def _field_mappings(pack: Any) -> dict[str, str]:
+    """Zircolite's field mapping config, written from backends/local/sources.yml: each raw path of a
+    Sigma field the pack uses becomes that field's column, each time path becomes `timestamp`."""
+    from ghosthire.hunt import build_plan
+
+    plan = build_plan(pack)
+    mappings: dict[str, str] = {}
+    for source in plan.sources():
+        for field in plan.fields_of(source.id):
+            for raw in source.paths_of(field):
+                mappings.setdefault(raw, field)
+        for raw in source.time:
+            mappings.setdefault(raw, "timestamp")
+    return mappings
+
+
+def _zircolite_ingest(connection: Any, path: Path, mappings: dict[str, str]) -> int:
+    """json.loads and flatten every line, then one table, typed by each column's first value."""
+    rows = [_flatten(json.loads(line), mappings) for line in _lines(path)]
+    # SQLite column names ignore case: the first spelling of a name is its column (as in Zircolite).
+    spelling: dict[str, str] = {}
+    columns: dict[str, str] = {}
+    for row in rows:
+        for key, value in row.items():
+            name = spelling.setdefault(key.lower(), key)
+            columns.setdefault(name, "INTEGER" if isinstance(value, int) else "TEXT COLLATE NOCASE")
+    # Fields a rule reads that no event has still get a column, so that every rule runs.
+    for field in mappings.values():
+        columns.setdefault(spelling.setdefault(field.lower(), field), "TEXT COLLATE NOCASE")
+    columns["timestamp"] = "REAL"
+    rows = [{spelling[key.lower()]: value for key, value in row.items()} for row in rows]
+    names = sorted(columns)
+    connection.execute(
+        "CREATE TABLE logs (row_id INTEGER PRIMARY KEY AUTOINCREMENT, "
+        + ", ".join(f'"{name}" {columns[name]}' for name in names)
+        + ")"
+    )
+    placeholders = ", ".join("?" * len(names))
+    statement = (
+        f"INSERT INTO logs ({', '.join(chr(34) + n + chr(34) for n in names)}) VALUES ({placeholders})"
+    )
+    connection.execute("BEGIN")
+    connection.executemany(statement, (tuple(row.get(name) for name in names) for row in rows))
+    connection.execute("COMMIT")
+    return len(rows)
+
+
+def _lines(path: Path) -> Iterator[str]:
+    with path.open(encoding="utf-8") as stream:
+        yield from (line for line in stream if line.strip())
+
+
+def _flatten(event: dict[str, Any], mappings: dict[str, str]) -> dict[str, Any]:
+    from datetime import datetime
+
+    flat: dict[str, Any] = {}
+    stack: list[tuple[Any, str]] = [(event, "")]
+    while stack:
+        value, prefix = stack.pop()
+        if isinstance(value, dict):
+            stack.extend((child, f"{prefix}.{key}" if prefix else key) for key, child in value.items())
+            continue
+        key = mappings.get(prefix) or "".join(c for c in prefix.rsplit(".", 1)[-1] if c.isalnum())
+        if key == "timestamp":
+            value = (
+                value / 1000 if isinstance(value, int | float) else datetime.fromisoformat(value).timestamp()
+            )
+        elif isinstance(value, bool):
+            value = "true" if value else "false"
+        elif isinstance(value, list):
+            value = str(value)
+        flat[key] = value
+    return flat
+
+
+PHASES = {"engine": engine_phase, "floor": floor_phase, "baseline": baseline_phase}
+
+
+# -- the driver ------------------------------------------------------------------------------------
+
+
+def measure(phase: str, path: Path) -> Measure:
+    """Run one phase in a child process; its peak RSS comes from that child's own rusage."""
+    child = subprocess.Popen(
+        [sys.executable, __file__, "--phase", phase, "--input", str(path)],
+        stdout=subprocess.PIPE,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert child.stdout is not None
+    output = child.stdout.read()
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        raise SystemExit(f"phase {phase} failed with exit code {child.returncode}")
+    result = json.loads(output.decode().strip().splitlines()[-1])
+    return Measure(phase, result["events"], result["seconds"], usage.ru_maxrss * 1024, result["detail"])
+
+
+def dataset(events: int, workdir: Path) -> Path:
+    from generate_events import write_events
+
+    path = workdir / f"ghosthire-bench-{events}.ndjson"
+    if not path.exists():
+        started = time.perf_counter()
+        size = write_events(path, events)
+        print(
+            f"generated {events} events ({size / events:.0f} bytes a line) in {time.perf_counter() - started:.0f}s"
+        )
+    return path
+
+
+def report(measures: dict[str, Measure], size: int) -> None:
+    print(f"\n{'phase':<10}{'events/s':>12}{'seconds':>10}{'peak RSS':>12}  detail")
+    for m in measures.values():
+        print(
+            f"{m.phase:<10}{m.rate:>12,.0f}{m.seconds:>10.2f}{m.peak_bytes / 1024**2:>10,.0f}MB  {m.detail}"
+        )
+    engine = measures["engine"]
+    print(f"\ninput: {engine.events:,} events, {size / 1024**2:,.0f} MB")
+    if "baseline" in measures:
+        ratio = engine.rate / measures["baseline"].rate
+        print(
+            f"engine / baseline speed: {ratio:.1f}x (goal >= {GOAL_BASELINE_RATIO:g}x) {_verdict(ratio >= GOAL_BASELINE_RATIO)}"
+        )
+    if "floor" in measures:
+        ratio = engine.seconds / measures["floor"].seconds
+        print(
+            f"engine time / read floor: {ratio:.2f}x (goal <= {GOAL_FLOOR_RATIO:g}x) {_verdict(ratio <= GOAL_FLOOR_RATIO)}"
+        )
+    peak = engine.peak_bytes
+    print(f"engine peak memory: {peak / 1024**2:,.0f} MB (goal < 2048 MB) {_verdict(peak < GOAL_PEAK_BYTES)}")
+
+
+def _verdict(met: bool) -> str:
+    return "met" if met else "NOT MET"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--keep", action="store_true", help="keep the generated file (and reuse a kept one)")
+    parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--skip-floor", action="store_true")
+    parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()))
+    parser.add_argument("--phase", choices=sorted(PHASES), help=argparse.SUPPRESS)
+    parser.add_argument("--input", type=Path, help=argparse.SUPPRESS)
+    arguments = parser.parse_args()
+    if arguments.phase:
+        print(json.dumps(PHASES[arguments.phase](arguments.input)))
+        return
+    path = dataset(arguments.events, arguments.workdir)
+    try:
+        phases = (
+            ["engine"]
+            + ([] if arguments.skip_floor else ["floor"])
+            + ([] if arguments.skip_baseline else ["baseline"])
+        )
+        measures = {}
+        for phase in phases:
+            measures[phase] = measure(phase, path)
+            print(f"{phase}: {measures[phase].seconds:.2f}s", flush=True)
+        report(measures, path.stat().st_size)
+    finally:
+        if not arguments.keep:
+            path.unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    main()
