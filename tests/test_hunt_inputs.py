@@ -63,6 +63,22 @@ FLAT_LAYOUT = {
     "TargetSid": "s-1-5-32-544",
     "_time": "2025-06-01T11:00:00Z",
 }
+WINLOGBEAT_7 = {
+    "@timestamp": "2025-06-01T12:00:00.000Z",
+    "winlog": {
+        "event_id": 4732,
+        "channel": "Security",
+        "computer_name": "laptop-18.corp.example",
+        "event_data": {"TargetSid": "S-1-5-32-544", "MemberSid": "S-1-5-21-1-2-3-1104"},
+    },
+}
+WINLOGBEAT_6 = {
+    "@timestamp": "2025-06-01T13:00:00.000Z",
+    "event_id": 4732,
+    "log_name": "Security",
+    "computer_name": "laptop-19.corp.example",
+    "event_data": {"TargetSid": "S-1-5-32-544"},
+}
 OKTA_NESTED = {
     "eventType": "user.session.start",
     "actor": {"alternateId": "a@example.com"},
@@ -100,6 +116,7 @@ def test_ndjson_gzip_json_array_graph_document_and_csv(rules: Path, tmp_path: Pa
     logs = tmp_path / "logs"
     logs.mkdir()
     (logs / "windows.ndjson").write_text(json.dumps(EVTX_LAYOUT) + "\n\n" + json.dumps(FLAT_LAYOUT) + "\n")
+    (logs / "winlogbeat.ndjson").write_text(json.dumps(WINLOGBEAT_7) + "\n" + json.dumps(WINLOGBEAT_6) + "\n")
     with gzip.open(logs / "okta.jsonl.gz", "wt") as handle:
         handle.write(json.dumps(OKTA_NESTED) + "\n")
     (logs / "okta-array.json").write_text(json.dumps([OKTA_DOTTED], indent=2))
@@ -112,6 +129,8 @@ def test_ndjson_gzip_json_array_graph_document_and_csv(rules: Path, tmp_path: Pa
         ("admin_group_add", "windows.csv", 2),
         ("admin_group_add", "windows.ndjson", 1),
         ("admin_group_add", "windows.ndjson", 3),
+        ("admin_group_add", "winlogbeat.ndjson", 1),
+        ("admin_group_add", "winlogbeat.ndjson", 2),
         ("okta_proxy", "okta-array.json", 1),
         ("okta_proxy", "okta-graph.json", 1),
         ("okta_proxy", "okta.jsonl.gz", 1),
