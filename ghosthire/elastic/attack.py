@@ -1,4 +1,4 @@
-"""Kibana `threat` entries from a rule's ATT&CK tags, using the shipped subset in backends/elastic/attack.json.
+"""Kibana `threat` entries from a rule's ATT&CK tags, from the shipped subset backends/elastic/attack.json.
 
 ATT&CK ids, names and tactic assignments are public facts of MITRE ATT&CK (c) The MITRE Corporation,
 used under the ATT&CK Terms of Use. Nothing is downloaded; a technique missing from the bundle is an error.

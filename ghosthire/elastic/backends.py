@@ -1,12 +1,15 @@
 """pySigma Elasticsearch backends corrected where the stock ones do not keep Sigma's meaning.
 
 * EQL: the stock correlation output is wrong or invalid (value_count counts one value N times, `runs=N`
-  is off by one, temporal has no timespan), so correlations are refused with the reason; Kibana gets them
-  as ES|QL rules instead.
+  is off by one, temporal has no timespan), so those correlations are refused with the reason and Kibana
+  gets them as ES|QL rules instead; an ordered temporal correlation, which ES|QL cannot express, becomes
+  an EQL sequence (`sequence by <group> with maxspan=<timespan> [rule 1] [rule 2] ...`).
 * ES|QL: Sigma strings match case-insensitively but ES|QL `==`/`like` on keywords do not, so every string
   comparison lower-cases the field (`TO_LOWER`) and the value; `like` patterns escape `\\`, `*` and `?`
   correctly; FROM names the log source's indices (indices.yml); correlations aggregate over the whole
-  query window (the Kibana rule's lookback) instead of fixed `date_trunc` buckets.
+  query window (the Kibana rule's lookback) instead of fixed `date_trunc` buckets, group and count
+  keyword values lower-cased, and bound the events' spread when the lookback exceeds the timespan
+  (ghosthire.elastic.schedule).
 * Lucene: keyword fields are case-sensitive and Lucene has no case-insensitive term syntax, so a string
   with letters becomes an anchored regular expression with a `[xX]` class per letter.
 """
@@ -25,7 +28,9 @@ from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 from sigma.rule import SigmaRule
 from sigma.types import SigmaString, SpecialChars
 
+from ghosthire.elastic.fields import STRING_TYPES, field_type, pipeline_output_fields
 from ghosthire.elastic.indices import indices_for
+from ghosthire.elastic.schedule import correlation_window, duration
 
 Part = str | SpecialChars
 
@@ -68,16 +73,35 @@ class GhosthireEqlBackend(EqlBackend):
         "event_count": "EQL sequences consume their events and the stock `runs=N` is off by one for gt",
         "value_count": "EQL cannot count distinct values (the stock `runs=N` counts one value N times)",
         "temporal": "EQL has no unordered multi-rule match within a timespan",
-        "temporal_ordered": "EQL sequences of this kind are not verified in ghosthire yet",
     }
 
-    def convert_correlation_rule(
-        self, rule: SigmaCorrelationRule, output_format: str | None = None, method: str | None = None
-    ) -> list[Any]:
+    def _refuse(self, rule: SigmaCorrelationRule) -> list[str]:
         reason = self.correlation_refusals.get(str(rule.type), "this correlation type is not supported")
         raise SigmaFeatureNotSupportedByBackendError(
             f"{reason}; the Elastic rule for this correlation is ES|QL", source=rule.source
         )
+
+    def convert_correlation_event_count_rule(self, rule: SigmaCorrelationRule, *_: Any) -> list[str]:
+        return self._refuse(rule)
+
+    def convert_correlation_value_count_rule(self, rule: SigmaCorrelationRule, *_: Any) -> list[str]:
+        return self._refuse(rule)
+
+    def convert_correlation_temporal_rule(self, rule: SigmaCorrelationRule, *_: Any) -> list[str]:
+        return self._refuse(rule)
+
+    def convert_correlation_temporal_ordered_rule(self, rule: SigmaCorrelationRule, *_: Any) -> list[str]:
+        """Sigma's ordered temporal correlation is an EQL sequence: the rules' events in order, joined by
+        the group-by fields, the whole sequence within maxspan = timespan."""
+        if rule.aliases and rule.aliases.aliases:
+            raise SigmaFeatureNotSupportedByBackendError(
+                "field aliases across referenced rules are not supported in EQL sequences", source=rule.source
+            )
+        require_mapped(rule, self.processing_pipeline)
+        fields = [self.escape_and_quote_field(field) for field in rule.group_by or []]
+        by = f" by {', '.join(fields)}" if fields else ""
+        steps = "\n".join(f"  [{_eql_query_of(reference)}]" for reference in rule.rules)
+        return [f"sequence{by} with maxspan={duration(rule.timespan.seconds)}\n{steps}"]
 
 
 def string_literal(text: str) -> str:
@@ -204,16 +228,37 @@ class GhosthireEsqlBackend(ESQLBackend):
             raise SigmaFeatureNotSupportedByBackendError(
                 "field aliases across referenced rules are not supported in ES|QL", source=rule.source
             )
+        require_mapped(rule, self.processing_pipeline)
         group_by = [self.escape_and_quote_field(field) for field in rule.group_by or []]
         search = " or ".join(f"({_query_of(reference)})" for reference in rule.rules)
         present = "".join(f" and {field} is not null" for field in group_by)
+        # Sigma compares strings case-insensitively: group and count keyword values lower-cased.
+        folded = [
+            field
+            for field in [*(rule.group_by or []), *_fieldrefs(rule)]
+            if field_type(field) in STRING_TYPES
+        ]
+        if folded:
+            lowered = ", ".join(
+                f"{self.escape_and_quote_field(f)} = TO_LOWER({self.escape_and_quote_field(f)})"
+                for f in dict.fromkeys(folded)
+            )
+            before = f"| eval {lowered}\n{before}"
         by = f" by {', '.join(group_by)}" if group_by else ""
         condition = rule.condition
         assert isinstance(condition, SigmaCorrelationCondition)
         operator = self.correlation_condition_mapping[condition.op]
         threshold = condition.count if count is None else count
+        spread = ""
+        window = correlation_window(rule.timespan.seconds)
+        if window.bounds_spread:
+            # The Kibana rule looks back further than the timespan (ghosthire.elastic.schedule): keep
+            # Sigma's timespan by bounding the spread of the group's events.
+            aggregate += ", first_seen = MIN(@timestamp), last_seen = MAX(@timestamp)"
+            spread = f' and DATE_DIFF("seconds", first_seen, last_seen) <= {window.timespan}'
         return (
-            f"({search}){present}\n{before}| stats {aggregate}{by}\n| where {measure} {operator} {threshold}"
+            f"({search}){present}\n{before}| stats {aggregate}{by}\n"
+            f"| where {measure} {operator} {threshold}{spread}"
         )
 
 
@@ -275,6 +320,34 @@ def _has_literal_wildcard(value: SigmaString) -> bool:
 
 def _plain(parts: list[Part]) -> bool:
     return all(isinstance(part, str) for part in parts)
+
+
+def require_mapped(rule: SigmaCorrelationRule, pipeline: Any) -> None:
+    """Group-by and counted fields must be ECS fields too (strict mapping covers detections only)."""
+    names, prefixes = pipeline_output_fields(pipeline)
+    fields = [*(rule.group_by or []), *_fieldrefs(rule)]
+    unmapped = [field for field in fields if field not in names and not field.startswith(prefixes)]
+    if unmapped:
+        raise SigmaFeatureNotSupportedByBackendError(
+            f"correlation fields not mapped to ECS: {', '.join(unmapped)}", source=rule.source
+        )
+
+
+def _eql_query_of(reference: SigmaRuleReference) -> str:
+    queries = reference.rule.get_conversion_result() or []
+    if len(queries) != 1:
+        raise SigmaFeatureNotSupportedByBackendError(
+            f"referenced rule {reference.reference!r} compiles to {len(queries)} queries, expected one"
+        )
+    return str(queries[0])
+
+
+def _fieldrefs(rule: SigmaCorrelationRule) -> list[str]:
+    condition = rule.condition
+    if not isinstance(condition, SigmaCorrelationCondition) or not condition.fieldref:
+        return []
+    refs = condition.fieldref
+    return [refs] if isinstance(refs, str) else list(refs)
 
 
 def _fieldref(rule: SigmaCorrelationRule) -> str:

@@ -2,9 +2,11 @@
 
 There is no second mapping here: a record's Sigma fields (read with backends/local/sources.yml) become a
 throw-away Sigma rule, the Elastic target's own processing pipelines (backends/elastic/*.yml) rename and
-convert them exactly as they rename and convert rule fields, and the processed detection items are the
-document. Conditions the pipelines add for a log source (event.dataset, event.category...) become
-constant fields, as the integration sets them on every record of that source.
+convert them exactly as they rename and convert rule fields (value transformations included: Sysmon
+Initiated true becomes network.direction egress, "-" an absent field, "0x4c8" the number 1224), and the
+processed detection items are the document. Conditions the pipelines add for a log source
+(event.dataset, event.category...) become constant fields, as the integration sets them on every record
+of that source. A raw value the field's type cannot hold is dropped, as the integrations' converters do.
 """
 
 from __future__ import annotations
@@ -16,12 +18,17 @@ from functools import cache
 from typing import Any
 
 from sigma.processing.pipeline import ProcessingPipeline
-from sigma.processing.transformations.failure import StrictFieldMappingFailure
+from sigma.processing.transformations.detection_item import DropDetectionItemTransformation
+from sigma.processing.transformations.failure import (
+    DetectionItemFailureTransformation,
+    StrictFieldMappingFailure,
+)
 from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaDetections, SigmaLogSource, SigmaRule
-from sigma.types import SigmaBool, SigmaNull, SigmaNumber, SigmaString, SigmaType
+from sigma.types import SigmaBool, SigmaCIDRExpression, SigmaNull, SigmaNumber, SigmaString, SigmaType
 
 from ghosthire.compile import load_targets
 from ghosthire.elastic.backends import literal_text
+from ghosthire.elastic.fields import converting_records
 from ghosthire.errors import ContentError
 from ghosthire.hunt.sources import Source, detect_source, lookup
 
@@ -32,12 +39,18 @@ RECORD = "record"
 
 @cache
 def _target_pipeline() -> ProcessingPipeline:
-    """The EQL target's pipelines without the strict-mapping check: unmapped raw fields are just dropped."""
+    """The EQL target's pipelines for records: no strict-mapping check (an unmapped raw field is simply not
+    in the document), and a field a pipeline refuses for rules (a detection-item failure: Elastic has no
+    such field) is dropped instead."""
     target = next(target for target in load_targets() if target.id == ECS_TARGET)
     pipeline = target.pipeline()
     pipeline.items = [
         item for item in pipeline.items if not isinstance(item.transformation, StrictFieldMappingFailure)
     ]
+    for item in pipeline.items:
+        if isinstance(item.transformation, DetectionItemFailureTransformation):
+            item.transformation = DropDetectionItemTransformation()
+            item.transformation.set_processing_item(item)
     return pipeline
 
 
@@ -51,24 +64,37 @@ def flatten(record: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any
             yield path, value
 
 
-def sigma_field_of(path: str, source: Source) -> str | None:
-    """The Sigma field a raw path holds: an explicit `fields` path first, then the `field_paths` templates."""
-    for field, paths in source.fields.items():
-        if path in paths:
-            return field
+def sigma_fields_of(path: str, source: Source) -> list[str]:
+    """The Sigma fields a raw path holds: its explicit `fields` aliases and its `field_paths` name.
+
+    Both count: Windows' `User` alias reads SubjectUserName, and SubjectUserName is still a field of its own
+    (winlog.event_data.SubjectUserName in Elastic).
+    """
+    names = [field for field, paths in source.fields.items() if path in paths]
     # The most specific template first: "properties.{field}" before "{field}".
     for template in sorted(source.field_paths, key=lambda template: -len(template)):
         head, _, tail = template.partition("{field}")
         if path.startswith(head) and path.endswith(tail) and len(path) > len(head) + len(tail):
-            return path[len(head) : len(path) - len(tail)]
-    return None
+            names.append(path[len(head) : len(path) - len(tail)])
+            break
+    return names
+
+
+def sigma_field_of(path: str, source: Source) -> str | None:
+    """The first Sigma field a raw path holds (an explicit alias before the template name)."""
+    names = sigma_fields_of(path, source)
+    return names[0] if names else None
 
 
 def sigma_view(record: dict[str, Any], source: Source) -> dict[str, Any]:
     """The record as Sigma sees it: Sigma field -> value (as the local hunt reads it)."""
-    fields = {sigma_field_of(path, source) for path, _ in flatten(record)}
-    view = {field: source.value(record, field) for field in sorted(f for f in fields if f)}
-    return {field: value for field, value in view.items() if _is_scalar_or_scalars(value)}
+    fields = {name for path, _ in flatten(record) for name in sigma_fields_of(path, source)}
+    # Explicit fields may read inside lists (Reports API `events.0.name`), which flatten() keeps whole.
+    fields.update(source.fields)
+    view = {field: source.value(record, field) for field in sorted(fields)}
+    return {
+        field: value for field, value in view.items() if value is not None and _is_scalar_or_scalars(value)
+    }
 
 
 def to_ecs(record: dict[str, Any], logsource: SigmaLogSource, source: Source | None = None) -> dict[str, Any]:
@@ -79,14 +105,16 @@ def to_ecs(record: dict[str, Any], logsource: SigmaLogSource, source: Source | N
             "tests/detections", f"no source in sources.yml recognises the record {record!r:.120}"
         )
     rule = _record_as_rule(sigma_view(record, source), logsource)
-    copy.deepcopy(_target_pipeline()).apply(rule)
+    with converting_records():
+        copy.deepcopy(_target_pipeline()).apply(rule)
     # Constants the pipelines add for the log source first, so that the record's own values win.
     detections = rule.detection.detections
     ordered = [detection for name, detection in detections.items() if name != RECORD] + [detections[RECORD]]
     document: dict[str, Any] = {}
     for item in _detection_items(ordered):
-        if item.field and item.applied_processing_items:
-            set_path(document, item.field, _plain_values(item.value))
+        value = _plain_values(item.value)
+        if item.field and item.applied_processing_items and value is not None:
+            set_path(document, item.field, value)
     timestamp = _timestamp(record, source)
     if timestamp is not None:
         document["@timestamp"] = timestamp
@@ -134,7 +162,9 @@ def _sigma_value(value: Scalar | None) -> SigmaType:
 
 
 def _plain_values(values: list[SigmaType]) -> Any:
-    plain = [_plain(value) for value in values]
+    plain = [value for value in (_plain(value) for value in values) if value is not None]
+    if not plain:
+        return None
     return plain[0] if len(plain) == 1 else plain
 
 
@@ -145,6 +175,10 @@ def _plain(value: SigmaType) -> Any:
         return value.number
     if isinstance(value, SigmaBool):
         return value.boolean
+    if isinstance(value, SigmaCIDRExpression):
+        # A record's address comes back from the IP typing as a one-address block.
+        network = value.network
+        return str(network.network_address) if network.num_addresses == 1 else str(network)
     return None
 
 
@@ -183,10 +217,27 @@ def parse_time(raw: Any) -> datetime:
 
 def ecs_field_name(field: str, logsource: SigmaLogSource) -> str | None:
     """Where the Elastic pipelines put a Sigma field of this log source (None when they do not map it)."""
-    sentinel = "ghosthire-field-probe"
-    rule = _record_as_rule({field: sentinel}, logsource)
+    items = [SigmaDetectionItem(field, [], [SigmaNull()])]
+    rule = SigmaRule(
+        title="field probe",
+        logsource=logsource,
+        detection=SigmaDetections({RECORD: SigmaDetection(items)}, [RECORD]),
+    )
     copy.deepcopy(_target_pipeline()).apply(rule)
-    for item in _detection_items(rule.detection.detections.values()):
-        if item.applied_processing_items and _plain_values(item.value) == sentinel:
+    for item in _detection_items([rule.detection.detections[RECORD]]):
+        if item.applied_processing_items and item.field:
             return item.field
     return None
+
+
+def ecs_fields_of(rule: SigmaRule) -> list[str]:
+    """The ECS fields a single-event rule reads once the Elastic pipelines processed it (added conditions
+    included), sorted."""
+    processed = copy.deepcopy(rule)
+    copy.deepcopy(_target_pipeline()).apply(processed)
+    fields = {
+        item.field
+        for item in _detection_items(processed.detection.detections.values())
+        if item.field and item.applied_processing_items
+    }
+    return sorted(fields)

@@ -21,16 +21,24 @@ from sigma.rule import SigmaRule
 from ghosthire.compile import CompiledRule, TargetOutput
 from ghosthire.content import backends_dir
 from ghosthire.elastic.attack import Threat, threat_entries
-from ghosthire.elastic.ecs import ecs_field_name
+from ghosthire.elastic.ecs import ecs_field_name, ecs_fields_of
+from ghosthire.elastic.fields import field_type, is_ecs_field
 from ghosthire.elastic.indices import indices_for
+from ghosthire.elastic.schedule import (
+    UNIT_SECONDS,
+    CorrelationSchedule,
+    Duration,
+    correlation_window,
+    duration,
+    seconds,
+)
 from ghosthire.elastic.versions import content_hash, load_lock, version_for
 from ghosthire.errors import ContentError
 from ghosthire.rules import PackRule, RulePack
 
 NDJSON_NAME = "ghosthire-elastic-rules.ndjson"
 Severity = Literal["low", "medium", "high", "critical"]
-Duration = Annotated[str, Field(pattern=r"^\d+[smhd]$")]
-UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+__all__ = ["NDJSON_NAME", "UNIT_SECONDS", "KibanaRule", "duration", "seconds", "write_kibana_rules"]
 
 
 class LevelSetting(BaseModel):
@@ -45,13 +53,6 @@ class SingleEventSchedule(BaseModel):
     lookback: Duration
 
 
-class CorrelationSchedule(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    runs_per_timespan: Annotated[int, Field(ge=1)]
-    min_interval: Duration
-    max_interval: Duration
-
-
 class KibanaSettings(BaseModel):
     """backends/elastic/kibana.yml."""
 
@@ -62,6 +63,15 @@ class KibanaSettings(BaseModel):
     max_signals: Annotated[int, Field(ge=1)]
     default_author: str
     default_license: str
+
+
+class RequiredField(BaseModel):
+    """A field the rule reads, with its Elasticsearch type and whether ECS defines it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str
+    type: str
+    ecs: bool
 
 
 class KibanaRule(BaseModel):
@@ -95,7 +105,7 @@ class KibanaRule(BaseModel):
     building_block_type: Literal["default"] | None = None
     exceptions_list: list[dict[str, str]] = []
     related_integrations: list[dict[str, str]] = []
-    required_fields: list[dict[str, str]] = []
+    required_fields: list[RequiredField] = []
     version: Annotated[int, Field(ge=1)] = 1
 
     def as_import_dict(self) -> dict:
@@ -131,16 +141,21 @@ def write_kibana_rules(pack: RulePack, outputs: dict[str, TargetOutput], out_dir
 
 
 def kibana_rules(pack: RulePack, outputs: dict[str, TargetOutput]) -> list[KibanaRule]:
-    """Rules in pack order: EQL for single events, ES|QL for correlations; inexpressible ones are left out."""
+    """Rules in pack order: EQL for single events, ES|QL for correlations (an ordered temporal correlation,
+    which ES|QL cannot express, as an EQL sequence); inexpressible ones are left out."""
     compiled = {
         target: {item.rule.id: item for item in outputs[target].compiled} for target in ("eql", "esql")
     }
     rules = []
     for pack_rule in pack.rules:
-        language = "esql" if pack_rule.is_correlation else "eql"
-        item = compiled[language].get(pack_rule.id)
-        if item is not None and item.ok and item.queries:
-            rules.append(kibana_rule(pack, pack_rule, item, language))
+        languages: tuple[Literal["eql", "esql"], ...] = (
+            ("esql", "eql") if pack_rule.is_correlation else ("eql",)
+        )
+        for language in languages:
+            item = compiled[language].get(pack_rule.id)
+            if item is not None and item.ok and item.queries:
+                rules.append(kibana_rule(pack, pack_rule, item, language))
+                break
     return rules
 
 
@@ -150,7 +165,7 @@ def kibana_rule(
     settings = load_settings()
     rule = pack_rule.rule
     level = settings.levels[pack_rule.level]
-    lookback, interval = schedule(rule, settings)
+    lookback, interval = schedule(rule, settings, language)
     try:
         return _kibana_rule(pack, pack_rule, item, language, settings, level, lookback, interval)
     except ValidationError as error:
@@ -175,7 +190,7 @@ def _kibana_rule(
         type=language,
         language=language,
         query=str(item.queries[0]),
-        index=indices_for(rule.logsource) if isinstance(rule, SigmaRule) else None,
+        index=_eql_indices(rule) if language == "eql" else None,
         lookback=lookback,
         interval=interval,
         max_signals=settings.max_signals,
@@ -189,31 +204,32 @@ def _kibana_rule(
         license=rule.license or settings.default_license,
         note=investigation_guide(pack, pack_rule),
         building_block_type="default" if _is_building_block(rule) else None,
+        required_fields=required_fields(pack, pack_rule),
     )
 
 
-def schedule(rule: SigmaRule | SigmaCorrelationRule, settings: KibanaSettings) -> tuple[str, str]:
-    """(from, interval): a correlation searches exactly its timespan and runs several times within it."""
+def schedule(
+    rule: SigmaRule | SigmaCorrelationRule, settings: KibanaSettings, language: str = "esql"
+) -> tuple[str, str]:
+    """(from, interval): a correlation searches its timespan and runs several times within it
+    (ghosthire.elastic.schedule explains the exception for timespans shorter than two intervals). An EQL
+    sequence bounds itself with maxspan, so it looks back one interval more: no sequence falls between
+    two runs."""
     if isinstance(rule, SigmaRule):
         return f"now-{settings.single_event.lookback}", settings.single_event.interval
-    span = rule.timespan.seconds
-    bounds = settings.correlation
-    interval = min(
-        max(span // bounds.runs_per_timespan, seconds(bounds.min_interval)), seconds(bounds.max_interval)
-    )
-    return f"now-{duration(span)}", duration(min(interval, span))
+    window = correlation_window(rule.timespan.seconds, settings.correlation)
+    lookback = window.timespan + window.interval if language == "eql" else window.lookback
+    return f"now-{duration(lookback)}", duration(window.interval)
 
 
-def seconds(text: str) -> int:
-    return int(text[:-1]) * UNIT_SECONDS[text[-1]]
-
-
-def duration(total_seconds: int) -> str:
-    """The largest whole Kibana unit (d, h, m, s) for a number of seconds."""
-    for unit, size in UNIT_SECONDS.items():
-        if total_seconds % size == 0:
-            return f"{total_seconds // size}{unit}"
-    raise AssertionError("seconds always divide")
+def _eql_indices(rule: SigmaRule | SigmaCorrelationRule) -> list[str]:
+    """The index patterns an EQL rule searches: its log source's, or all its referenced rules' in order."""
+    if isinstance(rule, SigmaRule):
+        return indices_for(rule.logsource)
+    patterns: list[str] = []
+    for reference in rule.rules:
+        patterns.extend(p for p in _eql_indices(reference.rule) if p not in patterns)
+    return patterns
 
 
 def investigation_guide(pack: RulePack, pack_rule: PackRule) -> str:
@@ -237,6 +253,20 @@ def investigation_guide(pack: RulePack, pack_rule: PackRule) -> str:
         )
     sections.append(f"Sigma rule `{pack_rule.name}` ({pack_rule.id}), compiled by ghosthire.")
     return "\n\n".join(sections) + "\n"
+
+
+def required_fields(pack: RulePack, pack_rule: PackRule) -> list[RequiredField]:
+    """Every ECS field the rule reads (a correlation: its rules' fields and its group-by/counted fields)."""
+    names: set[str] = set()
+    for dependency in pack.dependencies(pack_rule):
+        if isinstance(dependency.rule, SigmaRule):
+            names.update(ecs_fields_of(dependency.rule))
+    rule = pack_rule.rule
+    if isinstance(rule, SigmaCorrelationRule):
+        condition = rule.condition
+        counted = [condition.fieldref] if isinstance(getattr(condition, "fieldref", None), str) else []
+        names.update(_ecs_name(pack, pack_rule, field) for field in [*(rule.group_by or []), *counted])
+    return [RequiredField(name=name, type=field_type(name), ecs=is_ecs_field(name)) for name in sorted(names)]
 
 
 def _ecs_name(pack: RulePack, pack_rule: PackRule, field: str) -> str:

@@ -1,4 +1,5 @@
-"""Elastic fixtures: the pack compiled for eql/esql/lucene once, the Kibana NDJSON, ECS-shaped test events."""
+"""Elastic fixtures: the pack compiled for eql/esql/lucene once, the Kibana NDJSON, ECS-shaped test events,
+parsed ES|QL queries, and the list of rules a target may leave out (with why)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,36 @@ from typing import Any
 import pytest
 from sigma.correlations import SigmaCorrelationRule
 
-from ghosthire.compile import TargetOutput, compile_target, load_targets
+from ghosthire.compile import CompiledRule, TargetOutput, compile_target, load_targets
 from ghosthire.elastic.ecs import to_ecs
 from ghosthire.elastic.kibana import write_kibana_rules
 from ghosthire.hunt.sources import source_by_id
 from ghosthire.rules import PackRule, RulePack
 from ghosthire.rules.cases import RuleCases
+from tests.elastic.esql_eval import EsqlQuery
 
 ELASTIC_TARGETS = ("eql", "esql", "lucene")
+
+# Every rule a target may leave out, as (target, rule kind or name) -> words its skip reason contains.
+# A skip not listed here fails test_skips_are_expected: a skip must be a real inexpressibility.
+EXPECTED_SKIPS: dict[tuple[str, str], str] = {
+    # EQL cannot count distinct values or match unordered groups within a timespan; Kibana gets the
+    # correlation as an ES|QL rule instead (an ordered temporal correlation compiles to an EQL sequence).
+    ("eql", "correlation"): "the Elastic rule for this correlation is ES|QL",
+    ("eql", "hr_bank_account_change_after_start"): "",
+    # Lucene has no aggregation.
+    ("lucene", "correlation"): "Backend does not support correlation rules",
+    # ES|QL's STATS cannot require an order of events within a group.
+    ("esql", "hr_bank_account_change_after_start"): "ES|QL cannot require an order",
+}
+
+
+def expected_skip(target: str, pack_rule: PackRule) -> str | None:
+    """The words the target's skip reason for this rule must contain; None when it must compile."""
+    by_name = EXPECTED_SKIPS.get((target, pack_rule.name))
+    if by_name is not None:
+        return by_name or None
+    return EXPECTED_SKIPS.get((target, "correlation")) if pack_rule.is_correlation else None
 
 
 @dataclass(frozen=True)
@@ -38,6 +61,18 @@ def elastic_outputs(pack: RulePack) -> dict[str, TargetOutput]:
     return {
         target.id: compile_target(pack, target) for target in load_targets() if target.id in ELASTIC_TARGETS
     }
+
+
+@pytest.fixture(scope="session")
+def compiled(elastic_outputs: dict[str, TargetOutput]) -> dict[str, dict[str, CompiledRule]]:
+    """target -> rule id -> its compiled item (ok or skipped)."""
+    return {target: {item.rule.id: item for item in out.compiled} for target, out in elastic_outputs.items()}
+
+
+@pytest.fixture(scope="session")
+def esql_queries(elastic_outputs: dict[str, TargetOutput]) -> dict[str, EsqlQuery]:
+    """rule id -> its ES|QL query, parsed once with the real ES|QL grammar."""
+    return {item.rule.id: EsqlQuery.parse(str(item.queries[0])) for item in elastic_outputs["esql"].ok()}
 
 
 @pytest.fixture(scope="session")

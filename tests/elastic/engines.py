@@ -1,18 +1,34 @@
-"""Test-side evaluators: EQL through the eql package's engine, ES|QL correlations through Python."""
+"""Test-side evaluators: EQL through the eql package's engine, and the Kibana schedule's windows."""
 
 from __future__ import annotations
 
 import re
-from collections import defaultdict
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import eql
+import eql.functions
 
-from ghosthire.elastic.ecs import get_path, parse_time
+from ghosthire.elastic.ecs import parse_time
 
 DOC_KEY = "ghosthire_doc"
+
+
+def _wildcard_regex(cls: Any, *wildcards: str) -> str:
+    """Elasticsearch EQL's `:`/`like~` patterns: `*` is any run of characters and `?` exactly one.
+
+    The eql package only knows `*` and compares `?` literally, so a Sigma `?*` (non-empty) never matched.
+    """
+    expressions = []
+    for wildcard in wildcards:
+        pieces = []
+        for char in eql.utils.fold_case(wildcard):
+            pieces.append(".*?" if char == "*" else "." if char == "?" else re.escape(char))
+        expressions.append("^" + "".join(pieces) + "$")
+    return "|".join(expressions)
+
+
+eql.functions.Wildcard.to_regex = classmethod(_wildcard_regex)
 
 
 def parse_eql(query: str) -> Any:
@@ -21,72 +37,30 @@ def parse_eql(query: str) -> Any:
 
 
 def eql_matching(query: str, documents: list[dict[str, Any]]) -> list[int]:
-    """Indexes of the documents an EQL query returns (eql's `:`/`like~`/`==` ignore case)."""
+    """Indexes of the documents an EQL query returns (eql's `:`/`like~`/`==` ignore case), fed in time
+    order with their @timestamp in seconds, so that a sequence's maxspan means what it means in Elastic."""
     engine = eql.PythonEngine({"time_unit": 1})
     hits: list[int] = []
     engine.add_output_hook(lambda output: hits.extend(event.data[DOC_KEY] for event in output.events))
     engine.add_query(parse_eql(query))
     events = [
-        eql.Event("any", number, {**document, DOC_KEY: number}) for number, document in enumerate(documents)
+        eql.Event("any", _seconds(document, number), {**document, DOC_KEY: number})
+        for number, document in enumerate(documents)
     ]
-    engine.stream_events(events, finalize=True)
+    engine.stream_events(sorted(events, key=lambda event: event.time), finalize=True)
     return sorted(set(hits))
 
 
-STATS = re.compile(
-    r"^\| stats (?P<measure>\w+) = (?P<function>COUNT_DISTINCT|COUNT)\((?P<field>[^)]*)\)(?: by (?P<groups>.+))?$"
-)
-CONDITION = re.compile(r"^\| where (?P<measure>\w+) (?P<op>>=|<=|==|>|<) (?P<count>\d+)$")
-OPERATORS = {
-    ">=": lambda a, b: a >= b,
-    "<=": lambda a, b: a <= b,
-    "==": lambda a, b: a == b,
-    ">": lambda a, b: a > b,
-    "<": lambda a, b: a < b,
-}
-
-
-@dataclass(frozen=True)
-class EsqlAggregation:
-    """The STATS ... BY ... | WHERE tail of a generated ES|QL correlation, read back from the query text."""
-
-    function: str
-    field: str
-    groups: list[str]
-    op: str
-    count: int
-
-    @classmethod
-    def parse(cls, query: str) -> EsqlAggregation:
-        lines = query.splitlines()
-        stats, condition = STATS.match(lines[-2]), CONDITION.match(lines[-1])
-        assert stats and condition, f"unexpected ES|QL correlation shape:\n{query}"
-        groups = [group.strip() for group in (stats["groups"] or "").split(",") if group.strip()]
-        return cls(stats["function"], stats["field"], groups, condition["op"], int(condition["count"]))
-
-    def fires(self, documents: list[dict[str, Any]]) -> bool:
-        """STATS over these documents (one window) and the WHERE on the result, as ES|QL would."""
-        values: dict[tuple, list[Any]] = defaultdict(list)
-        for document in documents:
-            key = tuple(get_path(document, group) for group in self.groups)
-            if any(part is None for part in key):
-                continue
-            values[key].append(get_path(document, self.field) if self.function == "COUNT_DISTINCT" else 1)
-        for collected in values.values():
-            measure = (
-                len({v for v in collected if v is not None})
-                if self.function == "COUNT_DISTINCT"
-                else len(collected)
-            )
-            if OPERATORS[self.op](measure, self.count):
-                return True
-        return False
+def _seconds(document: dict[str, Any], fallback: int) -> float:
+    stamp = document.get("@timestamp")
+    return parse_time(stamp).timestamp() if stamp else fallback
 
 
 def kibana_runs(
     documents: list[dict[str, Any]], lookback: timedelta, interval: timedelta, phase: timedelta
 ) -> list[list[dict[str, Any]]]:
-    """The documents each scheduled run sees: runs every `interval` (shifted by `phase`), window `lookback`."""
+    """The documents each scheduled run sees: a run every `interval` (shifted by `phase`), each over the
+    window `lookback`."""
     times = [parse_time(document["@timestamp"]) for document in documents]
     first, last = min(times), max(times)
     run = datetime(first.year, first.month, first.day, tzinfo=first.tzinfo) + phase

@@ -1,7 +1,15 @@
-"""A keyword-semantics (case-sensitive) evaluator for the Lucene query_string subset pySigma emits, on luqum trees."""
+"""A document matcher for the Lucene query_string subset pySigma emits, on luqum trees, with the semantics
+of the field's Elasticsearch type (backends/elastic/field_types.yml):
+
+* keyword: terms and wildcards are exact and case-sensitive; a regex must match the whole value and `.`
+  matches any character, newlines included (Lucene RegExp has no line mode);
+* ip: a term is an address or a CIDR block (`source.ip:10.0.0.0\\/8`); wildcards and regexes are errors;
+* long: terms and ranges compare numbers.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any
 
@@ -9,6 +17,11 @@ from luqum import tree
 from luqum.parser import parser
 
 from ghosthire.elastic.ecs import get_path
+from ghosthire.elastic.fields import field_type
+
+
+class LuceneTypeError(AssertionError):
+    """A query Elasticsearch would reject for the field's type."""
 
 
 def parse_lucene(query: str) -> tree.Item:
@@ -29,9 +42,15 @@ def matches(node: tree.Item, document: dict[str, Any], field: str | None = None)
     if isinstance(node, tree.Group | tree.FieldGroup):
         return matches(node.expr, document, field)
     assert field is not None, f"unbound term {node}"
-    values = _values(get_path(document, field))
+    raw = get_path(document, field)
+    kind = field_type(field)
+    if isinstance(node, tree.From | tree.To | tree.Range):
+        return any(_in_range(node, value) for value in _raw_values(raw))
+    if kind == "ip":
+        return _ip_matches(node, field, _values(raw))
+    values = _values(raw)
     if isinstance(node, tree.Regex):
-        pattern = re.compile(str(node.value)[1:-1].replace("\\/", "/"))
+        pattern = re.compile(str(node.value)[1:-1].replace("\\/", "/"), re.DOTALL)
         return any(pattern.fullmatch(value) for value in values)
     if isinstance(node, tree.Phrase):
         return str(node.value)[1:-1].replace('\\"', '"') in values
@@ -40,9 +59,34 @@ def matches(node: tree.Item, document: dict[str, Any], field: str | None = None)
     raise AssertionError(f"unsupported Lucene node {type(node).__name__}: {node}")
 
 
+def _raw_values(raw: Any) -> list[Any]:
+    return [item for item in (raw if isinstance(raw, list) else [raw]) if item is not None]
+
+
 def _values(raw: Any) -> list[str]:
-    items = raw if isinstance(raw, list) else [raw]
-    return [str(item).lower() if isinstance(item, bool) else str(item) for item in items if item is not None]
+    return [str(item).lower() if isinstance(item, bool) else str(item) for item in _raw_values(raw)]
+
+
+def _in_range(node: tree.From | tree.To | tree.Range, value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise LuceneTypeError(f"range on a non-numeric value {value!r}")
+    if isinstance(node, tree.Range):
+        low, high = float(str(node.low)), float(str(node.high))
+        above = value >= low if node.include_low else value > low
+        below = value <= high if node.include_high else value < high
+        return above and below
+    bound = float(str(node.a))
+    if isinstance(node, tree.From):
+        return value >= bound if node.include else value > bound
+    return value <= bound if node.include else value < bound
+
+
+def _ip_matches(node: tree.Item, field: str, values: list[str]) -> bool:
+    if not isinstance(node, tree.Word) or re.search(r"(?<!\\)[*?]", node.value):
+        raise LuceneTypeError(f"{field} is an IP field: {node} is not an address or CIDR block")
+    text = _unescape(node.value)
+    network = ipaddress.ip_network(text, strict=False)
+    return any(ipaddress.ip_address(value) in network for value in values)
 
 
 def _word_matches(word: str, value: str) -> bool:

@@ -1,9 +1,11 @@
-"""The Kibana NDJSON: importable shape, consistent severity, known ATT&CK ids, valid EQL, escaping."""
+"""The Kibana NDJSON: importable shape, consistent severity, known ATT&CK ids, required fields, valid EQL,
+escaping."""
 
 from __future__ import annotations
 
 from ghosthire.elastic.attack import load_attack
 from ghosthire.elastic.backends import GhosthireEqlBackend, GhosthireEsqlBackend, GhosthireLuceneBackend
+from ghosthire.elastic.fields import field_type, is_ecs_field
 from ghosthire.elastic.kibana import load_settings
 from tests.elastic.engines import parse_eql
 from tests.elastic.lucene_eval import parse_lucene
@@ -25,6 +27,7 @@ REQUIRED = {
     "max_signals",
     "note",
     "tags",
+    "required_fields",
 }
 
 
@@ -46,6 +49,19 @@ def test_rules_are_complete_and_unique(kibana_rules: list[dict]) -> None:
             for technique in threat["technique"]:
                 assert technique["id"] in bundle.techniques
                 assert all(sub["id"] in bundle.techniques for sub in technique["subtechnique"])
+
+
+def test_required_fields_name_what_the_query_reads(kibana_rules: list[dict]) -> None:
+    """Every rule lists the ECS fields its query reads, each with its type and ECS flag."""
+    for rule in kibana_rules:
+        required = rule["required_fields"]
+        assert required, rule["name"]
+        names = [entry["name"] for entry in required]
+        assert names == sorted(set(names)), rule["name"]
+        for entry in required:
+            assert entry.keys() == {"name", "type", "ecs"}, entry
+            assert entry["type"] == field_type(entry["name"]) and entry["ecs"] is is_ecs_field(entry["name"])
+            assert entry["name"] in rule["query"], f"{rule['name']}: {entry['name']} not in the query"
 
 
 def test_every_eql_rule_parses(kibana_rules: list[dict]) -> None:
