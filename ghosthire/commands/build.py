@@ -29,7 +29,10 @@ def _print_summary(result: BuildResult) -> None:
     for output in result.outputs.values():
         table.add_row(output.target.label, str(len(output.ok())), str(len(output.skipped())))
     stderr.print(table)
+    by_reason: dict[tuple[str, str], list[str]] = {}
     for target, rule, reason in result.skipped():
-        stderr.print(f"skipped for {target}: {rule}: {reason}")
+        by_reason.setdefault((target, reason), []).append(rule)
+    for (target, reason), rules in by_reason.items():
+        stderr.print(f"skipped for {target} ({len(rules)}): {reason}: {', '.join(rules)}")
     for name, path in result.artifacts.items():
         stderr.print(f"{name}: {path}")

@@ -170,9 +170,7 @@ def _parse(path: Path, text: str) -> list[AnyRule | SigmaFilter]:
             text, source=SigmaRuleLocation(path), collect_filters=True, resolve_references=False
         )
     except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
-        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise ContentError(path, f"invalid YAML: {problem}", mark.line + 1 if mark else None) from None
+        raise _yaml_error(path, error) from None
     except SigmaError as error:
         raise _located(path, text, error) from None
     for item in collection.rules:
@@ -183,6 +181,16 @@ def _parse(path: Path, text: str) -> list[AnyRule | SigmaFilter]:
         except SigmaError as error:
             raise _located(path, text, error) from None
     return [*collection.rules, *collection.filters]
+
+
+def _yaml_error(path: Path, error: yaml.YAMLError) -> ContentError:
+    """Where the parser gave up, and where the construct it was reading began (often the real culprit)."""
+    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    message = f"invalid YAML: {getattr(error, 'problem', None) or str(error).splitlines()[0]}"
+    context, context_mark = getattr(error, "context", None), getattr(error, "context_mark", None)
+    if context and context_mark and mark and context_mark.line != mark.line:
+        message += f" ({context} started on line {context_mark.line + 1})"
+    return ContentError(path, message, mark.line + 1 if mark else None)
 
 
 def _resolve(collection: SigmaCollection, origin: dict[int, tuple[Path, str]]) -> None:
