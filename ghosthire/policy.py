@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from sigma.correlations import SigmaCorrelationRule
 
+from ghosthire.elastic.attack import load_attack
 from ghosthire.errors import ContentError
 from ghosthire.rules import PackRule, RulePack
 from ghosthire.rules.cases import RuleCases, load_cases
@@ -59,6 +61,34 @@ def has_identity(rule: PackRule) -> Iterator[str]:
 def has_attack_technique(rule: PackRule) -> Iterator[str]:
     if not rule.attack_ids:
         yield "no ATT&CK technique tag (attack.tNNNN)"
+
+
+_TACTIC_TAG = re.compile(r"[a-z]+(-[a-z]+)*")
+
+
+@check
+def tactics_match_techniques(rule: PackRule) -> Iterator[str]:
+    """The `attack.<tactic>` tags are exactly the tactics of the tagged techniques (backends/elastic/attack.json)."""
+    bundle = load_attack()
+    tagged = {
+        tag.name for tag in rule.rule.tags if tag.namespace == "attack" and _TACTIC_TAG.fullmatch(tag.name)
+    }
+    for unknown in sorted(tagged - set(bundle.tactics)):
+        yield f"`attack.{unknown}` is not an ATT&CK tactic"
+    expected: set[str] = set()
+    for technique_id in rule.attack_ids:
+        technique = bundle.techniques.get(technique_id)
+        if technique is None:
+            yield f"ATT&CK technique {technique_id} is not in backends/elastic/attack.json"
+            continue
+        expected.update(technique.tactics)
+    order = list(bundle.tactics)
+    missing = sorted(expected - tagged, key=order.index)
+    extra = sorted((tagged & set(bundle.tactics)) - expected, key=order.index)
+    if missing:
+        yield "missing tactic tag(s) of the tagged techniques: " + ", ".join(f"attack.{t}" for t in missing)
+    if extra:
+        yield "tactic tag(s) with no tagged technique under them: " + ", ".join(f"attack.{t}" for t in extra)
 
 
 @check

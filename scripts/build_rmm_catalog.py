@@ -23,6 +23,14 @@ What is dropped, and why (keeps the rules from drowning in noise):
     using the tool), LOLRMM's regex-style entries, and anything under shared infrastructure
     (SHARED_SUFFIXES: cloud storage, GitHub, Microsoft, Google), except the curated remote-desktop
     hosts under them (CURATED);
+  * domain patterns that are not well-formed host names once normalised (DOMAIN_LABEL: every label
+    non-empty, at most 63 characters of letters, digits, `_`, `-` and wildcards, never starting or ending
+    with `-`; an alphabetic top-level label). LOLRMM writes the label-prefix wildcard `*-dms.zoho.com.cn`
+    (hosts such as cn2-dms.zoho.com.cn) as `*.-dms.zoho.com.cn`: a `-` that a dot separates from a `*`
+    belongs to the wildcard's label, so `*.-x` is read as `*-x` (and `x-.*` as `x-*`) before the check.
+    What is still malformed is counted on stderr and left out; a malformed domain in the finished
+    catalogue (a curated one included) stops the script without writing it. `--check` validates the
+    shipped lookup without rebuilding it.
   * IP address literals that LOLRMM lists among a tool's domains (Ammyy Admin, NetBird, SimpleHelp relay
     servers): they are not domains, so a DNS or host-name match on them means nothing, they go stale with
     hosting changes, and a Splunk app that ships public addresses fails AppInspect `check_hostnames_and_ips`.
@@ -319,12 +327,36 @@ def is_ip_literal(entry: str) -> bool:
     return True
 
 
+# One label of a domain pattern: letters, digits, `_` (seen in real host names, e.g. upload_data.qq.com),
+# `-` and the Sigma wildcards `*`/`?`; 1-63 characters; never starting or ending with `-`.
+DOMAIN_LABEL = re.compile(r"[a-z0-9_*?](?:[a-z0-9_*?-]{0,61}[a-z0-9_*?])?")
+TOP_LEVEL_LABEL = re.compile(r"[a-z]{2,63}|xn--[a-z0-9-]{1,59}[a-z0-9]")
+
+
+def normalise_domain(entry: str) -> str:
+    """Lower-case, no port, and a wildcard mis-split from its label re-joined: `*.-dms.x.cn` -> `*-dms.x.cn`."""
+    value = re.sub(r":\d+$", "", entry.strip().lower())
+    return re.sub(r"-\.\*", "-*", re.sub(r"\*\.-", "*-", value))
+
+
+def is_well_formed_domain(value: str) -> bool:
+    """A host-name pattern: labels per DOMAIN_LABEL, an alphabetic top-level label, at most 253 characters."""
+    labels = value.split(".")
+    return (
+        len(value) <= 253
+        and len(labels) >= 2
+        and all(DOMAIN_LABEL.fullmatch(label) for label in labels)
+        and TOP_LEVEL_LABEL.fullmatch(labels[-1]) is not None
+    )
+
+
 def domain_pattern(entry: str) -> str | None:
-    value = entry.strip().lower()
-    value = re.sub(r":\d+$", "", value)
+    value = normalise_domain(entry)
     if not value or value == "user_managed" or is_ip_literal(value):
         return None
     if re.search(r"[\[\]{}()/\\:|+^$ ]", value):
+        return None
+    if not is_well_formed_domain(value):
         return None
     if value.count(".") < 2 and not value.startswith("*."):
         return None  # a vendor's bare web site
@@ -393,6 +425,36 @@ def build(tools: list[dict[str, str]], domains: list[dict[str, str]]) -> list[di
     )
 
 
+def malformed_domains(rows: list[dict[str, str]]) -> list[str]:
+    """Domain column values of finished rows that are not well-formed host-name patterns."""
+    return [
+        f"{row['tool']}: {row['domain']!r}"
+        for row in rows
+        if row["domain"] and not is_well_formed_domain(row["domain"])
+    ]
+
+
+def dropped_malformed(tools: list[dict[str, str]], domains: list[dict[str, str]]) -> list[str]:
+    """LOLRMM domain entries left out because they are malformed after normalisation (placeholders aside)."""
+    entries = [
+        entry
+        for tool in tools
+        for network in json.loads(tool["Artifacts"] or "{}").get("Network") or []
+        for entry in network.get("Domains") or []
+    ] + [entry["URI"] for entry in domains]
+    dropped = set()
+    for entry in entries:
+        value = normalise_domain(entry)
+        if (
+            value not in ("", "user_managed")
+            and not is_ip_literal(value)
+            and not re.search(r"[\[\]{}()/\\:|+^$ <>]", value)
+            and not is_well_formed_domain(value)
+        ):
+            dropped.add(entry.strip())
+    return sorted(dropped)
+
+
 def ip_literals(tools: list[dict[str, str]], domains: list[dict[str, str]]) -> dict[str, int]:
     """Per tool, how many distinct IP address literals LOLRMM lists among its domains (left out)."""
     found: dict[str, set[str]] = {}
@@ -414,10 +476,25 @@ def main(argv: list[str] | None = None) -> int:
         "--commit", default=DEFAULT_COMMIT, help="LOLRMM commit to download when --source is not given"
     )
     parser.add_argument("--output", type=Path, default=OUTPUT)
+    parser.add_argument(
+        "--check", action="store_true", help="only validate the domains of the existing --output file"
+    )
     args = parser.parse_args(argv)
+    if args.check:
+        with args.output.open(newline="", encoding="utf-8") as handle:
+            malformed = malformed_domains(list(csv.DictReader(handle)))
+        for problem in malformed:
+            print(f"{args.output}: malformed domain pattern {problem}", file=sys.stderr)
+        return 1 if malformed else 0
     tools, domains = read_source(args.source, args.commit)
     rows = build(tools, domains)
+    if malformed := malformed_domains(rows):
+        for problem in malformed:
+            print(f"malformed domain pattern {problem}", file=sys.stderr)
+        print(f"{args.output} not written: {len(malformed)} malformed domain pattern(s)", file=sys.stderr)
+        return 1
     addresses = ip_literals(tools, domains)
+    skipped = dropped_malformed(tools, domains)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     with args.output.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, COLUMNS, lineterminator="\n")
@@ -432,6 +509,11 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"left out {sum(addresses.values())} IP address literal(s) LOLRMM lists as domains: "
             + ", ".join(f"{tool} ({count})" for tool, count in sorted(addresses.items())),
+            file=sys.stderr,
+        )
+    if skipped:
+        print(
+            f"left out {len(skipped)} malformed domain pattern(s): " + ", ".join(skipped),
             file=sys.stderr,
         )
     return 0
