@@ -17,6 +17,7 @@ from ghosthire.hunt.output import WRITERS
 from ghosthire.hunt.readers import input_files
 from ghosthire.hunt.summary import summarise
 from ghosthire.rules import load_pack
+from ghosthire.tuning import NEW_HIRE_DAYS, NEW_HIRE_SCORE_FACTOR, load_new_hires
 
 MAX_LISTED_PROBLEMS = 20
 
@@ -51,6 +52,15 @@ class UtcTime(click.ParamType):
 )
 @click.option("--since", type=UtcTime(), help="Only records at or after this time (UTC unless stated).")
 @click.option("--until", type=UtcTime(), help="Only records before this time.")
+@click.option(
+    "--new-hires",
+    "new_hires_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Lookup of recent hires (user,start_date,expected_country); their alerts in the first "
+    f"{NEW_HIRE_DAYS} days are raised one level and their score x{NEW_HIRE_SCORE_FACTOR:g} "
+    "(default: the shipped splunk_app/lookups/ghosthire_new_hires.csv).",
+)
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
 def hunt(
     paths: tuple[Path, ...],
@@ -60,10 +70,12 @@ def hunt(
     output: Path | None,
     since: datetime | None,
     until: datetime | None,
+    new_hires_file: Path | None,
     progress: bool | None,
 ) -> None:
     """Hunt with every rule, correlations included, over log files or directories."""
     pack = load_pack(rules or rules_dir(), require_metadata=rules is None)
+    new_hires = load_new_hires(new_hires_file)
     total = sum(path.stat().st_size for path in input_files(paths))
     show = stderr.is_terminal if progress is None else progress
     with Progress(
@@ -82,6 +94,7 @@ def hunt(
             since=since,
             until=until,
             on_batch=lambda batch: bar.advance(task, batch.byte_count),
+            new_hires=new_hires,
         )
         bar.update(task, completed=total)
     stream = output.open("w", encoding="utf-8") if output else sys.stdout

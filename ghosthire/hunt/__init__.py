@@ -3,7 +3,7 @@
 from ghosthire.hunt.alerts import Alert, alerts_from
 from ghosthire.hunt.engine import EngineResult, HuntEngine
 from ghosthire.hunt.plan import HuntPlan, build_plan
-from ghosthire.hunt.run import HuntOutcome, hunt, hunt_events
+from ghosthire.hunt.run import HuntOutcome, hunt, hunt_event_sets, hunt_events
 
 __all__ = [
     "Alert",
@@ -14,5 +14,6 @@ __all__ = [
     "alerts_from",
     "build_plan",
     "hunt",
+    "hunt_event_sets",
     "hunt_events",
 ]

@@ -160,16 +160,19 @@ class DuckDBBackend(TextQueryBackend):
     def convert_condition_or(
         self, cond: ConditionOR, state: ConversionState
     ) -> str | DeferredQueryExpression | None:
-        """OR, with the string values of one field (two or more, same casing) folded into one regex."""
+        """OR, with the string values of one field (two or more, same casing) folded into one regex,
+        across nested ORs too (`1 of selection_*` is an OR of ORs): a row that matches nothing, the
+        common case, is then tested once per field, not once per selection."""
+        arguments = _or_arguments(cond)
         groups: dict[tuple[str, bool], list[SigmaString]] = {}
-        for argument in cond.args:
+        for argument in arguments:
             if _is_plain_string_match(argument):
                 groups.setdefault((argument.field, isinstance(argument.value, SigmaCasedString)), []).append(
                     argument.value
                 )
         folded = {key for key, values in groups.items() if len(values) > 1}
         parts: list[str] = []
-        for argument in cond.args:
+        for argument in arguments:
             key = (
                 (argument.field, isinstance(argument.value, SigmaCasedString))
                 if _is_plain_string_match(argument)
@@ -260,6 +263,14 @@ def required_numbers(condition: Any) -> dict[str, frozenset[str]]:
         common = set.intersection(*(set(bound) for bound in alternatives)) if alternatives else set()
         return {name: frozenset().union(*(bound[name] for bound in alternatives)) for name in common}
     return {}
+
+
+def _or_arguments(cond: ConditionOR) -> list[Any]:
+    """The arguments of an OR, with those of nested ORs in their place (OR is associative)."""
+    arguments: list[Any] = []
+    for argument in cond.args:
+        arguments += _or_arguments(argument) if isinstance(argument, ConditionOR) else [argument]
+    return arguments
 
 
 def _is_plain_string_match(argument: Any) -> bool:

@@ -1,12 +1,14 @@
 """The local hunt engine: batches of JSON records -> DuckDB -> single-event alerts and correlations.
 
-Per batch, every record is parsed once to recognise its source and time and once more, for the sources
-rules read, to read the fields those rules use (ghosthire.hunt.extract); each source gets a table whose
-columns are Sigma field names, and all single-event rules run as one query, each over its own source's
-rows. Events that feed correlations are kept as (correlation, rule, event id, time, group, value) rows,
-without their text, and the correlations run at the end over true sliding windows (one candidate window
-per event, as SigmaHQ's SQLite backend does), so memory grows with matches, not with input. The text of
-the events an alert cites is read back from the input at the end (ghosthire.hunt.run).
+Batches are parsed into the `parsed` table (ghosthire.hunt.extract): every record once to recognise
+its source, its reader and time, and once more, for the records some rule can match, to read the fields
+its rules use. A window of up to WINDOW_ROWS records is parsed before the rules run over it: all
+single-event rules as one query, each over its readers' rows only, and the rules that feed
+correlations as another, whose matches are kept as (correlation, rule, event id, time, group, value)
+rows without their text. The correlations run at the end over true sliding windows (one candidate
+window per event, as SigmaHQ's SQLite backend does), so memory grows with matches and the window, not
+with the input. No text is kept: the events an alert cites are read back from the input at the end
+(ghosthire.hunt.run), by where each NDJSON line starts.
 """
 
 from __future__ import annotations
@@ -30,21 +32,26 @@ from ghosthire.hunt.readers import ReadReport, RecordBatch
 from ghosthire.hunt.sources import load_sources, source_by_id
 
 EID_FILE_FACTOR = 1 << 40
+# Records parsed before the rules run over them (about 270 bytes each in the `parsed` table).
+WINDOW_ROWS = 1_000_000
+# Records of small batches gathered into one parse.
+PARSE_ROWS = 64 * 1024
 # Arrow record batches of this many rows let DuckDB scan one batch on several threads.
 SCAN_ROWS = 32 * 1024
 PROBLEM_REASONS = {"invalid": "malformed JSON (truncated or invalid)", "other": "not a JSON object"}
 
 
-@dataclass(frozen=True)
+@dataclass
 class Hit:
-    """A single-event rule matched one record."""
+    """A single-event rule matched one record; `raw` is filled in from the input after the hunt."""
 
     detection: Detection
     file: int
     line: int
     ts: float | None
-    raw: str
+    start: int | None
     entity: str | None
+    raw: str | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,7 @@ class Evidence:
     file: int
     line: int
     ts: float | None
+    start: int | None
     raw: str | None = None
 
 
@@ -74,6 +82,8 @@ class EngineStats:
     records: int = 0
     by_source: dict[str, int] = field(default_factory=dict)
     unrecognised: int = 0
+    # Input file -> records in it no source recognised.
+    unrecognised_in: dict[str, int] = field(default_factory=dict)
     out_of_range: int = 0
     elapsed: float = 0.0
 
@@ -113,13 +123,13 @@ class HuntEngine:
         )
         _read_times_as_utc(self.db)
         self.db.execute(TIMESTAMP_MACRO)
-        self.used = plan.sources()
         candidates = (source_by_id(source),) if source else load_sources()
-        self.extraction = Extraction(plan, candidates=candidates)
+        self.extraction = Extraction(plan, candidates=candidates, since=self.since, until=self.until)
         self._hits_sql = self._single_event_sql()
         self._corr_sql = self._correlation_rows_sql()
         self.db.execute(
-            "CREATE TEMP TABLE corr_rows (c INTEGER, slot INTEGER, eid BIGINT, ts DOUBLE, g VARCHAR[], v VARCHAR)"
+            "CREATE TEMP TABLE corr_rows "
+            "(c INTEGER, slot INTEGER, eid BIGINT, start BIGINT, ts DOUBLE, g VARCHAR[], v VARCHAR)"
         )
 
     # -- per batch ----------------------------------------------------------------------------
@@ -134,64 +144,83 @@ class HuntEngine:
         stats = EngineStats()
         hits: list[Hit] = []
         files: dict[str, int] = {}
+        pending: list[pa.Table] = []
+        pending_rows = window = 0
         for batch in batches:
-            file_index = files.setdefault(batch.file, len(files))
-            hits.extend(self._run_batch(batch, file_index, stats, report))
+            if window == 0:
+                self.db.execute(self.extraction.parsed_table_sql())
+            pending.append(_arrow_table(batch, files.setdefault(batch.file, len(files))))
+            pending_rows += len(batch)
+            window += len(batch)
             if on_batch:
                 on_batch(batch)
+            if pending_rows >= PARSE_ROWS or window >= WINDOW_ROWS:
+                self._parse(pending)
+                pending, pending_rows = [], 0
+            if window >= WINDOW_ROWS:
+                hits += self._close_window(stats, report, files)
+                window = 0
+        if window:
+            self._parse(pending)
+            hits += self._close_window(stats, report, files)
+        report.sort()
         occurrences = [o for index, c in enumerate(self.plan.correlations) for o in self._correlate(c, index)]
         evidence = self._evidence(occurrences)
         stats.elapsed = time.perf_counter() - started
         names = {index: name for name, index in files.items()}
         return EngineResult(hits, occurrences, evidence, stats, report, names)
 
-    def _run_batch(
-        self, batch: RecordBatch, file_index: int, stats: EngineStats, report: ReadReport
-    ) -> list[Hit]:
-        self.db.register("batch", _arrow_table(batch))
+    def _parse(self, tables: list[pa.Table]) -> None:
+        """Parse batches into `parsed`, small ones together: planning the parse costs tens of ms, as
+        much as parsing thousands of records, and a directory of small exports is many small batches."""
+        if not tables:
+            return
+        self.db.register("batch", pa.concat_tables(tables))
         try:
-            self.db.execute(self.extraction.parsed_sql(file_index, self._time_filter()))
+            self.db.execute(self.extraction.parse_sql(tolerant=False))
+        except duckdb.InvalidInputException:
+            # A malformed line: parse the batch again, each malformed line then reads as NULL.
+            self.db.execute(self.extraction.parse_sql(tolerant=True))
         finally:
             self.db.unregister("batch")
-        self._report_problems(batch, report)
-        self._count(stats)
-        for source in self.used:
-            self.db.execute(self.extraction.source_tables[source.id])
-        hits = self._single_event_hits(batch, file_index)
+
+    def _close_window(self, stats: EngineStats, report: ReadReport, files: dict[str, int]) -> list[Hit]:
+        """Rules and correlation inputs over the window's records: DuckDB compiles the rules' regular
+        expressions each time a query runs (hundreds of tool names, tens of ms in all), so rules run
+        over many batches at once."""
+        names = {index: name for name, index in files.items()}
+        self._report_problems(report, names)
+        self._count(stats, names)
+        hits = self._single_event_hits()
         if self._corr_sql:
             self.db.execute(self._corr_sql)
         return hits
 
     def source_rows(self) -> dict[str, pa.Table]:
-        """Each source's rows of the last batch, columns named by Sigma field (the differential tests
+        """Each source's rows of the last window, columns named by Sigma field (the differential tests
         load them into SQLite to run SigmaHQ's backend on exactly what this engine saw)."""
         return {
-            source.id: self.db.table(quote_identifier(source.id)).to_arrow_table() for source in self.used
+            source.id: self.db.sql(self.extraction.source_rows_sql(source.id)).to_arrow_table()
+            for source in self.extraction.used
         }
 
-    def _time_filter(self) -> str:
-        bounds = ["true"]
-        if self.since is not None:
-            bounds.append(f"_ts >= {self.since}")
-        if self.until is not None:
-            bounds.append(f"_ts < {self.until}")
-        return "(" + " AND ".join(bounds) + ")"
-
-    def _report_problems(self, batch: RecordBatch, report: ReadReport) -> None:
+    def _report_problems(self, report: ReadReport, files: dict[int, str]) -> None:
         rows = self.db.execute(
-            "SELECT _n, _kind FROM parsed WHERE _kind IN ('invalid', 'other') ORDER BY _n"
+            "SELECT _file, _n, _kind FROM parsed WHERE _kind IN ('invalid', 'other') ORDER BY _file, _n"
         ).fetchall()
-        for number, kind in rows:
-            report.problem(batch.file, number, PROBLEM_REASONS[kind])
+        for file_index, number, kind in rows:
+            report.problem(files[file_index], number, PROBLEM_REASONS[kind])
 
-    def _count(self, stats: EngineStats) -> None:
+    def _count(self, stats: EngineStats, files: dict[int, str]) -> None:
         rows = self.db.execute(
-            "SELECT _source, _in_range, count(*) FROM parsed WHERE _kind = 'object' GROUP BY ALL"
+            "SELECT _file, _source, _in_range, count(*) FROM parsed WHERE _kind = 'object' GROUP BY ALL"
         ).fetchall()
-        for source_id, in_range, count in rows:
+        for file_index, source_id, in_range, count in rows:
             stats.records += count
             if source_id is None:
                 stats.unrecognised += count
+                name = files[file_index]
+                stats.unrecognised_in[name] = stats.unrecognised_in.get(name, 0) + count
             elif not in_range:
                 stats.out_of_range += count
             else:
@@ -206,8 +235,8 @@ class HuntEngine:
                 else "NULL::VARCHAR"
             )
             selects.append(
-                f"SELECT {index} AS r, _pos, _n, _ts, {entity} AS entity "
-                f"FROM {quote_identifier(detection.query.table)} WHERE {detection.query.where}"
+                f"SELECT {index} AS r, _file, _n, _start, _ts, {entity} AS entity "
+                f"FROM ({self.extraction.rows_sql(detection)}) WHERE {detection.query.where}"
             )
         return " UNION ALL ".join(selects) or None
 
@@ -215,34 +244,57 @@ class HuntEngine:
     def _alerting(self) -> list[Detection]:
         return [d for d in self.plan.detections if d.alerts]
 
-    def _single_event_hits(self, batch: RecordBatch, file_index: int) -> list[Hit]:
+    def _single_event_hits(self) -> list[Hit]:
         if not self._hits_sql:
             return []
-        rows = self.db.execute(self._hits_sql).fetchall()
-        if not rows:
-            return []
-        texts = batch.texts_at(pos for _, pos, _, _, _ in rows)
         alerting = self._alerting
         return [
-            Hit(alerting[r], file_index, n, ts, text, entity)
-            for (r, _, n, ts, entity), text in zip(rows, texts, strict=True)
+            Hit(alerting[r], file, line, ts, start, entity)
+            for r, file, line, start, ts, entity in self.db.execute(self._hits_sql).fetchall()
         ]
 
     def _correlation_rows_sql(self) -> str | None:
+        """INSERT each correlation's input rows. A rule several correlations read (sign-ins feed
+        three) is matched once: its matches, with every field those correlations read, are a CTE."""
+        matches: dict[int, str] = {}  # id(detection) -> its CTE's name
+        ctes = []
         selects = []
         for c, correlation in enumerate(self.plan.correlations):
             for s, slot in enumerate(correlation.slots):
-                groups = [f"lower({quote_identifier(name)}::VARCHAR)" for name in slot.group_fields]
-                value = (
-                    f"lower({quote_identifier(slot.value_field)}::VARCHAR)" if slot.value_field else "NULL"
-                )
-                present = "".join(f" AND {quote_identifier(name)} IS NOT NULL" for name in slot.group_fields)
+                detection = slot.detection
+                if id(detection) not in matches:
+                    matches[id(detection)] = f"m{len(matches)}"
+                    ctes.append(f"{matches[id(detection)]} AS MATERIALIZED ({self._matches_sql(detection)})")
+                groups = [_lowered(name) for name in slot.group_fields]
+                value = _lowered(slot.value_field) if slot.value_field else "NULL"
+                present = " AND ".join(["true", *(f"{group} IS NOT NULL" for group in groups)])
                 selects.append(
-                    f"SELECT {c}, {s}, _file * {EID_FILE_FACTOR} + _n, _ts, [{', '.join(groups)}]::VARCHAR[], "
-                    f"{value} FROM {quote_identifier(slot.detection.query.table)} "
-                    f"WHERE ({slot.detection.query.where}) AND _ts IS NOT NULL{present}"
+                    f"SELECT {c}, {s}, eid, _start, _ts, [{', '.join(groups)}]::VARCHAR[], {value} "
+                    f"FROM {matches[id(detection)]} WHERE {present}"
                 )
-        return "INSERT INTO corr_rows " + " UNION ALL ".join(selects) if selects else None
+        if not selects:
+            return None
+        return f"INSERT INTO corr_rows WITH {', '.join(ctes)} " + " UNION ALL ".join(selects)
+
+    def _matches_sql(self, detection: Detection) -> str:
+        """A rule's timed matches, with every field a correlation reads on them, lower-cased."""
+        fields = sorted(
+            {
+                name
+                for correlation in self.plan.correlations
+                for slot in correlation.slots
+                if slot.detection is detection
+                for name in (*slot.group_fields, *([slot.value_field] if slot.value_field else []))
+            }
+        )
+        columns = "".join(
+            f", lower({quote_identifier(name)}::VARCHAR) AS {_lowered(name)}" for name in fields
+        )
+        return (
+            f"SELECT _file * {EID_FILE_FACTOR} + _n AS eid, _start, _ts{columns} "
+            f"FROM ({self.extraction.rows_sql(detection)}) "
+            f"WHERE ({detection.query.where}) AND _ts IS NOT NULL"
+        )
 
     # -- correlations -------------------------------------------------------------------------
 
@@ -255,8 +307,9 @@ class HuntEngine:
             "temporal": "count(DISTINCT slot)",
         }[correlation.kind]
         span = correlation.timespan
+        candidates = _groups_that_can_fire(correlation, index, aggregate)
         rows = self.db.execute(
-            f"WITH m AS (SELECT * FROM corr_rows WHERE c = {index}), "
+            f"WITH m AS (SELECT * FROM corr_rows WHERE c = {index}{candidates}), "
             f"w AS (SELECT g, ts AS end_ts, {aggregate} OVER (PARTITION BY g ORDER BY ts "
             f"RANGE BETWEEN {span} PRECEDING AND CURRENT ROW) AS metric FROM m), "
             f"a AS (SELECT DISTINCT g, end_ts, metric FROM w WHERE metric {correlation.operator} {correlation.count}) "
@@ -301,11 +354,13 @@ class HuntEngine:
         self.db.register("wanted", pa.table({"eid": pa.array(wanted, pa.int64())}))
         try:
             rows = self.db.execute(
-                "SELECT DISTINCT ON (r.eid) r.eid, r.ts FROM corr_rows r JOIN wanted USING (eid)"
+                "SELECT DISTINCT ON (r.eid) r.eid, r.ts, r.start FROM corr_rows r JOIN wanted USING (eid)"
             ).fetchall()
         finally:
             self.db.unregister("wanted")
-        return {eid: Evidence(eid // EID_FILE_FACTOR, eid % EID_FILE_FACTOR, ts) for eid, ts in rows}
+        return {
+            eid: Evidence(eid // EID_FILE_FACTOR, eid % EID_FILE_FACTOR, ts, start) for eid, ts, start in rows
+        }
 
     def close(self) -> None:
         self.db.close()
@@ -317,6 +372,23 @@ def _read_times_as_utc(db: duckdb.DuckDBPyConnection) -> None:
     would take the machine's zone, so the session zone is set where ICU is there to set it."""
     with contextlib.suppress(duckdb.Error):
         db.execute("SET TimeZone = 'UTC'")
+
+
+def _lowered(field_name: str) -> str:
+    """The column a correlation's field is kept in, lower-cased (matched case-insensitively)."""
+    return quote_identifier(f"lower {field_name}")
+
+
+def _groups_that_can_fire(correlation: Correlation, index: int, aggregate: str) -> str:
+    """For an at-least threshold, the groups whose rows, all windows together, reach it: no window of a
+    group holds more than all its rows, and most groups (one user, one country) never come close, so
+    only the few that do are windowed."""
+    if correlation.operator not in (">=", ">"):
+        return ""
+    return (
+        f" AND g IN (SELECT g FROM corr_rows WHERE c = {index} GROUP BY g "
+        f"HAVING {aggregate} {correlation.operator} {correlation.count})"
+    )
 
 
 def _ordered_chain(window: Iterable[tuple[float, int, int]], slots: int) -> tuple[int, ...] | None:
@@ -332,7 +404,14 @@ def _ordered_chain(window: Iterable[tuple[float, int, int]], slots: int) -> tupl
     return tuple(sorted(set(chosen)))
 
 
-def _arrow_table(batch: RecordBatch) -> pa.Table:
-    positions = pa.array(np.arange(len(batch), dtype=np.int64))
-    table = pa.table({"text": batch.texts, "number": batch.numbers, "pos": positions})
-    return pa.Table.from_batches(table.to_batches(max_chunksize=SCAN_ROWS))
+def _arrow_table(batch: RecordBatch, file_index: int) -> pa.Table:
+    size = len(batch)
+    table = pa.table(
+        {
+            "text": batch.texts,
+            "number": batch.numbers,
+            "start": batch.starts if batch.starts is not None else pa.nulls(size, pa.int64()),
+            "file": pa.array(np.full(size, file_index, np.int64)),
+        }
+    )
+    return pa.Table.from_batches(table.to_batches(max_chunksize=SCAN_ROWS), schema=table.schema)

@@ -10,7 +10,7 @@ from typing import TextIO
 from rich.console import Console
 from rich.table import Table
 
-from ghosthire.hunt.alerts import Alert
+from ghosthire.hunt.alerts import Alert, new_hire_note
 from ghosthire.hunt.report import render_report
 from ghosthire.hunt.risk import roll_up
 from ghosthire.hunt.run import HuntOutcome
@@ -28,12 +28,15 @@ TOP_ENTITIES = 10
 CSV_COLUMNS = (
     "time",
     "level",
+    "base_level",
     "rule_id",
     "rule_name",
     "title",
     "entity_type",
     "entity",
     "risk_score",
+    "base_risk_score",
+    "new_hire",
     "locations",
 )
 
@@ -62,10 +65,11 @@ def write_table(outcome: HuntOutcome, stream: TextIO) -> None:
     for column in ("time (UTC)", "level", "rule", "guidance", "entity / group", "where"):
         table.add_column(column, overflow="fold")
     for alert in alerts:
-        level = alert.rule.level
+        level = alert.level
+        marker = " [bold](new hire)[/]" if alert.new_hire else ""
         table.add_row(
             alert.time.strftime("%Y-%m-%d %H:%M:%S") if alert.time else "-",
-            f"[{LEVEL_STYLES.get(level, '')}]{level}[/]",
+            f"[{LEVEL_STYLES.get(level, '')}]{level}[/]{marker}",
             alert.rule.title,
             ", ".join(str(g) for g in alert.rule.meta.guidance) if alert.rule.meta else "",
             summary_of(alert),
@@ -84,7 +88,7 @@ def _print_roll_up(console: Console, alerts: list[Alert]) -> None:
         table.add_column(column, overflow="fold")
     for risk in entities:
         table.add_row(
-            f"{risk.entity_type} {risk.entity}",
+            f"{risk.entity_type} {risk.entity}" + (" (new hire)" if risk.new_hire else ""),
             ", ".join(risk.guidance),
             str(risk.score),
             str(len(risk.alerts)),
@@ -105,6 +109,7 @@ def write_csv(outcome: HuntOutcome, stream: TextIO) -> None:
     for alert in outcome.alerts:
         record = alert.to_json()
         record["locations"] = " ".join(record["locations"])
+        record["new_hire"] = new_hire_note(alert)
         table.writerow({**record, "summary": summary_of(alert)})
 
 

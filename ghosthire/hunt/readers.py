@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import gzip
 import json
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from queue import Full, Queue
 from typing import IO, Any
 
 import duckdb
@@ -20,7 +22,9 @@ import pyarrow as pa
 
 from ghosthire.errors import GhosthireError
 
-CHUNK_BYTES = 16 * 1024 * 1024
+# Under 4 MiB: numpy asks for transparent huge pages from 4 MiB up, and faulting in fresh huge pages
+# (zeroing, compaction) costs more than the rest of the read.
+CHUNK_BYTES = 2 * 1024 * 1024
 BATCH_BYTES = 128 * 1024 * 1024
 EVTX_MAGIC = b"ElfFile\x00"
 GZIP_MAGIC = b"\x1f\x8b"
@@ -39,12 +43,14 @@ class Problem:
 
 @dataclass
 class RecordBatch:
-    """JSON texts of records from one file, with the line (or record) number of each."""
+    """JSON texts of records from one file, with the line (or record) number of each and, for NDJSON,
+    where each line starts in the (decompressed) file: a cited event is read back by seeking there."""
 
     file: str
     texts: pa.Array | pa.ChunkedArray
     numbers: pa.Array | pa.ChunkedArray
     byte_count: int
+    starts: pa.Array | pa.ChunkedArray | None = None
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -68,6 +74,12 @@ class ReadReport:
     def problem(self, file: str, line: int | None, reason: str) -> None:
         self.problems.append(Problem(file, line, reason))
 
+    def sort(self) -> None:
+        """Problems in input order (file, then line): a line that is not UTF-8 is found as its batch is
+        read, a malformed one only when the engine's window of batches is parsed."""
+        order = {file: index for index, file in enumerate(self.files)}
+        self.problems.sort(key=lambda problem: (order.get(problem.file, len(order)), problem.line or 0))
+
 
 def input_files(paths: Iterable[Path]) -> list[Path]:
     """Files named directly, plus the log files found under directories, in a stable order."""
@@ -90,6 +102,44 @@ def read_batches(paths: Iterable[Path], report: ReadReport) -> Iterator[RecordBa
             yield from _read_file(path, report)
         except (OSError, EOFError, duckdb.Error, ValueError) as error:
             report.problem(str(path), None, f"file not read: {_one_line(error)}")
+
+
+def prefetched(batches: Iterator[RecordBatch], depth: int = 1) -> Iterator[RecordBatch]:
+    """The batches, read on a background thread up to `depth` ahead of the consumer: reading (file,
+    newline scan, UTF-8 check) then overlaps the rule compilation and the engine's work, as pySigma
+    waits on nothing and DuckDB and numpy release the GIL."""
+    queue: Queue[tuple[RecordBatch | None, BaseException | None]] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: tuple[RecordBatch | None, BaseException | None]) -> bool:
+        while not stop.is_set():
+            try:
+                queue.put(item, timeout=0.1)
+                return True
+            except Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                if not put((batch, None)):
+                    return
+            put((None, None))
+        except BaseException as error:  # handed to the consumer, which raises it
+            put((None, error))
+
+    threading.Thread(target=produce, name="ghosthire-reader", daemon=True).start()
+    try:
+        while True:
+            batch, error = queue.get()
+            if error is not None:
+                raise error
+            if batch is None:
+                return
+            yield batch
+    finally:
+        stop.set()
 
 
 def _looks_like_log(path: Path) -> bool:
@@ -133,14 +183,16 @@ def _ndjson_batches(path: Path, report: ReadReport) -> Iterator[RecordBatch]:
     """NDJSON without a Python object per line: newline offsets over raw chunks, UTF-8 checked by Arrow.
     A batch keeps its chunks as they are (no concatenation: copying 128 MB of text costs more than
     everything else the reader does)."""
-    pending: list[tuple[pa.Array, pa.Array]] = []
+    pending: list[_Lines] = []
     pending_bytes = 0
     next_line = 1
+    position = 0
     with _open(path) as stream:
         for chunk, ends in _line_blocks(stream):
-            texts, numbers = _chunk_lines(chunk, ends, next_line, str(path), report)
-            next_line += len(texts)
-            pending.append((texts, numbers))
+            lines = _chunk_lines(chunk, ends, next_line, position, str(path), report)
+            next_line += len(ends)
+            position += len(chunk)
+            pending.append(lines)
             pending_bytes += len(chunk)
             if pending_bytes >= BATCH_BYTES:
                 yield _join(str(path), pending, pending_bytes)
@@ -153,7 +205,7 @@ def _line_blocks(stream: IO[bytes]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Blocks of whole lines with the offset of each line's end, each block read straight into its own
     buffer (the Arrow arrays keep it) and scanned for newlines once."""
     carry = np.empty(0, np.uint8)
-    newlines = np.empty(0, bool)  # reused: a fresh 16 MB mask per block costs more in page faults
+    newlines = np.empty(0, bool)  # reused: a fresh mask per block costs more in page faults
     while True:
         block = np.empty(len(carry) + CHUNK_BYTES, np.uint8)
         block[: len(carry)] = carry
@@ -171,9 +223,18 @@ def _line_blocks(stream: IO[bytes]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         yield carry, np.array([len(carry)], np.int64)
 
 
+@dataclass(frozen=True)
+class _Lines:
+    """One block's lines: texts, line numbers and where each starts in the file."""
+
+    texts: pa.Array
+    numbers: pa.Array
+    starts: pa.Array
+
+
 def _chunk_lines(
-    chunk: np.ndarray, ends: np.ndarray, first_line: int, file: str, report: ReadReport
-) -> tuple[pa.Array, pa.Array]:
+    chunk: np.ndarray, ends: np.ndarray, first_line: int, position: int, file: str, report: ReadReport
+) -> _Lines:
     offsets = np.concatenate(([0], ends)).astype(np.int64)
     texts = pa.LargeStringArray.from_buffers(len(ends), pa.py_buffer(offsets), pa.py_buffer(chunk))
     numbers = pa.array(np.arange(first_line, first_line + len(ends), dtype=np.int64))
@@ -181,7 +242,7 @@ def _chunk_lines(
         texts.validate(full=True)
     except pa.ArrowInvalid:
         texts = _without_invalid_utf8(chunk.tobytes(), offsets, first_line, file, report)
-    return texts, numbers
+    return _Lines(texts, numbers, pa.array(offsets[:-1] + position))
 
 
 def _without_invalid_utf8(
@@ -199,10 +260,14 @@ def _without_invalid_utf8(
     return pa.array(lines, pa.large_string())
 
 
-def _join(file: str, parts: list[tuple[pa.Array, pa.Array]], byte_count: int) -> RecordBatch:
-    texts = pa.chunked_array([texts for texts, _ in parts], pa.large_string())
-    numbers = pa.chunked_array([numbers for _, numbers in parts], pa.int64())
-    return RecordBatch(file, texts, numbers, byte_count)
+def _join(file: str, parts: list[_Lines], byte_count: int) -> RecordBatch:
+    return RecordBatch(
+        file,
+        pa.chunked_array([part.texts for part in parts], pa.large_string()),
+        pa.chunked_array([part.numbers for part in parts], pa.int64()),
+        byte_count,
+        pa.chunked_array([part.starts for part in parts], pa.int64()),
+    )
 
 
 def _batched(file: str, records: Iterator[tuple[int, str]]) -> Iterator[RecordBatch]:
@@ -276,20 +341,42 @@ def _one_line(error: object) -> str:
     return " ".join(str(error).split())[:300]
 
 
-def read_records(wanted: dict[str, set[int]]) -> dict[tuple[str, int], str]:
-    """The text of chosen records, read again from their files: (file, line) -> JSON text."""
+# Lines wanted from each file: line number -> where the line starts (None: unknown, read the file again).
+WantedLines = dict[str, dict[int, int | None]]
+
+
+def read_records(wanted: WantedLines) -> dict[tuple[str, int], str]:
+    """The text of chosen records, read again from their files: (file, line) -> JSON text. NDJSON lines
+    are read where they start; records of other layouts by reading the file again."""
     found: dict[tuple[str, int], str] = {}
     for file, lines in wanted.items():
-        wanted_numbers = np.fromiter(lines, np.int64)
-        remaining = len(lines)
-        for batch in _read_file(Path(file), ReadReport()):
-            numbers = batch.numbers.to_numpy()
-            positions = np.flatnonzero(np.isin(numbers, wanted_numbers))
-            texts = batch.texts_at(int(p) for p in positions)
-            found.update(((file, int(numbers[p])), text) for p, text in zip(positions, texts, strict=True))
-            remaining -= len(positions)
-            if remaining <= 0:
-                break
+        starts = {line: start for line, start in lines.items() if start is not None}
+        found.update(_read_lines_at(file, starts) if len(starts) == len(lines) else _reread(file, set(lines)))
+    return found
+
+
+def _read_lines_at(file: str, starts: dict[int, int]) -> dict[tuple[str, int], str]:
+    found = {}
+    with _open(Path(file)) as stream:
+        # In file order: a gzip stream only seeks forward cheaply.
+        for line, start in sorted(starts.items(), key=lambda item: item[1]):
+            stream.seek(start)
+            found[(file, line)] = stream.readline().decode("utf-8")
+    return found
+
+
+def _reread(file: str, lines: set[int]) -> dict[tuple[str, int], str]:
+    found: dict[tuple[str, int], str] = {}
+    wanted_numbers = np.fromiter(lines, np.int64)
+    remaining = len(lines)
+    for batch in _read_file(Path(file), ReadReport()):
+        numbers = batch.numbers.to_numpy()
+        positions = np.flatnonzero(np.isin(numbers, wanted_numbers))
+        texts = batch.texts_at(int(p) for p in positions)
+        found.update(((file, int(numbers[p])), text) for p, text in zip(positions, texts, strict=True))
+        remaining -= len(positions)
+        if remaining <= 0:
+            break
     return found
 
 

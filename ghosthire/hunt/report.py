@@ -11,7 +11,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from ghosthire.hunt.alerts import Alert
+from ghosthire.hunt.alerts import Alert, new_hire_note
 from ghosthire.hunt.risk import EntityRisk, roll_up
 from ghosthire.hunt.run import HuntOutcome
 from ghosthire.hunt.summary import summarise
@@ -66,7 +66,9 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    environment.filters.update(thousands=_thousands, when=_when, what=_what, pretty=_pretty, areas=areas)
+    environment.filters.update(
+        thousands=_thousands, when=_when, what=_what, pretty=_pretty, areas=areas, new_hire=new_hire_note
+    )
     return environment
 
 

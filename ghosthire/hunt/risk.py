@@ -2,7 +2,7 @@
 
 An entity that trips several parts of the FBI guidance (remote access and multi-login, say) ranks
 above one with many alerts in a single area: breadth of independent evidence first, then the sum of
-the rules' risk scores.
+the alerts' risk scores (a recent hire's raised, see ghosthire.tuning).
 """
 
 from __future__ import annotations
@@ -29,7 +29,13 @@ class EntityRisk:
 
     @property
     def score(self) -> int:
+        """The alerts' scores, a new hire's raised (ghosthire.tuning)."""
         return sum(alert.score for alert in self.alerts)
+
+    @property
+    def new_hire(self) -> bool:
+        """Some alert was raised because the entity is a recent hire."""
+        return any(alert.new_hire for alert in self.alerts)
 
     @property
     def first_seen(self) -> datetime | None:

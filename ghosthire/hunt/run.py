@@ -3,20 +3,31 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ghosthire.hunt.alerts import Alert, alerts_from
-from ghosthire.hunt.engine import EngineResult, HuntEngine
+from ghosthire.hunt.alerts import Alert, alerts_from, escalate_new_hires
+from ghosthire.hunt.engine import EngineResult, Evidence, Hit, HuntEngine
 from ghosthire.hunt.plan import HuntPlan, build_plan
-from ghosthire.hunt.readers import ReadReport, RecordBatch, batches_from_events, read_batches, read_records
+from ghosthire.hunt.readers import (
+    ReadReport,
+    RecordBatch,
+    WantedLines,
+    batches_from_events,
+    prefetched,
+    read_batches,
+    read_records,
+)
 from ghosthire.rules import RulePack
+from ghosthire.tuning import NewHire
 
-# (file, line) wanted -> their JSON text: how the cited events of correlation alerts are read back.
-RecordFetcher = Callable[[dict[str, set[int]]], dict[tuple[str, int], str]]
+# The input name of events hunted with hunt_events.
+EVENTS_NAME = "<events>"
+# Lines wanted -> their JSON text by (file, line): how the cited events of correlation alerts are read back.
+RecordFetcher = Callable[[WantedLines], dict[tuple[str, int], str]]
 
 
 @dataclass
@@ -34,51 +45,85 @@ def hunt(
     since: datetime | None = None,
     until: datetime | None = None,
     on_batch: Callable[[RecordBatch], None] | None = None,
+    new_hires: dict[str, NewHire] | None = None,
 ) -> HuntOutcome:
+    """`new_hires` (ghosthire.tuning.load_new_hires): users whose alerts in their first days are raised."""
     report = ReadReport()
-    return _run(pack, read_batches(paths, report), report, read_records, source, since, until, on_batch)
+    batches = prefetched(read_batches(paths, report))
+    engine = _engine(pack, source=source, since=since, until=until)
+    return _run(engine, batches, report, read_records, on_batch, new_hires)
 
 
 def hunt_events(
-    pack: RulePack | HuntPlan, events: Iterable[dict[str, Any]], *, source: str | None = None
+    pack: RulePack | HuntPlan,
+    events: Iterable[dict[str, Any]],
+    *,
+    source: str | None = None,
+    new_hires: dict[str, NewHire] | None = None,
 ) -> HuntOutcome:
     """Hunt over parsed events (tests and API callers)."""
-    texts = [json.dumps(event) for event in events]
-    batches = batches_from_events(texts)
+    return hunt_event_sets(pack, {EVENTS_NAME: events}, source=source, new_hires=new_hires)
 
-    def fetch(wanted: dict[str, set[int]]) -> dict[tuple[str, int], str]:
-        return {(file, line): texts[line - 1] for file, lines in wanted.items() for line in lines}
 
-    return _run(pack, batches, ReadReport(), fetch, source, None, None, None)
+def hunt_event_sets(
+    pack: RulePack | HuntPlan,
+    event_sets: Mapping[str, Iterable[dict[str, Any]]],
+    *,
+    source: str | None = None,
+    new_hires: dict[str, NewHire] | None = None,
+) -> HuntOutcome:
+    """Hunt over several sets of parsed events in one engine run, each read as an input of its own named
+    by its key (an alert's location is the set's name and the event's 1-based number in it): many
+    independent cases share one engine, and its rules are compiled once."""
+    texts = {name: [json.dumps(event) for event in events] for name, events in event_sets.items()}
+
+    def fetch(wanted: WantedLines) -> dict[tuple[str, int], str]:
+        return {(name, line): texts[name][line - 1] for name, lines in wanted.items() for line in lines}
+
+    batches = (batch for name, lines in texts.items() for batch in batches_from_events(lines, name))
+    engine = _engine(pack, source=source)
+    return _run(engine, batches, ReadReport(), fetch, None, new_hires)
+
+
+def _engine(
+    pack: RulePack | HuntPlan,
+    *,
+    source: str | None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> HuntEngine:
+    plan = pack if isinstance(pack, HuntPlan) else build_plan(pack)
+    return HuntEngine(plan, source=source, since=since, until=until)
 
 
 def _run(
-    pack: RulePack | HuntPlan,
+    engine: HuntEngine,
     batches: Iterator[RecordBatch],
     report: ReadReport,
     fetch: RecordFetcher,
-    source: str | None,
-    since: datetime | None,
-    until: datetime | None,
     on_batch: Callable[[RecordBatch], None] | None,
+    new_hires: dict[str, NewHire] | None,
 ) -> HuntOutcome:
-    plan = pack if isinstance(pack, HuntPlan) else build_plan(pack)
-    engine = HuntEngine(plan, source=source, since=since, until=until)
     try:
         result = engine.run(batches, report, on_batch)
     finally:
         engine.close()
-    attach_evidence_text(result, fetch)
-    return HuntOutcome(alerts_from(result), result, plan)
+    attach_texts(result, fetch)
+    alerts = alerts_from(result)
+    if new_hires:
+        escalate_new_hires(alerts, new_hires)
+    return HuntOutcome(alerts, result, engine.plan)
 
 
-def attach_evidence_text(result: EngineResult, fetch: RecordFetcher) -> None:
-    """Fill in the text of every event a correlation cites, read back from the input."""
-    wanted: dict[str, set[int]] = {}
-    for item in result.evidence.values():
-        wanted.setdefault(result.files[item.file], set()).add(item.line)
+def attach_texts(result: EngineResult, fetch: RecordFetcher) -> None:
+    """Fill in the text of every event an alert cites (single-event hits and the events of
+    correlations), read back from the input: the engine keeps no text."""
+    cited: list[Hit | Evidence] = [*result.hits, *result.evidence.values()]
+    wanted: WantedLines = {}
+    for item in cited:
+        wanted.setdefault(result.files[item.file], {})[item.line] = item.start
     if not wanted:
         return
     texts = fetch(wanted)
-    for item in result.evidence.values():
+    for item in cited:
         item.raw = texts.get((result.files[item.file], item.line))
