@@ -137,6 +137,40 @@ def test_ndjson_gzip_json_array_graph_document_and_csv(rules: Path, tmp_path: Pa
     ]
 
 
+def test_every_alert_carries_its_event_whatever_the_layout(rules: Path, tmp_path: Path) -> None:
+    """NDJSON lines (plain or gzip) are read again where they start, records of documents and CSV are
+    kept with their window: every alert, of every rule on a record, shows the record it is about."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "windows.ndjson").write_text(json.dumps(EVTX_LAYOUT) + "\n\n" + json.dumps(WINLOGBEAT_7) + "\n")
+    with gzip.open(logs / "okta.jsonl.gz", "wt") as handle:
+        handle.write(json.dumps(OKTA_DOTTED) + "\n" + json.dumps(OKTA_NESTED) + "\n")
+    (logs / "okta-graph.json").write_text(json.dumps({"value": [OKTA_DOTTED, OKTA_NESTED]}, indent=2))
+    with (logs / "windows.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(FLAT_LAYOUT))
+        writer.writeheader()
+        writer.writerow(FLAT_LAYOUT)
+    # A second rule on the same events: every alert on one record carries it.
+    twin = ADMIN_GROUP_RULE.replace("0000000000a1", "0000000000a3").replace("admin_group_add", "admin_twin")
+    (rules / "admin_twin.yml").write_text(twin)
+    outcome = hunt(load_pack(rules, require_metadata=False), [logs])
+    assert sorted(alert.rule.name for alert in outcome.alerts).count("admin_twin") == 3
+    events = {
+        (alert.rule.name, Path(alert.locations[0].file).name, alert.locations[0].line): alert.event
+        for alert in outcome.alerts
+    }
+    assert {(file, line): event for (_, file, line), event in events.items()} == {
+        ("windows.ndjson", 1): EVTX_LAYOUT,
+        ("windows.ndjson", 3): WINLOGBEAT_7,
+        ("okta.jsonl.gz", 1): OKTA_DOTTED,
+        ("okta.jsonl.gz", 2): OKTA_NESTED,
+        ("okta-graph.json", 1): OKTA_DOTTED,
+        ("okta-graph.json", 2): OKTA_NESTED,
+        ("windows.csv", 2): FLAT_LAYOUT,
+    }
+    assert all(event is not None for event in events.values())
+
+
 def test_source_option_forces_the_log_source(rules: Path, tmp_path: Path) -> None:
     unrecognisable = {
         "eventType": "user.session.start",
@@ -164,6 +198,8 @@ def test_evtx_file_directly(rules: Path) -> None:
     evtx = PUBLIC_SAMPLES / "evtx-attack-samples" / "Network_Service_Guest_added_to_admins_4732.evtx"
     lines = _alert_lines(rules, evtx)
     assert lines and all(name == "admin_group_add" for name, _, _ in lines)
+    outcome = hunt(load_pack(rules, require_metadata=False), [evtx])
+    assert all(alert.event and "Event" in alert.event for alert in outcome.alerts)
 
 
 def test_cli_jsonl_has_the_documented_keys(rules: Path, tmp_path: Path) -> None:

@@ -7,8 +7,9 @@ single-event rules as one query, each over its readers' rows only, and the rules
 correlations as another, whose matches are kept as (correlation, rule, event id, time, group, value)
 rows without their text. The correlations run at the end over true sliding windows (one candidate
 window per event, as SigmaHQ's SQLite backend does), so memory grows with matches and the window, not
-with the input. No text is kept: the events an alert cites are read back from the input at the end
-(ghosthire.hunt.run), by where each NDJSON line starts.
+with the input. The text of NDJSON records is not kept: the events an alert cites are read back from the
+input at the end (ghosthire.hunt.run), by where their lines start; records of other layouts (documents,
+CSV, EVTX) are kept with their window, up to KEPT_BYTES, for the alerts among them.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ EID_FILE_FACTOR = 1 << 40
 WINDOW_ROWS = 1_000_000
 # Records of small batches gathered into one parse.
 PARSE_ROWS = 64 * 1024
+# Text kept in memory for the alerts of inputs without line offsets, before the rules run over it.
+KEPT_BYTES = 128 * 1024 * 1024
 # Arrow record batches of this many rows let DuckDB scan one batch on several threads.
 SCAN_ROWS = 32 * 1024
 PROBLEM_REASONS = {"invalid": "malformed JSON (truncated or invalid)", "other": "not a JSON object"}
@@ -98,6 +101,52 @@ class EngineResult:
     files: dict[int, str]
 
 
+@dataclass
+class _Window:
+    """The batches read since the rules last ran: those not parsed yet, and the ones whose text is kept
+    for the alerts (an input without line offsets, a JSON document, CSV or EVTX, is only read again
+    whole). A window is full at WINDOW_ROWS records or KEPT_BYTES of kept text."""
+
+    unparsed: list[pa.Table] = field(default_factory=list)
+    unparsed_rows: int = 0
+    rows: int = 0
+    kept: dict[int, list[RecordBatch]] = field(default_factory=dict)
+    kept_bytes: int = 0
+
+    def add(self, batch: RecordBatch, file_index: int) -> None:
+        self.unparsed.append(_arrow_table(batch, file_index))
+        self.unparsed_rows += len(batch)
+        self.rows += len(batch)
+        if batch.starts is None:
+            self.kept.setdefault(file_index, []).append(batch)
+            self.kept_bytes += batch.byte_count
+
+    @property
+    def full(self) -> bool:
+        return self.rows >= WINDOW_ROWS or self.kept_bytes >= KEPT_BYTES
+
+    def take_unparsed(self) -> list[pa.Table]:
+        tables, self.unparsed, self.unparsed_rows = self.unparsed, [], 0
+        return tables
+
+    def attach_kept_texts(self, hits: list[Hit]) -> None:
+        """The text of hits in kept batches, found by record number."""
+        for file_index, batches in self.kept.items():
+            by_line: dict[int, list[Hit]] = {}
+            for hit in hits:
+                if hit.file == file_index:
+                    by_line.setdefault(hit.line, []).append(hit)
+            if not by_line:
+                continue
+            wanted = np.fromiter(by_line, np.int64)
+            for batch in batches:
+                numbers = batch.numbers.to_numpy()
+                positions = np.flatnonzero(np.isin(numbers, wanted))
+                for position, text in zip(positions, batch.texts_at(int(p) for p in positions), strict=True):
+                    for hit in by_line[int(numbers[position])]:
+                        hit.raw = text
+
+
 class HuntEngine:
     """Runs a HuntPlan over record batches. One engine per hunt; not thread-safe."""
 
@@ -144,25 +193,21 @@ class HuntEngine:
         stats = EngineStats()
         hits: list[Hit] = []
         files: dict[str, int] = {}
-        pending: list[pa.Table] = []
-        pending_rows = window = 0
+        window = _Window()
         for batch in batches:
-            if window == 0:
+            if window.rows == 0:
                 self.db.execute(self.extraction.parsed_table_sql())
-            pending.append(_arrow_table(batch, files.setdefault(batch.file, len(files))))
-            pending_rows += len(batch)
-            window += len(batch)
+            window.add(batch, files.setdefault(batch.file, len(files)))
             if on_batch:
                 on_batch(batch)
-            if pending_rows >= PARSE_ROWS or window >= WINDOW_ROWS:
-                self._parse(pending)
-                pending, pending_rows = [], 0
-            if window >= WINDOW_ROWS:
-                hits += self._close_window(stats, report, files)
-                window = 0
-        if window:
-            self._parse(pending)
-            hits += self._close_window(stats, report, files)
+            if window.unparsed_rows >= PARSE_ROWS or window.full:
+                self._parse(window.take_unparsed())
+            if window.full:
+                hits += self._close_window(window, stats, report, files)
+                window = _Window()
+        if window.rows:
+            self._parse(window.take_unparsed())
+            hits += self._close_window(window, stats, report, files)
         report.sort()
         occurrences = [o for index, c in enumerate(self.plan.correlations) for o in self._correlate(c, index)]
         evidence = self._evidence(occurrences)
@@ -184,7 +229,9 @@ class HuntEngine:
         finally:
             self.db.unregister("batch")
 
-    def _close_window(self, stats: EngineStats, report: ReadReport, files: dict[str, int]) -> list[Hit]:
+    def _close_window(
+        self, window: _Window, stats: EngineStats, report: ReadReport, files: dict[str, int]
+    ) -> list[Hit]:
         """Rules and correlation inputs over the window's records: DuckDB compiles the rules' regular
         expressions each time a query runs (hundreds of tool names, tens of ms in all), so rules run
         over many batches at once."""
@@ -192,6 +239,7 @@ class HuntEngine:
         self._report_problems(report, names)
         self._count(stats, names)
         hits = self._single_event_hits()
+        window.attach_kept_texts(hits)
         if self._corr_sql:
             self.db.execute(self._corr_sql)
         return hits

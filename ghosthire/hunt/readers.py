@@ -106,8 +106,8 @@ def read_batches(paths: Iterable[Path], report: ReadReport) -> Iterator[RecordBa
 
 def prefetched(batches: Iterator[RecordBatch], depth: int = 1) -> Iterator[RecordBatch]:
     """The batches, read on a background thread up to `depth` ahead of the consumer: reading (file,
-    newline scan, UTF-8 check) then overlaps the rule compilation and the engine's work, as pySigma
-    waits on nothing and DuckDB and numpy release the GIL."""
+    newline scan, UTF-8 check) then overlaps compiling the rules and the engine's parsing, as file reads,
+    numpy and DuckDB release the GIL."""
     queue: Queue[tuple[RecordBatch | None, BaseException | None]] = Queue(maxsize=depth)
     stop = threading.Event()
 

@@ -117,8 +117,10 @@ def _run(
 
 def attach_texts(result: EngineResult, fetch: RecordFetcher) -> None:
     """Fill in the text of every event an alert cites (single-event hits and the events of
-    correlations), read back from the input: the engine keeps no text."""
-    cited: list[Hit | Evidence] = [*result.hits, *result.evidence.values()]
+    correlations) that the engine did not keep, read back from the input."""
+    cited: list[Hit | Evidence] = [
+        item for item in [*result.hits, *result.evidence.values()] if item.raw is None
+    ]
     wanted: WantedLines = {}
     for item in cited:
         wanted.setdefault(result.files[item.file], {})[item.line] = item.start
