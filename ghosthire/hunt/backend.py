@@ -14,12 +14,19 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from sigma.conditions import ConditionAND, ConditionFieldEqualsValueExpression, ConditionNOT, ConditionOR
+from sigma.conditions import (
+    ConditionAND,
+    ConditionFieldEqualsValueExpression,
+    ConditionIdentifier,
+    ConditionNOT,
+    ConditionOR,
+)
 from sigma.conversion.base import TextQueryBackend
 from sigma.conversion.deferred import DeferredQueryExpression
 from sigma.conversion.state import ConversionState
 from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
-from sigma.rule import SigmaRule
+from sigma.processing.transformations import AddConditionTransformation
+from sigma.rule import SigmaDetectionItem, SigmaRule
 from sigma.types import (
     SigmaCasedString,
     SigmaCompareExpression,
@@ -110,11 +117,19 @@ class DuckDBBackend(TextQueryBackend):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._fields: set[str] = set()
+        self._rule: SigmaRule | None = None
+        # The pipeline items that add a condition for a log source (EventID 1 or 4688, a Channel).
+        self._log_source_items = {
+            item.identifier
+            for item in (self.processing_pipeline.items if self.processing_pipeline else [])
+            if isinstance(item.transformation, AddConditionTransformation) and item.identifier
+        }
 
     def convert_rule(
         self, rule: SigmaRule, output_format: str | None = None, callback: Any = None
     ) -> list[Any]:
         self._fields = set()
+        self._rule = rule
         return super().convert_rule(rule, output_format, callback)
 
     def convert_correlation_rule(
@@ -156,6 +171,37 @@ class DuckDBBackend(TextQueryBackend):
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
         return f"{self.escape_and_quote_field(cond.field)} ILIKE {self.bool_values[cond.value.boolean]}"
+
+    def convert_condition_and(
+        self, cond: ConditionAND, state: ConversionState
+    ) -> str | DeferredQueryExpression | None:
+        """AND, with the conditions the pipeline adds for the log source (EventID, Channel) last: they
+        hold for nearly every record of the rows a rule scans, and DuckDB tests the parts of an AND in the
+        order written, each on the rows the parts before it kept (the order never changes the result)."""
+        parts = []
+        for argument in sorted(cond.args, key=self._describes_log_source):
+            converted = (
+                self.convert_condition(argument, state)
+                if self.compare_precedence(cond, argument)
+                else self.convert_condition_group(argument, state)
+            )
+            if converted is not None and not isinstance(converted, DeferredQueryExpression):
+                parts.append(converted)
+        return f" {self.and_token} ".join(parts) if parts else None
+
+    def _describes_log_source(self, condition: Any) -> bool:
+        """Whether a condition is a whole detection that a log-source pipeline item added."""
+        name = _detection_name(condition)
+        detection = self._rule.detection.detections.get(name) if self._rule and name else None
+        return (
+            detection is not None
+            and bool(detection.detection_items)
+            and all(
+                isinstance(item, SigmaDetectionItem)
+                and any(item.was_processed_by(identifier) for identifier in self._log_source_items)
+                for item in detection.detection_items
+            )
+        )
 
     def convert_condition_or(
         self, cond: ConditionOR, state: ConversionState
@@ -263,6 +309,16 @@ def required_numbers(condition: Any) -> dict[str, frozenset[str]]:
         common = set.intersection(*(set(bound) for bound in alternatives)) if alternatives else set()
         return {name: frozenset().union(*(bound[name] for bound in alternatives)) for name in common}
     return {}
+
+
+def _detection_name(condition: Any) -> str | None:
+    """The name of the detection a condition stands for, when it stands for a whole named detection."""
+    parent = condition.parent
+    while parent is not None and not isinstance(
+        parent, ConditionIdentifier | ConditionAND | ConditionOR | ConditionNOT
+    ):
+        parent = getattr(parent, "parent", None)
+    return parent.identifier if isinstance(parent, ConditionIdentifier) else None
 
 
 def _or_arguments(cond: ConditionOR) -> list[Any]:

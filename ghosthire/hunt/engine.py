@@ -174,8 +174,6 @@ class HuntEngine:
         self.db.execute(TIMESTAMP_MACRO)
         candidates = (source_by_id(source),) if source else load_sources()
         self.extraction = Extraction(plan, candidates=candidates, since=self.since, until=self.until)
-        self._hits_sql = self._single_event_sql()
-        self._corr_sql = self._correlation_rows_sql()
         self.db.execute(
             "CREATE TEMP TABLE corr_rows "
             "(c INTEGER, slot INTEGER, eid BIGINT, start BIGINT, ts DOUBLE, g VARCHAR[], v VARCHAR)"
@@ -234,14 +232,16 @@ class HuntEngine:
     ) -> list[Hit]:
         """Rules and correlation inputs over the window's records: DuckDB compiles the rules' regular
         expressions each time a query runs (hundreds of tool names, tens of ms in all), so rules run
-        over many batches at once."""
+        over many batches at once, and only the rules some record of the window can match."""
         names = {index: name for name, index in files.items()}
         self._report_problems(report, names)
         self._count(stats, names)
-        hits = self._single_event_hits()
+        filled = {reader for (reader,) in self.db.execute("SELECT DISTINCT _reader FROM parsed").fetchall()}
+        hits = self._single_event_hits(filled)
         window.attach_kept_texts(hits)
-        if self._corr_sql:
-            self.db.execute(self._corr_sql)
+        correlation_rows = self._correlation_rows_sql(filled)
+        if correlation_rows:
+            self.db.execute(correlation_rows)
         return hits
 
     def source_rows(self) -> dict[str, pa.Table]:
@@ -274,9 +274,14 @@ class HuntEngine:
             else:
                 stats.by_source[source_id] = stats.by_source.get(source_id, 0) + count
 
-    def _single_event_sql(self) -> str | None:
+    def _single_event_sql(self, filled: set[int]) -> str | None:
+        """Every alerting rule that can match a record of the filled readers, tagged with its place in
+        `_alerting`."""
         selects = []
         for index, detection in enumerate(self._alerting):
+            rows = self.extraction.rows_sql(detection, filled)
+            if rows is None:
+                continue
             entity = (
                 f"{quote_identifier(detection.entity_field)}::VARCHAR"
                 if detection.entity_field
@@ -284,7 +289,7 @@ class HuntEngine:
             )
             selects.append(
                 f"SELECT {index} AS r, _file, _n, _start, _ts, {entity} AS entity "
-                f"FROM ({self.extraction.rows_sql(detection)}) WHERE {detection.query.where}"
+                f"FROM ({rows}) WHERE {detection.query.where}"
             )
         return " UNION ALL ".join(selects) or None
 
@@ -292,27 +297,34 @@ class HuntEngine:
     def _alerting(self) -> list[Detection]:
         return [d for d in self.plan.detections if d.alerts]
 
-    def _single_event_hits(self) -> list[Hit]:
-        if not self._hits_sql:
+    def _single_event_hits(self, filled: set[int]) -> list[Hit]:
+        sql = self._single_event_sql(filled)
+        if not sql:
             return []
         alerting = self._alerting
         return [
             Hit(alerting[r], file, line, ts, start, entity)
-            for r, file, line, start, ts, entity in self.db.execute(self._hits_sql).fetchall()
+            for r, file, line, start, ts, entity in self.db.execute(sql).fetchall()
         ]
 
-    def _correlation_rows_sql(self) -> str | None:
-        """INSERT each correlation's input rows. A rule several correlations read (sign-ins feed
-        three) is matched once: its matches, with every field those correlations read, are a CTE."""
+    def _correlation_rows_sql(self, filled: set[int]) -> str | None:
+        """INSERT each correlation's input rows from the filled readers. A rule several correlations
+        read (sign-ins feed three) is matched once: its matches, with every field those correlations
+        read, are a CTE."""
         matches: dict[int, str] = {}  # id(detection) -> its CTE's name
         ctes = []
         selects = []
         for c, correlation in enumerate(self.plan.correlations):
             for s, slot in enumerate(correlation.slots):
                 detection = slot.detection
+                rows = self.extraction.rows_sql(detection, filled)
+                if rows is None:
+                    continue
                 if id(detection) not in matches:
                     matches[id(detection)] = f"m{len(matches)}"
-                    ctes.append(f"{matches[id(detection)]} AS MATERIALIZED ({self._matches_sql(detection)})")
+                    ctes.append(
+                        f"{matches[id(detection)]} AS MATERIALIZED ({self._matches_sql(detection, rows)})"
+                    )
                 groups = [_lowered(name) for name in slot.group_fields]
                 value = _lowered(slot.value_field) if slot.value_field else "NULL"
                 present = " AND ".join(["true", *(f"{group} IS NOT NULL" for group in groups)])
@@ -324,8 +336,8 @@ class HuntEngine:
             return None
         return f"INSERT INTO corr_rows WITH {', '.join(ctes)} " + " UNION ALL ".join(selects)
 
-    def _matches_sql(self, detection: Detection) -> str:
-        """A rule's timed matches, with every field a correlation reads on them, lower-cased."""
+    def _matches_sql(self, detection: Detection, rows: str) -> str:
+        """A rule's timed matches in some rows, with every field a correlation reads on them, lower-cased."""
         fields = sorted(
             {
                 name
@@ -340,8 +352,7 @@ class HuntEngine:
         )
         return (
             f"SELECT _file * {EID_FILE_FACTOR} + _n AS eid, _start, _ts{columns} "
-            f"FROM ({self.extraction.rows_sql(detection)}) "
-            f"WHERE ({detection.query.where}) AND _ts IS NOT NULL"
+            f"FROM ({rows}) WHERE ({detection.query.where}) AND _ts IS NOT NULL"
         )
 
     # -- correlations -------------------------------------------------------------------------

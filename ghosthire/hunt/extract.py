@@ -230,9 +230,11 @@ class Extraction:
             )
         ]
 
-    def rows_sql(self, detection: Detection) -> str:
-        """The rows a rule scans: its readers' rows, columns named by Sigma field."""
-        return _union(self.readers_of(detection))
+    def rows_sql(self, detection: Detection, filled: set[int]) -> str | None:
+        """The rows a rule scans: those of its readers that are among the filled ones, columns named by
+        Sigma field; None when no reader of the rule is filled."""
+        readers = [reader for reader in self.readers_of(detection) if reader.index in filled]
+        return _union(readers) if readers else None
 
     def source_rows_sql(self, source_id: str) -> str:
         """Every row read for a source, with every field any of its readers reads."""

@@ -11,6 +11,7 @@ import gzip
 import json
 import threading
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Full, Queue
@@ -104,10 +105,11 @@ def read_batches(paths: Iterable[Path], report: ReadReport) -> Iterator[RecordBa
             report.problem(str(path), None, f"file not read: {_one_line(error)}")
 
 
-def prefetched(batches: Iterator[RecordBatch], depth: int = 1) -> Iterator[RecordBatch]:
-    """The batches, read on a background thread up to `depth` ahead of the consumer: reading (file,
-    newline scan, UTF-8 check) then overlaps compiling the rules and the engine's parsing, as file reads,
-    numpy and DuckDB release the GIL."""
+@contextmanager
+def prefetched(batches: Iterator[RecordBatch], depth: int = 1) -> Iterator[Iterator[RecordBatch]]:
+    """The batches, read on a background thread up to `depth` ahead of the consumer from the moment the
+    context opens: reading (file, newline scan, UTF-8 check) then overlaps compiling the rules and the
+    engine's parsing, as file reads, numpy and DuckDB release the GIL. Leaving the context stops it."""
     queue: Queue[tuple[RecordBatch | None, BaseException | None]] = Queue(maxsize=depth)
     stop = threading.Event()
 
@@ -129,8 +131,7 @@ def prefetched(batches: Iterator[RecordBatch], depth: int = 1) -> Iterator[Recor
         except BaseException as error:  # handed to the consumer, which raises it
             put((None, error))
 
-    threading.Thread(target=produce, name="ghosthire-reader", daemon=True).start()
-    try:
+    def consume() -> Iterator[RecordBatch]:
         while True:
             batch, error = queue.get()
             if error is not None:
@@ -138,6 +139,10 @@ def prefetched(batches: Iterator[RecordBatch], depth: int = 1) -> Iterator[Recor
             if batch is None:
                 return
             yield batch
+
+    threading.Thread(target=produce, name="ghosthire-reader", daemon=True).start()
+    try:
+        yield consume()
     finally:
         stop.set()
 

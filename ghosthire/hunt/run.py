@@ -49,9 +49,9 @@ def hunt(
 ) -> HuntOutcome:
     """`new_hires` (ghosthire.tuning.load_new_hires): users whose alerts in their first days are raised."""
     report = ReadReport()
-    batches = prefetched(read_batches(paths, report))
-    engine = _engine(pack, source=source, since=since, until=until)
-    return _run(engine, batches, report, read_records, on_batch, new_hires)
+    with prefetched(read_batches(paths, report)) as batches:
+        engine = _engine(pack, source=source, since=since, until=until)
+        return _run(engine, batches, report, read_records, on_batch, new_hires)
 
 
 def hunt_events(
