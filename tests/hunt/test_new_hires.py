@@ -17,29 +17,13 @@ from ghosthire.cli import _register, cli
 from ghosthire.hunt import HuntOutcome, hunt_events
 from ghosthire.hunt.output import WRITERS
 from ghosthire.hunt.risk import roll_up
-from ghosthire.rules import RulePack, load_pack
+from ghosthire.rules import RulePack
 from ghosthire.tuning import NewHire, load_new_hires
+from tests.hunt.packs import RuleSpec, write_pack
 
-RULE = """\
-title: {title}
-id: 9a1d2c3e-0000-4000-8000-00000000010{index}
-name: {name}
-status: test
-description: new-hire escalation test
-logsource: {logsource}
-detection:
-  sel:
-    {selection}
-  condition: sel
-level: {level}
-guidance: [{guidance}]
-risk: {{entity: {entity}, field: {field}, score: {score}}}
-implementation: a rule written for the new-hire escalation test only
-"""
 RULES = {
-    "proxy_session": dict(
+    "proxy_session": RuleSpec(
         title="Proxy session",
-        index=1,
         logsource="{product: okta, service: okta}",
         selection="securityContext.isProxy: true",
         level="medium",
@@ -48,9 +32,8 @@ RULES = {
         field="actor.alternateId",
         score=40,
     ),
-    "mfa_reset": dict(
+    "mfa_reset": RuleSpec(
         title="MFA factor reset",
-        index=2,
         logsource="{product: okta, service: okta}",
         selection="eventType: user.mfa.factor.reset_all",
         level="high",
@@ -59,9 +42,8 @@ RULES = {
         field="actor.alternateId",
         score=80,
     ),
-    "remote_tool": dict(
+    "remote_tool": RuleSpec(
         title="Remote tool",
-        index=3,
         logsource="{product: windows, category: process_creation}",
         selection="Image|endswith: '\\\\AnyDesk.exe'",
         level="medium",
@@ -108,11 +90,7 @@ EVENTS = [
 
 @pytest.fixture
 def pack(tmp_path: Path) -> RulePack:
-    rules = tmp_path / "rules"
-    rules.mkdir()
-    for name, values in RULES.items():
-        (rules / f"{name}.yml").write_text(RULE.format(name=name, **values), encoding="utf-8")
-    return load_pack(rules, require_metadata=False)
+    return write_pack(tmp_path / "rules", RULES, "9a1d2c3e-0000-4000-8000-000000000")
 
 
 @pytest.fixture

@@ -13,54 +13,35 @@ import pytest
 from ghosthire.hunt import hunt_events
 from ghosthire.hunt.output import WRITERS
 from ghosthire.hunt.risk import roll_up
-from ghosthire.rules import load_pack
+from tests.hunt.packs import RuleSpec, write_pack
 
 CHROMIUM = shutil.which("chromium")
 PAYLOAD = '"><img src=x onerror="document.title=\'pwned\'"><script>document.title="pwned";document.body.insertAdjacentHTML("beforeend","<b id=pwned></b>")</script>'
-RULE = """\
-title: {title}
-id: 9a1d2c3e-0000-4000-8000-00000000000{index}
-name: {name}
-status: test
-description: report test
-logsource: {logsource}
-detection:
-  sel:
-{selection}
-  condition: sel
-level: {level}
-guidance: [{guidance}]
-risk: {{entity: {entity}, field: {field}, score: {score}}}
-implementation: a rule written for the report test only
-"""
 RULES = {
-    "rmm": dict(
+    "rmm": RuleSpec(
         title="Remote tool",
-        index=1,
         logsource="{product: windows, category: process_creation}",
-        selection="    Image|endswith: '\\\\AnyDesk.exe'",
+        selection="Image|endswith: '\\\\AnyDesk.exe'",
         level="medium",
         guidance="remote-access",
         entity="host",
         field="Computer",
         score=35,
     ),
-    "admin": dict(
+    "admin": RuleSpec(
         title="Admin added",
-        index=2,
         logsource="{product: windows, service: security}",
-        selection="    EventID: 4732",
+        selection="EventID: 4732",
         level="high",
         guidance="least-privilege",
         entity="host",
         field="Computer",
         score=60,
     ),
-    "proxy": dict(
+    "proxy": RuleSpec(
         title="Proxy session",
-        index=3,
         logsource="{product: okta, service: okta}",
-        selection="    securityContext.isProxy: true",
+        selection="securityContext.isProxy: true",
         level="medium",
         guidance="session-theft",
         entity="user",
@@ -96,11 +77,7 @@ EVENTS = [
 
 @pytest.fixture
 def report(tmp_path: Path) -> Path:
-    rules = tmp_path / "rules"
-    rules.mkdir()
-    for name, values in RULES.items():
-        (rules / f"{name}.yml").write_text(RULE.format(name=name, **values), encoding="utf-8")
-    outcome = hunt_events(load_pack(rules, require_metadata=False), EVENTS)
+    outcome = hunt_events(write_pack(tmp_path / "rules", RULES, "9a1d2c3e-0000-4000-8000-000000000"), EVENTS)
     assert [risk.entity for risk in roll_up(outcome.alerts)] == [PAYLOAD, "LT-BRAVO", "carol@example.com"]
     path = tmp_path / "report.html"
     with path.open("w", encoding="utf-8") as stream:

@@ -1,0 +1,46 @@
+"""Small rule packs written on the fly for hunt tests: one Sigma rule per spec, with pack metadata."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ghosthire.rules import RulePack, load_pack
+
+RULE = """\
+title: {title}
+id: {id}
+name: {name}
+status: test
+description: written by a hunt test
+logsource: {logsource}
+detection:
+  sel:
+    {selection}
+  condition: sel
+level: {level}
+guidance: [{guidance}]
+risk: {{entity: {entity}, field: {field}, score: {score}}}
+implementation: a rule written for a hunt test only
+"""
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    title: str
+    logsource: str
+    selection: str
+    level: str
+    guidance: str
+    entity: str
+    field: str
+    score: int
+
+
+def write_pack(directory: Path, rules: dict[str, RuleSpec], id_prefix: str) -> RulePack:
+    """One rule file per spec under `directory`; ids are `id_prefix` followed by the rule's position."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for index, (name, spec) in enumerate(rules.items(), start=1):
+        text = RULE.format(name=name, id=f"{id_prefix}{index:03d}", **vars(spec))
+        (directory / f"{name}.yml").write_text(text, encoding="utf-8")
+    return load_pack(directory, require_metadata=False)
