@@ -18,9 +18,10 @@ import contextlib
 import tempfile
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import chain
 
 import duckdb
 import numpy as np
@@ -35,8 +36,8 @@ from ghosthire.hunt.sources import load_sources, source_by_id
 EID_FILE_FACTOR = 1 << 40
 # Records parsed before the rules run over them (about 270 bytes each in the `parsed` table).
 WINDOW_ROWS = 1_000_000
-# Records of small batches gathered into one parse.
-PARSE_ROWS = 64 * 1024
+# Text parsed by one statement: planning one costs tens of ms, and its batches are held until it ends.
+PARSE_BYTES = 256 * 1024 * 1024
 # Text kept in memory for the alerts of inputs without line offsets, before the rules run over it.
 KEPT_BYTES = 128 * 1024 * 1024
 # Arrow record batches of this many rows let DuckDB scan one batch on several threads.
@@ -103,19 +104,15 @@ class EngineResult:
 
 @dataclass
 class _Window:
-    """The batches read since the rules last ran: those not parsed yet, and the ones whose text is kept
-    for the alerts (an input without line offsets, a JSON document, CSV or EVTX, is only read again
-    whole). A window is full at WINDOW_ROWS records or KEPT_BYTES of kept text."""
+    """The records read since the rules last ran, and the batches whose text is kept for the alerts (an
+    input without line offsets, a JSON document, CSV or EVTX, is only read again whole). A window is full
+    at WINDOW_ROWS records or KEPT_BYTES of kept text."""
 
-    unparsed: list[pa.Table] = field(default_factory=list)
-    unparsed_rows: int = 0
     rows: int = 0
     kept: dict[int, list[RecordBatch]] = field(default_factory=dict)
     kept_bytes: int = 0
 
     def add(self, batch: RecordBatch, file_index: int) -> None:
-        self.unparsed.append(_arrow_table(batch, file_index))
-        self.unparsed_rows += len(batch)
         self.rows += len(batch)
         if batch.starts is None:
             self.kept.setdefault(file_index, []).append(batch)
@@ -124,10 +121,6 @@ class _Window:
     @property
     def full(self) -> bool:
         return self.rows >= WINDOW_ROWS or self.kept_bytes >= KEPT_BYTES
-
-    def take_unparsed(self) -> list[pa.Table]:
-        tables, self.unparsed, self.unparsed_rows = self.unparsed, [], 0
-        return tables
 
     def attach_kept_texts(self, hits: list[Hit]) -> None:
         """The text of hits in kept batches, found by record number."""
@@ -191,41 +184,23 @@ class HuntEngine:
         stats = EngineStats()
         hits: list[Hit] = []
         files: dict[str, int] = {}
+        pending = iter(batches)
         window = _Window()
-        for batch in batches:
+        while (first := next(pending, None)) is not None:
             if window.rows == 0:
                 self.db.execute(self.extraction.parsed_table_sql())
-            window.add(batch, files.setdefault(batch.file, len(files)))
-            if on_batch:
-                on_batch(batch)
-            if window.unparsed_rows >= PARSE_ROWS or window.full:
-                self._parse(window.take_unparsed())
-            if window.full:
+            more = _ParseStatement(chain([first], pending), window, files, on_batch).run(
+                self.db, self.extraction
+            )
+            if window.full or not more:
                 hits += self._close_window(window, stats, report, files)
                 window = _Window()
-        if window.rows:
-            self._parse(window.take_unparsed())
-            hits += self._close_window(window, stats, report, files)
         report.sort()
-        occurrences = [o for index, c in enumerate(self.plan.correlations) for o in self._correlate(c, index)]
+        occurrences = self._correlate()
         evidence = self._evidence(occurrences)
         stats.elapsed = time.perf_counter() - started
         names = {index: name for name, index in files.items()}
         return EngineResult(hits, occurrences, evidence, stats, report, names)
-
-    def _parse(self, tables: list[pa.Table]) -> None:
-        """Parse batches into `parsed`, small ones together: planning the parse costs tens of ms, as
-        much as parsing thousands of records, and a directory of small exports is many small batches."""
-        if not tables:
-            return
-        self.db.register("batch", pa.concat_tables(tables))
-        try:
-            self.db.execute(self.extraction.parse_sql(tolerant=False))
-        except duckdb.InvalidInputException:
-            # A malformed line: parse the batch again, each malformed line then reads as NULL.
-            self.db.execute(self.extraction.parse_sql(tolerant=True))
-        finally:
-            self.db.unregister("batch")
 
     def _close_window(
         self, window: _Window, stats: EngineStats, report: ReadReport, files: dict[str, int]
@@ -357,28 +332,24 @@ class HuntEngine:
 
     # -- correlations -------------------------------------------------------------------------
 
-    def _correlate(self, correlation: Correlation, index: int) -> list[Occurrence]:
-        if correlation.kind == "temporal_ordered":
-            return self._correlate_ordered(correlation, index)
-        aggregate = {
-            "event_count": "count(DISTINCT eid)",
-            "value_count": "count(DISTINCT v)",
-            "temporal": "count(DISTINCT slot)",
-        }[correlation.kind]
-        span = correlation.timespan
-        candidates = _groups_that_can_fire(correlation, index, aggregate)
-        rows = self.db.execute(
-            f"WITH m AS (SELECT * FROM corr_rows WHERE c = {index}{candidates}), "
-            f"w AS (SELECT g, ts AS end_ts, {aggregate} OVER (PARTITION BY g ORDER BY ts "
-            f"RANGE BETWEEN {span} PRECEDING AND CURRENT ROW) AS metric FROM m), "
-            f"a AS (SELECT DISTINCT g, end_ts, metric FROM w WHERE metric {correlation.operator} {correlation.count}) "
-            f"SELECT a.g, a.end_ts, a.metric, list(DISTINCT m.eid ORDER BY m.eid) FROM a JOIN m "
-            f"ON m.g = a.g AND m.ts BETWEEN a.end_ts - {span} AND a.end_ts GROUP BY ALL ORDER BY a.g, a.end_ts"
-        ).fetchall()
-        return [
-            Occurrence(correlation, tuple(group), end - span, end, metric, tuple(eids))
-            for group, end, metric, eids in rows
-        ]
+    def _correlate(self) -> list[Occurrence]:
+        """Every correlation's occurrences, in the plan's order. The windowed kinds run as one query: each
+        alone is a few ms of planning and little work."""
+        found: dict[int, list[Occurrence]] = {}
+        windowed = [(i, c) for i, c in enumerate(self.plan.correlations) if c.kind != "temporal_ordered"]
+        if windowed:
+            union = " UNION ALL ".join(f"SELECT * FROM ({_windowed_sql(c, i)})" for i, c in windowed)
+            for index, group, end, metric, eids in self.db.execute(f"{union} ORDER BY 1, 2, 3").fetchall():
+                correlation = self.plan.correlations[index]
+                found.setdefault(index, []).append(
+                    Occurrence(
+                        correlation, tuple(group), end - correlation.timespan, end, metric, tuple(eids)
+                    )
+                )
+        for index, correlation in enumerate(self.plan.correlations):
+            if correlation.kind == "temporal_ordered":
+                found[index] = self._correlate_ordered(correlation, index)
+        return [occurrence for index in sorted(found) for occurrence in found[index]]
 
     def _correlate_ordered(self, correlation: Correlation, index: int) -> list[Occurrence]:
         """Ordered temporal correlation: in a window, each rule's first event after the previous rule's."""
@@ -426,6 +397,70 @@ class HuntEngine:
         self._spill.cleanup()
 
 
+class _ParseStatement:
+    """One INSERT into `parsed` that DuckDB feeds itself from the input as the reader delivers it: an
+    Arrow stream of batches, pulled while earlier ones are parsed, so reading overlaps parsing and the
+    statement is planned once for up to PARSE_BYTES of text (planning costs tens of ms). It ends there,
+    when the window is full or at the end of the input. Its batches are held until it has run: a
+    malformed line fails the statement, and they are parsed again, tolerantly."""
+
+    def __init__(
+        self,
+        pending: Iterator[RecordBatch],
+        window: _Window,
+        files: dict[str, int],
+        on_batch: Callable[[RecordBatch], None] | None,
+    ) -> None:
+        self.pending = pending
+        self.window = window
+        self.files = files
+        self.on_batch = on_batch
+        self.tables: list[pa.Table] = []
+        self.exhausted = False
+        self.failure: BaseException | None = None
+
+    def run(self, db: duckdb.DuckDBPyConnection, extraction: Extraction) -> bool:
+        """Parse this statement's batches; False once the input is exhausted."""
+        stream = self._stream()
+        db.register("batch", pa.RecordBatchReader.from_batches(BATCH_SCHEMA, stream))
+        try:
+            db.execute(extraction.parse_sql(tolerant=False))
+        except duckdb.InvalidInputException:
+            if self.failure is None:
+                # A malformed line: every line of the statement is parsed again; malformed ones read as NULL.
+                for _ in stream:
+                    pass
+                db.register(
+                    "batch",
+                    pa.Table.from_batches(
+                        [b for table in self.tables for b in table.to_batches()], BATCH_SCHEMA
+                    ),
+                )
+                db.execute(extraction.parse_sql(tolerant=True))
+        finally:
+            db.unregister("batch")
+        if self.failure is not None:
+            raise self.failure
+        return not self.exhausted
+
+    def _stream(self) -> Iterator[pa.RecordBatch]:
+        size = 0
+        try:
+            for batch in self.pending:
+                table = _arrow_table(batch, self.files.setdefault(batch.file, len(self.files)))
+                self.window.add(batch, self.files[batch.file])
+                self.tables.append(table)
+                if self.on_batch:
+                    self.on_batch(batch)
+                yield from table.to_batches()
+                size += batch.byte_count
+                if size >= PARSE_BYTES or self.window.full:
+                    return
+            self.exhausted = True
+        except BaseException as error:  # a read error: raised again once DuckDB has stopped pulling
+            self.failure = error
+
+
 def _read_times_as_utc(db: duckdb.DuckDBPyConnection) -> None:
     """A time without a zone is UTC. Without the ICU extension DuckDB reads it so already; with ICU it
     would take the machine's zone, so the session zone is set where ICU is there to set it."""
@@ -436,6 +471,26 @@ def _read_times_as_utc(db: duckdb.DuckDBPyConnection) -> None:
 def _lowered(field_name: str) -> str:
     """The column a correlation's field is kept in, lower-cased (matched case-insensitively)."""
     return quote_identifier(f"lower {field_name}")
+
+
+def _windowed_sql(correlation: Correlation, index: int) -> str:
+    """(index, group, window end, metric, cited event ids) of each window, one per event, where the
+    correlation fires: event_count, value_count or temporal over a true sliding window."""
+    aggregate = {
+        "event_count": "count(DISTINCT eid)",
+        "value_count": "count(DISTINCT v)",
+        "temporal": "count(DISTINCT slot)",
+    }[correlation.kind]
+    span = correlation.timespan
+    candidates = _groups_that_can_fire(correlation, index, aggregate)
+    return (
+        f"WITH m AS (SELECT * FROM corr_rows WHERE c = {index}{candidates}), "
+        f"w AS (SELECT g, ts AS end_ts, {aggregate} OVER (PARTITION BY g ORDER BY ts "
+        f"RANGE BETWEEN {span} PRECEDING AND CURRENT ROW) AS metric FROM m), "
+        f"a AS (SELECT DISTINCT g, end_ts, metric FROM w WHERE metric {correlation.operator} {correlation.count}) "
+        f"SELECT {index} AS c, a.g, a.end_ts, a.metric::BIGINT AS metric, list(DISTINCT m.eid ORDER BY m.eid) "
+        f"FROM a JOIN m ON m.g = a.g AND m.ts BETWEEN a.end_ts - {span} AND a.end_ts GROUP BY ALL"
+    )
 
 
 def _groups_that_can_fire(correlation: Correlation, index: int, aggregate: str) -> str:
@@ -463,6 +518,11 @@ def _ordered_chain(window: Iterable[tuple[float, int, int]], slots: int) -> tupl
     return tuple(sorted(set(chosen)))
 
 
+BATCH_SCHEMA = pa.schema(
+    [("text", pa.large_string()), ("number", pa.int64()), ("start", pa.int64()), ("file", pa.int64())]
+)
+
+
 def _arrow_table(batch: RecordBatch, file_index: int) -> pa.Table:
     size = len(batch)
     table = pa.table(
@@ -471,6 +531,7 @@ def _arrow_table(batch: RecordBatch, file_index: int) -> pa.Table:
             "number": batch.numbers,
             "start": batch.starts if batch.starts is not None else pa.nulls(size, pa.int64()),
             "file": pa.array(np.full(size, file_index, np.int64)),
-        }
+        },
+        schema=BATCH_SCHEMA,
     )
     return pa.Table.from_batches(table.to_batches(max_chunksize=SCAN_ROWS), schema=table.schema)

@@ -122,7 +122,7 @@ class Extraction:
             f"assigned AS (SELECT * EXCLUDE (_r), {self._reader_case()} AS _any_reader FROM keyed), "
             f"read AS (SELECT *, {self._reads_case()} AS _v FROM assigned), "
             f"fielded AS (SELECT *, {fields_sql} AS _s FROM read), "
-            "timed AS (SELECT *, _s.ts AS _ts FROM fielded), "
+            "timed AS (SELECT *, ghosthire_ts(_s.ts) AS _ts FROM fielded), "
             f"ranged AS (SELECT *, {in_range} AS _in_range FROM timed) "
             "SELECT number, start, file, _kind, _source, _ts, _in_range, "
             f"CASE WHEN _in_range THEN _any_reader END, _k{slots} FROM ranged"
@@ -196,11 +196,7 @@ class Extraction:
         return f"CASE _any_reader {' '.join(branches)} END" if branches else self._fields(None)
 
     def _fields(self, reader: Reader | None) -> str:
-        time = (
-            f"ghosthire_ts({reader.paths.value(reader.source.time)})"
-            if reader is not None and reader.source.time
-            else "NULL"
-        )
+        time = reader.paths.value(reader.source.time) if reader is not None and reader.source.time else "NULL"
         slots = [
             self._field(reader, reader.fields[slot])
             if reader is not None and slot < len(reader.fields)
@@ -209,7 +205,7 @@ class Extraction:
         ]
         return (
             "{"
-            + ", ".join([f"'ts': {time}::DOUBLE"] + [f"'f{n}': {v}::VARCHAR" for n, v in enumerate(slots)])
+            + ", ".join([f"'ts': {time}::VARCHAR"] + [f"'f{n}': {v}::VARCHAR" for n, v in enumerate(slots)])
             + "}"
         )
 

@@ -26,7 +26,7 @@ from ghosthire.errors import GhosthireError
 # Under 4 MiB: numpy asks for transparent huge pages from 4 MiB up, and faulting in fresh huge pages
 # (zeroing, compaction) costs more than the rest of the read.
 CHUNK_BYTES = 2 * 1024 * 1024
-BATCH_BYTES = 128 * 1024 * 1024
+BATCH_BYTES = 16 * 1024 * 1024
 EVTX_MAGIC = b"ElfFile\x00"
 GZIP_MAGIC = b"\x1f\x8b"
 WRAPPER_KEYS = ("value", "records", "Records", "events", "items")
