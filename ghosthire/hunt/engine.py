@@ -210,8 +210,7 @@ class HuntEngine:
         over many batches at once, and only the rules some record of the window can match."""
         names = {index: name for name, index in files.items()}
         self._report_problems(report, names)
-        self._count(stats, names)
-        filled = {reader for (reader,) in self.db.execute("SELECT DISTINCT _reader FROM parsed").fetchall()}
+        filled = self._count(stats, names)
         hits = self._single_event_hits(filled)
         window.attach_kept_texts(hits)
         correlation_rows = self._correlation_rows_sql(filled)
@@ -234,11 +233,12 @@ class HuntEngine:
         for file_index, number, kind in rows:
             report.problem(files[file_index], number, PROBLEM_REASONS[kind])
 
-    def _count(self, stats: EngineStats, files: dict[int, str]) -> None:
+    def _count(self, stats: EngineStats, files: dict[int, str]) -> set[int]:
+        """Count the window's records by file and source; the readers that have a record in it."""
         rows = self.db.execute(
-            "SELECT _file, _source, _in_range, count(*) FROM parsed WHERE _kind = 'object' GROUP BY ALL"
+            "SELECT _file, _source, _in_range, _reader, count(*) FROM parsed WHERE _kind = 'object' GROUP BY ALL"
         ).fetchall()
-        for file_index, source_id, in_range, count in rows:
+        for file_index, source_id, in_range, _, count in rows:
             stats.records += count
             if source_id is None:
                 stats.unrecognised += count
@@ -248,6 +248,7 @@ class HuntEngine:
                 stats.out_of_range += count
             else:
                 stats.by_source[source_id] = stats.by_source.get(source_id, 0) + count
+        return {reader for *_, reader, _ in rows if reader is not None}
 
     def _single_event_sql(self, filled: set[int]) -> str | None:
         """Every alerting rule that can match a record of the filled readers, tagged with its place in
