@@ -120,3 +120,63 @@ def test_unreadable_file_is_reported_not_fatal(tmp_path: Path) -> None:
     assert [problem.reason for problem in outcome.result.report.problems] == [
         "file not read: not JSON, NDJSON, CSV or EVTX"
     ]
+
+
+def _okta_batches(tmp_path: Path) -> tuple[object, list[str]]:
+    """The one-rule pack and the text of a matching event."""
+    _write(tmp_path, "rule", VALID_RULE.format(name="rule"))
+    good = json.dumps(
+        {
+            "eventType": "user.session.start",
+            "actor": {"alternateId": "a@x.example"},
+            "published": "2025-06-01T10:00:00Z",
+        }
+    )
+    return load_pack(tmp_path, require_metadata=False), [good]
+
+
+def test_malformed_line_in_a_later_batch_of_one_parse_statement_loses_nothing(tmp_path: Path) -> None:
+    """Small batches share one streamed parse statement; a malformed line in the second one fails it
+    midway, and every batch (those DuckDB had pulled and those it had not) is parsed again tolerantly."""
+    from ghosthire.hunt import build_plan
+    from ghosthire.hunt.engine import HuntEngine
+    from ghosthire.hunt.readers import ReadReport, batches_from_events
+
+    pack, (good,) = _okta_batches(tmp_path)
+    files = {"a": [good, good], "b": [good, '{"eventType": "user.sess', good], "c": [good]}
+    batches = [batch for name, texts in files.items() for batch in batches_from_events(texts, name)]
+    engine = HuntEngine(build_plan(pack))
+    try:
+        result = engine.run(iter(batches), ReadReport(files=list(files)))
+    finally:
+        engine.close()
+    assert [(problem.file, problem.line) for problem in result.report.problems] == [("b", 2)]
+    assert result.stats.records == 5
+    assert sorted((result.files[hit.file], hit.line) for hit in result.hits) == [
+        ("a", 1),
+        ("a", 2),
+        ("b", 1),
+        ("b", 3),
+        ("c", 1),
+    ]
+
+
+def test_read_error_midway_through_a_parse_statement_is_raised_as_itself(tmp_path: Path) -> None:
+    """DuckDB pulls the batches; an error reading one must reach the caller unchanged, not as a DuckDB
+    error or a silently shorter input."""
+    from ghosthire.hunt import build_plan
+    from ghosthire.hunt.engine import HuntEngine
+    from ghosthire.hunt.readers import ReadReport, batches_from_events
+
+    pack, (good,) = _okta_batches(tmp_path)
+
+    def batches():
+        yield from batches_from_events([good], "a")
+        raise OSError("the export's disk went away")
+
+    engine = HuntEngine(build_plan(pack))
+    try:
+        with pytest.raises(OSError, match="disk went away"):
+            engine.run(batches(), ReadReport())
+    finally:
+        engine.close()

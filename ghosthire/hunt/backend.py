@@ -5,7 +5,8 @@ expressions with RE2 (`regexp_matches`), and a condition on a field the event la
 under `not` (SQL's NULL is folded back to false at every NOT). Several string values of one field
 (`Image|endswith: [...]`, a `|expand`ed catalogue) become one RE2 alternation when that is cheaper: RE2
 scans a value once for all of them, where a chain of ILIKEs scans it once per value (hundreds of times
-slower for a catalogue of 600 names), but a few values RE2 cannot skip ahead to cost less as ILIKEs. Keywords (values without a field) match anywhere in the record's JSON text.
+slower for a catalogue of 600 names), but a few values RE2 cannot skip ahead to cost less as ILIKEs.
+Keywords (values without a field) match anywhere in the record's JSON text.
 """
 
 from __future__ import annotations
