@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,9 @@ from click.testing import CliRunner
 
 from ghosthire.cli import cli, main  # noqa: F401  (main registers the commands)
 from ghosthire.errors import ContentError
-from ghosthire.hunt import hunt
+from ghosthire.hunt import build_plan, hunt
+from ghosthire.hunt.engine import EngineResult, HuntEngine
+from ghosthire.hunt.readers import ReadReport, RecordBatch, batches_from_events
 from ghosthire.rules import load_pack
 
 VALID_RULE = """\
@@ -122,34 +125,32 @@ def test_unreadable_file_is_reported_not_fatal(tmp_path: Path) -> None:
     ]
 
 
-def _okta_batches(tmp_path: Path) -> tuple[object, list[str]]:
-    """The one-rule pack and the text of a matching event."""
+GOOD_OKTA_EVENT = json.dumps(
+    {
+        "eventType": "user.session.start",
+        "actor": {"alternateId": "a@x.example"},
+        "published": "2025-06-01T10:00:00Z",
+    }
+)
+
+
+def _engine_run(tmp_path: Path, batches: Iterator[RecordBatch], report: ReadReport) -> EngineResult:
+    """The engine alone, with the one-rule pack matching GOOD_OKTA_EVENT, over hand-made batches."""
     _write(tmp_path, "rule", VALID_RULE.format(name="rule"))
-    good = json.dumps(
-        {
-            "eventType": "user.session.start",
-            "actor": {"alternateId": "a@x.example"},
-            "published": "2025-06-01T10:00:00Z",
-        }
-    )
-    return load_pack(tmp_path, require_metadata=False), [good]
+    engine = HuntEngine(build_plan(load_pack(tmp_path, require_metadata=False)))
+    try:
+        return engine.run(batches, report)
+    finally:
+        engine.close()
 
 
 def test_malformed_line_in_a_later_batch_of_one_parse_statement_loses_nothing(tmp_path: Path) -> None:
     """Small batches share one streamed parse statement; a malformed line in the second one fails it
     midway, and every batch (those DuckDB had pulled and those it had not) is parsed again tolerantly."""
-    from ghosthire.hunt import build_plan
-    from ghosthire.hunt.engine import HuntEngine
-    from ghosthire.hunt.readers import ReadReport, batches_from_events
-
-    pack, (good,) = _okta_batches(tmp_path)
+    good = GOOD_OKTA_EVENT
     files = {"a": [good, good], "b": [good, '{"eventType": "user.sess', good], "c": [good]}
     batches = [batch for name, texts in files.items() for batch in batches_from_events(texts, name)]
-    engine = HuntEngine(build_plan(pack))
-    try:
-        result = engine.run(iter(batches), ReadReport(files=list(files)))
-    finally:
-        engine.close()
+    result = _engine_run(tmp_path, iter(batches), ReadReport(files=list(files)))
     assert [(problem.file, problem.line) for problem in result.report.problems] == [("b", 2)]
     assert result.stats.records == 5
     assert sorted((result.files[hit.file], hit.line) for hit in result.hits) == [
@@ -164,19 +165,10 @@ def test_malformed_line_in_a_later_batch_of_one_parse_statement_loses_nothing(tm
 def test_read_error_midway_through_a_parse_statement_is_raised_as_itself(tmp_path: Path) -> None:
     """DuckDB pulls the batches; an error reading one must reach the caller unchanged, not as a DuckDB
     error or a silently shorter input."""
-    from ghosthire.hunt import build_plan
-    from ghosthire.hunt.engine import HuntEngine
-    from ghosthire.hunt.readers import ReadReport, batches_from_events
 
-    pack, (good,) = _okta_batches(tmp_path)
-
-    def batches():
-        yield from batches_from_events([good], "a")
+    def batches() -> Iterator[RecordBatch]:
+        yield from batches_from_events([GOOD_OKTA_EVENT], "a")
         raise OSError("the export's disk went away")
 
-    engine = HuntEngine(build_plan(pack))
-    try:
-        with pytest.raises(OSError, match="disk went away"):
-            engine.run(batches(), ReadReport())
-    finally:
-        engine.close()
+    with pytest.raises(OSError, match="disk went away"):
+        _engine_run(tmp_path, batches(), ReadReport())
