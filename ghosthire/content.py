@@ -24,5 +24,10 @@ def splunk_app_dir() -> Path:
     return content_root() / "splunk_app"
 
 
+def detection_tests_dir() -> Path:
+    """Each rule's must-fire and must-not-fire events, one file per rule name."""
+    return content_root() / "detection_tests"
+
+
 def examples_dir() -> Path:
     return content_root() / "examples"

@@ -23,7 +23,7 @@ FORMATS = {"okta": "ndjson.gz", "entra_signin": "graph.json", "hr": "csv"}
 
 def main() -> None:
     by_source: dict[str, list[dict[str, Any]]] = {source.id: [] for source in load_sources()}
-    for cases in load_cases(ROOT / "tests" / "detections").values():
+    for cases in load_cases(ROOT / "detection_tests").values():
         for case in [*cases.must_fire, *cases.must_not_fire]:
             for event in case.events:
                 source_id = cases.source_of(case) or _detected(event)

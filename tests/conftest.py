@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from ghosthire.content import rules_dir
+from ghosthire.content import detection_tests_dir, rules_dir
 from ghosthire.hunt import HuntPlan, build_plan
 from ghosthire.rules import RulePack, load_pack
 from ghosthire.rules.cases import RuleCases, load_cases
 
-DETECTION_CASES = Path(__file__).parent / "detections"
+DETECTION_CASES = detection_tests_dir()
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ghosthire.commands.common import rules_option, stderr
-from ghosthire.content import rules_dir
+from ghosthire.content import detection_tests_dir, rules_dir
 from ghosthire.policy import check_pack
 from ghosthire.rules import load_pack
 
@@ -20,13 +20,13 @@ from ghosthire.rules import load_pack
     "tests_dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Directory of per-rule test events (default: tests/detections next to the rules).",
+    help="Directory of per-rule test events (default: the pack's detection_tests/).",
 )
 def check(rules: Path | None, tests_dir: Path | None) -> None:
     """Validate every rule; exit non-zero on any violation."""
     root = rules or rules_dir()
     pack = load_pack(root)
-    violations = check_pack(pack, tests_dir or root.parent / "tests" / "detections")
+    violations = check_pack(pack, tests_dir or detection_tests_dir())
     for violation in violations:
         stderr.print(str(violation))
     if violations:

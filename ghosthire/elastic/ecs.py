@@ -102,7 +102,7 @@ def to_ecs(record: dict[str, Any], logsource: SigmaLogSource, source: Source | N
     source = source or detect_source(record)
     if source is None:
         raise ContentError(
-            "tests/detections", f"no source in sources.yml recognises the record {record!r:.120}"
+            "detection_tests", f"no source in sources.yml recognises the record {record!r:.120}"
         )
     rule = _record_as_rule(sigma_view(record, source), logsource)
     with converting_records():

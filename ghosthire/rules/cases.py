@@ -1,4 +1,4 @@
-"""Each rule's test events (tests/detections/<rule name>.yml): events that must fire and must not."""
+"""Each rule's test events (detection_tests/<rule name>.yml): events that must fire and must not."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Raw vendor records (tests/detections/*.yml) as the Splunk add-ons index them: the fields Splunk extracts.
+"""Raw vendor records (detection_tests/*.yml) as the Splunk add-ons index them: the fields Splunk extracts.
 
 This is the test's model of each add-on, written from the add-ons' documented output and kept apart
 from the pipelines, so that a field the Splunk pipelines name wrongly does not match:

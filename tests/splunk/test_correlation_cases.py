@@ -1,6 +1,6 @@
 """Every correlation rule's Splunk search on its own test events: the Splunk twin of the local verdicts.
 
-For each correlation of the pack and each case of tests/detections/<rule>.yml, the raw records become the
+For each correlation of the pack and each case of detection_tests/<rule>.yml, the raw records become the
 events Splunk would index (tests/splunk/splunk_events.py: field names as the add-ons extract them, not
 as the pipelines map them) and the built app's search runs over them in the SPL interpreter
 (tests/splunk/spl_window.py) with the app's own macros: source macros, filter macros, the Google
