@@ -25,6 +25,7 @@ from ghosthire.deploy.splunk import (
     install_splunk,
     uninstall_splunk,
 )
+from ghosthire.deploy.splunk_choices import SiteChoices, apply_choices, parse_index_options
 from ghosthire.deploy.splunk_package import load_package
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -93,13 +94,32 @@ def uninstall() -> None:
 @click.option(
     "--package", type=_existing_file, help="The built app package (.tgz; default: build the pack now)."
 )
+@click.option(
+    "--enable",
+    "enable",
+    multiple=True,
+    metavar="SELECTOR",
+    help="Enable searches (all ship disabled): all, recommended, guidance:<area>, level:<level> (and "
+    "above) or search:<name>; repeatable. The triage searches come with any detection.",
+)
+@click.option(
+    "--index",
+    "indexes",
+    multiple=True,
+    metavar="SOURCE=INDEX[,INDEX]",
+    help="Read a log source from these indexes instead of index=*: sets the ghosthire_src_<SOURCE> "
+    "macro (a prefix such as `windows` covers every windows_* source); repeatable.",
+)
 @_splunk
 @_common
-def install_splunk_command(package: Path | None, **options: Any) -> None:
+def install_splunk_command(
+    package: Path | None, enable: tuple[str, ...], indexes: tuple[str, ...], **options: Any
+) -> None:
     """Install the Splunk app's searches, macros, lookups (as KV store collections) and dashboards.
 
     Authenticates with SPLUNK_TOKEN, or SPLUNK_USERNAME/SPLUNK_PASSWORD (prompted when missing)."""
-    content = load_package(package or _built_artifact("splunk_app"))
+    choices = SiteChoices(enable, parse_index_options(indexes))
+    content = apply_choices(load_package(package or _built_artifact("splunk_app")), choices)
     service = connect_splunk(
         _splunk_target(options), _splunk_credentials(options["username"]), _policy(options)
     )

@@ -264,9 +264,7 @@ class _Session:
             if not self.dry_run:
                 self._create(obj)
             return StepResult((ObjectChange(obj.object_id, Action.CREATE),))
-        managed = {
-            key: value for key, value in obj.attributes.items() if not obj.kind.admin_owned(obj.name, key)
-        }
+        managed = {key: value for key, value in obj.attributes.items() if obj.manages(key)}
         fields = changed_fields(entity.content, managed, _same_value)
         current_acl = _acl_of(entity)
         acl_is_ours = not obj.kind.admin_owned(obj.name, "acl")

@@ -100,6 +100,11 @@ class SplunkObject:
     attributes: Mapping[str, str]
     acl: Acl
     rows: tuple[Mapping[str, str], ...] | None = None  # a KV store collection's documents
+    # Keys the admin chose at install time (ghosthire.deploy.splunk_choices): set even where admin-owned.
+    forced: frozenset[str] = frozenset()
+
+    def manages(self, key: str) -> bool:
+        return key in self.forced or not self.kind.admin_owned(self.name, key)
 
     @property
     def object_id(self) -> str:

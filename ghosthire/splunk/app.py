@@ -26,7 +26,13 @@ from ghosthire.splunk.checks import (
     require_views,
 )
 from ghosthire.splunk.dashboards import Dashboard, load_dashboards
-from ghosthire.splunk.entities import FieldResolver, cim_entity_field, locate_entity, metadata_of
+from ghosthire.splunk.entities import (
+    FieldResolver,
+    cim_entity_field,
+    locate_entity,
+    metadata_of,
+    threat_objects,
+)
 from ghosthire.splunk.gws import MACRO as GWS_PARAMETERS_MACRO
 from ghosthire.splunk.gws import gws_parameters, parameters_macro
 from ghosthire.splunk.package import write_tgz
@@ -39,6 +45,7 @@ from ghosthire.splunk.searches import (
     saved_searches,
     schedule_for,
     search_name,
+    triage_annotations,
 )
 from ghosthire.splunk.settings import AppSettings, load_settings
 from ghosthire.tuning import NEW_HIRE_DAYS, NEW_HIRE_SCORE_FACTOR, Escalation, NewHire
@@ -69,6 +76,7 @@ class Lookup:
 class Rollup:
     name: str
     cron: str
+    annotations: str
 
 
 def build_app(pack: RulePack, spl: TargetOutput, out_dir: Path) -> Path:
@@ -81,7 +89,9 @@ def build_app(pack: RulePack, spl: TargetOutput, out_dir: Path) -> Path:
     lookups = app_lookups(source / "lookups", searches, pack)
     dashboards = load_dashboards(source / "dashboards", settings.navigation)
     rollup = Rollup(
-        search_name("Risk roll-up across guidance areas"), schedule_for(ROLLUP_ID, 0, settings).cron
+        search_name("Risk roll-up across guidance areas"),
+        schedule_for(ROLLUP_ID, 0, settings).cron,
+        triage_annotations(settings),
     )
     parameters = gws_parameters(spl.target)
     env = environment(source / "templates")
@@ -129,7 +139,14 @@ def app_searches(
     """A saved search per compiled rule that is not a building block, and per tstats variant."""
     raw_fields = FieldResolver(spl.target)
     cim_fields = FieldResolver(tstats.target)
-    raw = {item.rule.name: (item, locate_entity(pack, item.rule, raw_fields)) for item in _alerting(spl.ok())}
+    raw = {
+        item.rule.name: (
+            item,
+            locate_entity(pack, item.rule, raw_fields),
+            threat_objects(pack, item.rule, raw_fields, settings.threat_objects),
+        )
+        for item in _alerting(spl.ok())
+    }
     variants = [
         (item, raw[item.rule.name][1], cim_field)
         for item in _alerting(tstats.ok())
@@ -221,7 +238,8 @@ def check_app(
             search.name: {
                 "search": search.search,
                 "action.notable.param.drilldown_search": search.drilldown_search,
-                "disabled": "0" if search.enabled else "1",
+                "disabled": "1",
+                "action.notable.param.drilldown_searches": search.drilldown_searches,
             }
             for search in searches
         },

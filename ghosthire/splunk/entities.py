@@ -13,7 +13,7 @@ from typing import Any
 from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError
 from sigma.processing.pipeline import ProcessingPipeline
-from sigma.rule import SigmaDetectionItem, SigmaRule
+from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
 
 from ghosthire.compile import Target
 from ghosthire.errors import ContentError
@@ -96,3 +96,52 @@ def cim_entity_field(pack_rule: PackRule, resolver: FieldResolver) -> str | None
     if mapped.name not in str(mapped.state.get("tstats_by", "")).split():
         return None
     return mapped.name.removeprefix(f"{mapped.state['dataset']}.")
+
+
+@dataclass(frozen=True)
+class ThreatObject:
+    """A field of the search's results that names what the alert is about besides its risk entity."""
+
+    field: str
+    type: str
+
+
+def threat_objects(
+    pack: RulePack, pack_rule: PackRule, resolver: FieldResolver, types: dict[str, str]
+) -> tuple[ThreatObject, ...]:
+    """The rule's result fields that carry a threat object (`types`: Sigma field -> contentctl type): a
+    single-event rule's detection fields, a correlation's group-by fields (mapped on its first base
+    rule's log source), never the risk field itself."""
+    risk_field = metadata_of(pack_rule).risk.field
+    rule = pack_rule.rule
+    if isinstance(rule, SigmaCorrelationRule):
+        fields = list(rule.group_by or [])
+        bases = [dep.rule for dep in pack.dependencies(pack_rule) if isinstance(dep.rule, SigmaRule)]
+    else:
+        fields = [
+            name for detection in rule.detection.detections.values() for name in _detection_fields(detection)
+        ]
+        bases = [rule]
+    if not bases:
+        return ()
+    base = bases[0]
+    found: dict[str, ThreatObject] = {}
+    for sigma_field in dict.fromkeys(fields):
+        if sigma_field == risk_field or sigma_field not in types:
+            continue
+        try:
+            mapped = resolver.resolve(base, sigma_field)
+        except SigmaError:
+            continue
+        found.setdefault(mapped.name, ThreatObject(mapped.name, types[sigma_field]))
+    return tuple(found.values())
+
+
+def _detection_fields(detection: SigmaDetection) -> list[str]:
+    fields: list[str] = []
+    for item in detection.detection_items:
+        if isinstance(item, SigmaDetection):
+            fields += _detection_fields(item)
+        elif item.field is not None:
+            fields.append(item.field)
+    return fields

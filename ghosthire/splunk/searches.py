@@ -1,5 +1,8 @@
 """The saved searches of the app, one per compiled rule (and per tstats variant), with every setting
-savedsearches.conf needs already decided: schedule, time range, alerting, ES risk and notable fields."""
+savedsearches.conf needs already decided: schedule, time range, alerting, ES risk and notable fields, and
+contentctl's conventions (detection metadata, annotations, drill-down searches, threat objects).
+
+Every search ships disabled, as ESCU's do: the admin enables a chosen set (docs/splunk.md)."""
 
 from __future__ import annotations
 
@@ -14,11 +17,13 @@ from sigma.correlations import SigmaCorrelationRule
 from ghosthire.compile import CompiledRule
 from ghosthire.errors import ContentError
 from ghosthire.rules import PackRule, RulePack
-from ghosthire.splunk.entities import EntityLocation, metadata_of
+from ghosthire.splunk.entities import EntityLocation, ThreatObject, metadata_of
 from ghosthire.splunk.settings import AppSettings
 
 SEARCH_NAME_PREFIX = "ghosthire - "
 TSTATS_SUFFIX = " (tstats)"
+# The triage searches' annotation role; detections are "detection", tstats variants "variant".
+ROLE_DETECTION, ROLE_VARIANT, ROLE_TRIAGE = "detection", "variant", "triage"
 # savedsearches.conf alert.severity: 1 debug, 2 info, 3 warning, 4 error, 5 severe, 6 fatal.
 _ALERT_SEVERITY = {"informational": 2, "low": 3, "medium": 4, "high": 5, "critical": 6}
 
@@ -41,11 +46,11 @@ class SavedSearch:
     search: str
     description: str
     schedule: Schedule
-    enabled: bool
     entity_field: str
     risk: str
     risk_message: str
     annotations: str
+    metadata: str
     notable: bool
     severity: str
     alert_severity: int
@@ -54,6 +59,7 @@ class SavedSearch:
     security_domain: str
     drilldown_name: str
     drilldown_search: str
+    drilldown_searches: str
 
 
 def is_building_block(pack_rule: PackRule) -> bool:
@@ -94,8 +100,16 @@ def schedule_for(key: str, timespan: int, settings: AppSettings) -> Schedule:
     minute, hour = slot % 60, (slot // 60) % 24
     cron = f"{minute} * * * *" if tier.every_minutes == 60 else f"{minute} {hour} * * *"
     lag = settings.schedule.ingestion_lag_minutes
-    lookback = lag + tier.every_minutes + math.ceil(timespan / 60)
-    return Schedule(cron, f"-{lookback}m@m", f"-{lag}m@m")
+    window = tier.every_minutes + math.ceil(timespan / 60)
+    return Schedule(cron, f"-{readable_minutes(window)}@m-{lag}m", f"-{lag}m@m")
+
+
+def readable_minutes(minutes: int) -> str:
+    """A span in the largest whole unit Splunk's time modifiers know: `8d`, `25h`, `90m`."""
+    for unit, size in (("d", 1440), ("h", 60)):
+        if minutes % size == 0:
+            return f"{minutes // size}{unit}"
+    return f"{minutes}m"
 
 
 def drilldown_search(location: EntityLocation, token_field: str) -> str:
@@ -107,6 +121,74 @@ def drilldown_search(location: EntityLocation, token_field: str) -> str:
         }
     )
     return clauses[0] if len(clauses) == 1 else " OR ".join(f"({clause})" for clause in clauses)
+
+
+def risk_objects(
+    field: str, object_type: str, score: int, threats: tuple[ThreatObject, ...]
+) -> list[dict[str, object]]:
+    """The risk action's entries: the risk object, then each threat object (contentctl's form)."""
+    return [
+        {"risk_object_field": field, "risk_object_type": object_type, "risk_score": score},
+        *({"threat_object_field": t.field, "threat_object_type": t.type} for t in threats),
+    ]
+
+
+def rule_version(pack_rule: PackRule) -> str:
+    """The detection version ES keeps in its metadata: the rule's last change date (Sigma `modified`,
+    else `date`) as YYYYMMDD, so it grows whenever an author records a change."""
+    changed = pack_rule.rule.modified or pack_rule.rule.date
+    return changed.strftime("%Y%m%d") if changed else "1"
+
+
+def annotations(pack_rule: PackRule, settings: AppSettings, role: str, data_sources: list[str]) -> str:
+    """contentctl's annotations (ATT&CK, analytic stories, NIST, CIS, data sources, type) and ghosthire's
+    own (guidance areas, level, recommended, role), which the installer selects searches by."""
+    meta = metadata_of(pack_rule)
+    vocabulary = settings.annotations
+    notable = pack_rule.level in settings.alerting.notable_levels
+    return _json(
+        {
+            "analytic_story": [vocabulary.pack_story, *(vocabulary.stories[area] for area in meta.guidance)],
+            "cis20": sorted({control for area in meta.guidance for control in vocabulary.cis20[area]}),
+            "data_source": data_sources,
+            "mitre_attack": pack_rule.attack_ids,
+            "nist": vocabulary.nist["correlation" if pack_rule.is_correlation else "single_event"],
+            "type": "TTP" if notable else "Anomaly",
+            "ghosthire_guidance": [str(area) for area in meta.guidance],
+            "ghosthire_level": pack_rule.level,
+            "ghosthire_recommended": meta.enabled_by_default and role == ROLE_DETECTION,
+            "ghosthire_role": role,
+        }
+    )
+
+
+def triage_annotations(settings: AppSettings) -> str:
+    """The person-level searches over the alerts: the pack's story, an anomaly across sources."""
+    return _json(
+        {
+            "analytic_story": [settings.annotations.pack_story],
+            "nist": settings.annotations.nist["correlation"],
+            "type": "Correlation",
+            "ghosthire_role": ROLE_TRIAGE,
+        }
+    )
+
+
+def drilldowns(name: str, search: str, field: str) -> str:
+    """ES's `drilldown_searches` (JSON): the entity's raw events, then everything ghosthire raised about it
+    in the last 7 days."""
+    window = {"earliest_offset": "$info_min_time$", "latest_offset": "$info_max_time$"}
+    signals = f'`ghosthire_signals` earliest=-7d@d | `ghosthire_entity` | search entity="${field}$"'
+    return _json(
+        [
+            {"name": name, "search": search, **window},
+            {
+                "name": f"ghosthire alerts about ${field}$ in the last 7 days",
+                "search": signals,
+                **window,
+            },
+        ]
+    )
 
 
 def one_line(text: str) -> str:
@@ -125,10 +207,10 @@ def rule_search(
     variant_suffix: str = "",
     filter_variant: str = "",
     result_field: str | None = None,
-    enabled: bool | None = None,
+    threats: tuple[ThreatObject, ...] = (),
 ) -> SavedSearch:
     """The saved search of one compiled rule. A tstats variant passes its own name suffix, filter macro
-    and result field (CIM names after `rename`), and is shipped disabled."""
+    and result field (CIM names after `rename`)."""
     pack_rule = compiled.rule
     meta = metadata_of(pack_rule)
     field = result_field or location.result_field
@@ -145,20 +227,30 @@ def rule_search(
         search=search,
         description=(pack_rule.rule.description or pack_rule.title).strip(),
         schedule=schedule_for(pack_rule.id, timespan_seconds(pack_rule), settings),
-        enabled=meta.enabled_by_default if enabled is None else enabled,
         entity_field=field,
         risk=_json(
-            [
-                {
-                    "risk_object_field": field,
-                    "risk_object_type": settings.risk_object_types[meta.risk.entity],
-                    "risk_score": meta.risk.score,
-                }
-            ]
+            risk_objects(field, settings.risk_object_types[meta.risk.entity], meta.risk.score, threats)
         ),
         risk_message=f"{pack_rule.title}: ${field}$",
-        annotations=_json(
-            {"mitre_attack": pack_rule.attack_ids, "ghosthire_guidance": [str(g) for g in meta.guidance]}
+        annotations=annotations(
+            pack_rule,
+            settings,
+            ROLE_VARIANT if variant_suffix else ROLE_DETECTION,
+            sorted(
+                {
+                    settings.annotations.data_sources.get(
+                        mapped.state["splunk_source"], mapped.state["splunk_source"]
+                    )
+                    for mapped in location.per_source
+                }
+            ),
+        ),
+        metadata=_json(
+            {
+                "deprecated": "0",
+                "detection_id": pack_rule.id,
+                "detection_version": rule_version(pack_rule),
+            }
         ),
         notable=pack_rule.level in settings.alerting.notable_levels,
         severity=pack_rule.level,
@@ -168,18 +260,21 @@ def rule_search(
         security_domain=settings.security_domains[meta.guidance[0]],
         drilldown_name=f"Events of ${field}$",
         drilldown_search=drilldown_search(location, field),
+        drilldown_searches=drilldowns(f"Events of ${field}$", drilldown_search(location, field), field),
     )
 
 
 def saved_searches(
     pack: RulePack,
-    raw: Iterable[tuple[CompiledRule, EntityLocation]],
+    raw: Iterable[tuple[CompiledRule, EntityLocation, tuple[ThreatObject, ...]]],
     tstats: Iterable[tuple[CompiledRule, EntityLocation, str]],
     settings: AppSettings,
 ) -> list[SavedSearch]:
-    """Every rule's saved search, then every tstats variant (disabled, its entity under its CIM name but
-    drilled down through the raw source), names unique."""
-    searches = [rule_search(compiled, location, settings) for compiled, location in raw]
+    """Every rule's saved search, then every tstats variant (its entity under its CIM name but drilled
+    down through the raw source), names unique."""
+    searches = [
+        rule_search(compiled, location, settings, threats=threats) for compiled, location, threats in raw
+    ]
     searches += [
         rule_search(
             compiled,
@@ -188,7 +283,6 @@ def saved_searches(
             variant_suffix=TSTATS_SUFFIX,
             filter_variant="_tstats",
             result_field=cim_field,
-            enabled=False,
         )
         for compiled, location, cim_field in tstats
     ]

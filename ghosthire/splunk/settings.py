@@ -45,12 +45,24 @@ class Alerting(_Strict):
     summary_index: Annotated[str, Field(pattern=r"^[a-z0-9_][a-z0-9_-]*$")]
 
 
+class Annotations(_Strict):
+    """contentctl's annotation vocabulary beyond ATT&CK: analytic stories, NIST CSF, CIS, data sources."""
+
+    pack_story: str
+    stories: dict[Guidance, str]
+    nist: dict[Literal["single_event", "correlation"], list[str]]
+    cis20: dict[Guidance, list[str]]
+    data_sources: dict[str, str]
+
+
 class AppSettings(_Strict):
     app: AppIdentity
     schedule: Schedule
     alerting: Alerting
     risk_object_types: dict[RiskEntity, Literal["user", "system", "other"]]
     security_domains: dict[Guidance, Literal["access", "endpoint", "network", "threat", "identity", "audit"]]
+    annotations: Annotations
+    threat_objects: dict[str, str]
     navigation: Annotated[list[str], Field(min_length=1)]
 
 

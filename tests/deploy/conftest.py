@@ -75,6 +75,7 @@ alert.track = 1
 alert.suppress = 1
 alert.suppress.period = 1h
 alert.suppress.fields = host
+action.correlationsearch.annotations = {"ghosthire_guidance":["remote-access"],"ghosthire_level":"high","ghosthire_recommended":false,"ghosthire_role":"detection"}
 
 [Ghosthire - Chrome Remote Desktop headless enrolment]
 description = remoting_start_host.exe run with --code and --pin (the headless enrolment flow).
@@ -83,6 +84,7 @@ search = `ghosthire_src_windows` EventCode=1 Image="*\\\\remoting_start_host.exe
 cron_schedule = 5 * * * *
 is_scheduled = 1
 disabled = 1
+action.correlationsearch.annotations = {"ghosthire_guidance":["remote-access","least-privilege"],"ghosthire_level":"medium","ghosthire_recommended":true,"ghosthire_role":"detection"}
 """
 
 TRANSFORMS_CONF = """\

@@ -30,6 +30,7 @@ from ghosthire.deploy.splunk import (
     install_splunk,
     uninstall_splunk,
 )
+from ghosthire.deploy.splunk_choices import SiteChoices, apply_choices
 from ghosthire.deploy.splunk_package import load_package
 from tests.deploy.conftest import RULES
 
@@ -98,6 +99,12 @@ def test_live_splunk(splunk: client.Service, package: Path, live_console: Consol
     assert splunk.saved_searches[RMM]["cron_schedule"] == "*/7 * * * *"
     macros = client.Collection(splunk, "configs/conf-macros")
     assert macros["ghosthire_rmm_filter"]["definition"] == "search *"
+
+    chosen = apply_choices(content, SiteChoices(("level:high",), {"windows": ("main",)}))
+    assert install_splunk(splunk, chosen, LIVE_POLICY, live_console).count(Action.UPDATE) == 1
+    assert splunk.saved_searches[RMM]["disabled"] == "0"
+    assert macros["ghosthire_src_windows"]["definition"].startswith("index=main ")
+    assert install_splunk(splunk, chosen, LIVE_POLICY, live_console).count(Action.UNCHANGED) == 10
 
     splunk.saved_searches.create(ADMIN_SEARCH, "| makeresults")
     removed = uninstall_splunk(splunk, LIVE_POLICY, live_console)

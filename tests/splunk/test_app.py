@@ -13,6 +13,8 @@ import pytest
 
 from ghosthire.compile import TargetOutput
 from ghosthire.deploy.conf import Stanzas, parse_conf
+from ghosthire.deploy.splunk_choices import selected_searches
+from ghosthire.deploy.splunk_package import load_package
 from ghosthire.rules import RulePack
 from ghosthire.splunk.app import build_app
 from ghosthire.splunk.checks import macro_calls
@@ -141,13 +143,19 @@ def test_every_macro_a_search_or_dashboard_calls_is_defined(app_files: dict[str,
     assert set().union(*(macro_calls(text) for text in texts)) <= macros.keys()
 
 
-def test_enabled_searches_are_the_rules_enabled_by_default(
+def test_every_search_ships_disabled_and_recommended_ones_are_annotated(
     app_files: dict[str, bytes], pack: RulePack
 ) -> None:
+    for name, keys in conf(app_files, "default/savedsearches.conf").items():
+        assert keys["disabled"] == "1", name
     for name, keys in rule_searches(app_files).items():
         rule = pack.get(keys["action.summary_index.ghosthire_rule"])
-        enabled = rule.meta is not None and rule.meta.enabled_by_default and not name.endswith(TSTATS_SUFFIX)
-        assert keys["disabled"] == ("0" if enabled else "1"), name
+        recommended = (
+            rule.meta is not None and rule.meta.enabled_by_default and not name.endswith(TSTATS_SUFFIX)
+        )
+        annotations = json.loads(keys["action.correlationsearch.annotations"])
+        assert annotations["ghosthire_recommended"] is recommended, name
+        assert annotations["ghosthire_level"] == rule.level, name
 
 
 def test_searches_are_scheduled_with_lag_and_never_real_time(app_files: dict[str, bytes]) -> None:
@@ -159,7 +167,10 @@ def test_searches_are_scheduled_with_lag_and_never_real_time(app_files: dict[str
         assert not any(key.startswith("action.script") for key in keys), name
     for name, keys in rule_searches(app_files).items():
         assert keys["dispatch.latest_time"] == "-10m@m", name
-        assert re.fullmatch(r"-\d+m@m", keys["dispatch.earliest_time"]), name
+        # readable: the window in its largest whole unit, then the ingestion lag
+        assert re.fullmatch(r"-(\d+d|\d+h|\d+m)@m-10m", keys["dispatch.earliest_time"]), name
+        assert not re.search(r"-(\d*)(?:1440|60)m", keys["dispatch.earliest_time"]), name
+        assert keys["allow_skew"] == "10m", name
 
 
 def test_cron_minutes_are_spread_over_the_hour(app_files: dict[str, bytes]) -> None:
@@ -169,10 +180,13 @@ def test_cron_minutes_are_spread_over_the_hour(app_files: dict[str, bytes]) -> N
     assert max(minutes.count(minute) for minute in minutes) <= max(3, len(minutes) // 10)
 
 
-def test_risk_annotations_and_notable_settings_are_consistent(app_files: dict[str, bytes]) -> None:
+def test_risk_annotations_and_notable_settings_are_consistent(
+    app_files: dict[str, bytes], pack: RulePack
+) -> None:
     for name, keys in rule_searches(app_files).items():
-        [risk] = json.loads(keys["action.risk.param._risk"])
+        risk, *threats = json.loads(keys["action.risk.param._risk"])
         assert risk["risk_object_field"] == keys["alert.suppress.fields"], name
+        assert all(set(threat) == {"threat_object_field", "threat_object_type"} for threat in threats)
         assert risk["risk_object_type"] in {"user", "system", "other"}
         assert 1 <= risk["risk_score"] <= 100
         annotations = json.loads(keys["action.correlationsearch.annotations"])
@@ -180,6 +194,17 @@ def test_risk_annotations_and_notable_settings_are_consistent(app_files: dict[st
         assert all(re.fullmatch(r"T\d{4}(\.\d{3})?", technique) for technique in annotations["mitre_attack"])
         assert keys["action.correlationsearch.enabled"] == keys["action.risk"] == "1"
         assert f"${risk['risk_object_field']}$" in keys["action.notable.param.drilldown_search"], name
+        assert annotations["analytic_story"][0] == "DPRK Remote IT Workers", name
+        assert annotations["data_source"] and annotations["nist"] and annotations["cis20"], name
+        assert annotations["type"] in {"TTP", "Anomaly"}, name
+        metadata = json.loads(keys["action.correlationsearch.metadata"])
+        assert metadata["detection_id"] == pack.get(keys["action.summary_index.ghosthire_rule"]).id
+        assert re.fullmatch(r"\d{8}", metadata["detection_version"]), name
+        drilldowns = json.loads(keys["action.notable.param.drilldown_searches"])
+        assert drilldowns[0]["search"] == keys["action.notable.param.drilldown_search"], name
+        assert {frozenset(item) for item in drilldowns} == {
+            frozenset({"name", "search", "earliest_offset", "latest_offset"})
+        }
 
 
 def test_lookups_have_definitions_and_the_new_hire_lookup_has_its_header(app_files: dict[str, bytes]) -> None:
@@ -242,3 +267,25 @@ def test_a_broken_dashboard_is_reported(definition_problem: str) -> None:
     else:
         definition["layout"]["structure"].append({"item": "ghost"})
     assert problems(definition)
+
+
+def test_the_installer_selects_the_built_apps_searches_by_their_annotations(built_app: Path) -> None:
+    package = load_package(built_app)
+    searches = {
+        obj.name: json.loads(obj.attributes["action.correlationsearch.annotations"])
+        for obj in package.objects
+        if obj.kind.name == "savedsearch"
+    }
+    remote = selected_searches(package, ("guidance:remote-access",))
+    roles = {name: notes["ghosthire_role"] for name, notes in searches.items()}
+    assert {name for name in remote if roles[name] == "triage"} == {
+        name for name, role in roles.items() if role == "triage"
+    }
+    detections = {name for name in remote if roles[name] == "detection"}
+    assert detections == {
+        name
+        for name, notes in searches.items()
+        if notes["ghosthire_role"] == "detection" and "remote-access" in notes["ghosthire_guidance"]
+    }
+    assert not any(name.endswith(TSTATS_SUFFIX) for name in selected_searches(package, ("all",)))
+    assert selected_searches(package, ()) == set()

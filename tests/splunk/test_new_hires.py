@@ -63,7 +63,7 @@ def test_the_risk_rollup_applies_the_escalation(app_files: dict[str, bytes]) -> 
     assert "sum(score) as total_score" in rollup and "max(new_hire) as new_hire" in rollup
     searches = conf(app_files, "default/savedsearches.conf")
     [rollup_search] = [keys for keys in searches.values() if "`ghosthire_risk_rollup`" in keys["search"]]
-    assert rollup_search["disabled"] == "0"
+    assert rollup_search["disabled"] == "1"
 
 
 def test_dashboards_show_the_escalation_and_never_repeat_its_rule(app_files: dict[str, bytes]) -> None:
