@@ -9,8 +9,8 @@ from pathlib import Path
 
 from sigma.correlations import SigmaCorrelationRule
 
-from ghosthire.elastic.attack import load_attack
 from ghosthire.errors import ContentError
+from ghosthire.model.attack import load_attack
 from ghosthire.rules import PackRule, RulePack
 from ghosthire.rules.cases import RuleCases, load_cases
 

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ghosthire.hunt.sources import detect_source, load_sources, source_by_id
+from ghosthire.model.sources import detect_source, load_sources, source_by_id
 from ghosthire.rules.cases import load_cases
 
 ROOT = Path(__file__).resolve().parent.parent

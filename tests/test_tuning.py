@@ -10,7 +10,7 @@ import ghosthire.compile.targets as targets_module
 from ghosthire.compile import compile_target, load_targets
 from ghosthire.content import rules_dir
 from ghosthire.hunt import build_plan, hunt_events
-from ghosthire.hunt.sources import source_by_id
+from ghosthire.model.sources import source_by_id
 from ghosthire.rules import load_pack
 from ghosthire.rules.cases import load_cases
 from tests.conftest import DETECTION_CASES

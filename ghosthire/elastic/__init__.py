@@ -32,8 +32,8 @@ _EXPORTS = {
     "ecs_field_name": "ghosthire.elastic.ecs",
     "field_type": "ghosthire.elastic.fields",
     "is_ecs_field": "ghosthire.elastic.fields",
-    "load_attack": "ghosthire.elastic.attack",
-    "threat_entries": "ghosthire.elastic.attack",
+    "load_attack": "ghosthire.model.attack",
+    "threat_entries": "ghosthire.model.attack",
     "indices_for": "ghosthire.elastic.indices",
 }
 

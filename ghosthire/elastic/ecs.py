@@ -30,7 +30,7 @@ from ghosthire.compile import load_targets
 from ghosthire.elastic.backends import literal_text
 from ghosthire.elastic.fields import converting_records
 from ghosthire.errors import ContentError
-from ghosthire.hunt.sources import Source, detect_source, lookup
+from ghosthire.model.sources import Source, detect_source, lookup
 
 Scalar = str | int | float | bool
 ECS_TARGET = "eql"

@@ -20,7 +20,6 @@ from sigma.rule import SigmaRule
 
 from ghosthire.compile import CompiledRule, TargetOutput
 from ghosthire.content import backends_dir
-from ghosthire.elastic.attack import Threat, threat_entries
 from ghosthire.elastic.ecs import ecs_field_name, ecs_fields_of
 from ghosthire.elastic.fields import field_type, is_ecs_field
 from ghosthire.elastic.indices import indices_for
@@ -34,6 +33,7 @@ from ghosthire.elastic.schedule import (
 )
 from ghosthire.elastic.versions import content_hash, load_lock, version_for
 from ghosthire.errors import ContentError
+from ghosthire.model.attack import Threat, threat_entries
 from ghosthire.rules import PackRule, RulePack
 
 NDJSON_NAME = "ghosthire-elastic-rules.ndjson"

@@ -31,7 +31,7 @@ from ghosthire.hunt.backend import quote_identifier
 from ghosthire.hunt.extract import TIMESTAMP_MACRO, Extraction
 from ghosthire.hunt.plan import Correlation, Detection, HuntPlan
 from ghosthire.hunt.readers import ReadReport, RecordBatch
-from ghosthire.hunt.sources import load_sources, source_by_id
+from ghosthire.model.sources import load_sources, source_by_id
 
 EID_FILE_FACTOR = 1 << 40
 # Records parsed before the rules run over them (about 270 bytes each in the `parsed` table).

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from ghosthire.hunt.backend import RAW_FIELD, quote_identifier, quote_literal
 from ghosthire.hunt.plan import Detection, HuntPlan
-from ghosthire.hunt.sources import Source, json_path, path_variants
+from ghosthire.model.sources import Source, json_path, path_variants
 
 # A record's epoch seconds from ISO 8601 text (TimeZone is UTC) or epoch seconds / milliseconds.
 TIMESTAMP_MACRO = """

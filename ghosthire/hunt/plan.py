@@ -8,7 +8,7 @@ from sigma.correlations import SigmaCorrelationConditionOperator, SigmaCorrelati
 
 from ghosthire.compile import compile_target, load_targets
 from ghosthire.hunt.backend import LocalQuery
-from ghosthire.hunt.sources import Source, load_sources, source_by_id
+from ghosthire.model.sources import Source, load_sources, source_by_id
 from ghosthire.rules import PackRule, RulePack
 
 SUPPORTED_CORRELATIONS = {

@@ -13,7 +13,7 @@ from sigma.correlations import SigmaCorrelationRule
 from ghosthire.compile import CompiledRule, TargetOutput, compile_target, load_targets
 from ghosthire.elastic.ecs import to_ecs
 from ghosthire.elastic.kibana import write_kibana_rules
-from ghosthire.hunt.sources import source_by_id
+from ghosthire.model.sources import source_by_id
 from ghosthire.rules import PackRule, RulePack
 from ghosthire.rules.cases import RuleCases
 from tests.elastic.esql_eval import EsqlQuery

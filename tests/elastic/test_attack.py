@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 
-from ghosthire.elastic.attack import attack_path, load_attack
+from ghosthire.model.attack import attack_path, load_attack
 from ghosthire.rules import RulePack
 
 TACTIC_TAG = re.compile(r"[a-z]+(-[a-z]+)*")

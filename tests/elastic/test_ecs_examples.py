@@ -11,7 +11,7 @@ import pytest
 from sigma.rule import SigmaLogSource
 
 from ghosthire.elastic.ecs import get_path, set_path, to_ecs
-from ghosthire.hunt.sources import source_by_id
+from ghosthire.model.sources import source_by_id
 
 EXAMPLES = Path(__file__).parent / "fixtures" / "ecs_examples"
 KEYS = {"raw_path", "raw_value", "ecs_field", "ecs_value", "source_file", "logsource", "source"}

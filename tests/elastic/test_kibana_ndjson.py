@@ -3,10 +3,10 @@ escaping."""
 
 from __future__ import annotations
 
-from ghosthire.elastic.attack import load_attack
 from ghosthire.elastic.backends import GhosthireEqlBackend, GhosthireEsqlBackend, GhosthireLuceneBackend
 from ghosthire.elastic.fields import field_type, is_ecs_field
 from ghosthire.elastic.kibana import load_settings
+from ghosthire.model.attack import load_attack
 from tests.elastic.engines import parse_eql
 from tests.elastic.lucene_eval import parse_lucene
 

@@ -1,4 +1,5 @@
-"""The log sources the local hunt recognises (backends/local/sources.yml) and how their fields are read."""
+"""The log sources the pack knows (backends/local/sources.yml): how a raw record is recognised, where
+its time is and how a Sigma field is read. Shared by the local hunt and the Elastic test documents."""
 
 from __future__ import annotations
 
