@@ -68,23 +68,23 @@ _TACTIC_TAG = re.compile(r"[a-z]+(-[a-z]+)*")
 
 @check
 def tactics_match_techniques(rule: PackRule) -> Iterator[str]:
-    """The `attack.<tactic>` tags are exactly the tactics of the tagged techniques (backends/elastic/attack.json)."""
-    bundle = load_attack()
+    """The `attack.<tactic>` tags are exactly the tactics of the tagged techniques (ghosthire.model.attack)."""
+    table = load_attack()
     tagged = {
         tag.name for tag in rule.rule.tags if tag.namespace == "attack" and _TACTIC_TAG.fullmatch(tag.name)
     }
-    for unknown in sorted(tagged - set(bundle.tactics)):
+    for unknown in sorted(tagged - set(table.tactics)):
         yield f"`attack.{unknown}` is not an ATT&CK tactic"
     expected: set[str] = set()
     for technique_id in rule.attack_ids:
-        technique = bundle.techniques.get(technique_id)
+        technique = table.techniques.get(technique_id)
         if technique is None:
-            yield f"ATT&CK technique {technique_id} is not in backends/elastic/attack.json"
+            yield f"{technique_id} is not a technique of {table.source}"
             continue
         expected.update(technique.tactics)
-    order = list(bundle.tactics)
+    order = list(table.tactics)
     missing = sorted(expected - tagged, key=order.index)
-    extra = sorted((tagged & set(bundle.tactics)) - expected, key=order.index)
+    extra = sorted((tagged & set(table.tactics)) - expected, key=order.index)
     if missing:
         yield "missing tactic tag(s) of the tagged techniques: " + ", ".join(f"attack.{t}" for t in missing)
     if extra:

@@ -6,7 +6,7 @@ Public API (imported lazily, so that loading a backend does not pull in the Kiba
 * Kibana rules: ``kibana_rules``, ``write_kibana_rules``, ``KibanaRule``, ``NDJSON_NAME``
 * ECS documents of raw records (for testing queries): ``to_ecs``, ``ecs_field_name``
 * field types: ``field_type``, ``is_ecs_field``
-* ATT&CK: ``load_attack``, ``threat_entries``
+* Kibana `threat` entries from ATT&CK tags: ``threat_entries``
 * index patterns: ``indices_for``
 
 Importing the package registers ghosthire's pySigma transformations (``ghosthire_ecs_values``,
@@ -32,8 +32,7 @@ _EXPORTS = {
     "ecs_field_name": "ghosthire.elastic.ecs",
     "field_type": "ghosthire.elastic.fields",
     "is_ecs_field": "ghosthire.elastic.fields",
-    "load_attack": "ghosthire.model.attack",
-    "threat_entries": "ghosthire.model.attack",
+    "threat_entries": "ghosthire.elastic.threat",
     "indices_for": "ghosthire.elastic.indices",
 }
 

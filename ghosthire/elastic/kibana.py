@@ -31,9 +31,9 @@ from ghosthire.elastic.schedule import (
     duration,
     seconds,
 )
+from ghosthire.elastic.threat import Threat, threat_entries
 from ghosthire.elastic.versions import content_hash, load_lock, version_for
 from ghosthire.errors import ContentError
-from ghosthire.model.attack import Threat, threat_entries
 from ghosthire.rules import PackRule, RulePack
 
 NDJSON_NAME = "ghosthire-elastic-rules.ndjson"

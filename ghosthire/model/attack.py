@@ -1,7 +1,8 @@
-"""Kibana `threat` entries from a rule's ATT&CK tags, from the shipped subset backends/elastic/attack.json.
+"""The MITRE ATT&CK Enterprise technique and tactic table (ghosthire/model/attack.json), shipped whole so that
+any rule's tags can be checked and described offline; scripts/attack_table.py regenerates it from MITRE CTI.
 
-ATT&CK ids, names and tactic assignments are public facts of MITRE ATT&CK (c) The MITRE Corporation,
-used under the ATT&CK Terms of Use. Nothing is downloaded; a technique missing from the bundle is an error.
+ATT&CK ids, names and tactic assignments are public facts of MITRE ATT&CK (c) The MITRE Corporation, used
+under the ATT&CK Terms of Use; the file names its release and license.
 """
 
 from __future__ import annotations
@@ -11,20 +12,21 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
-
-from ghosthire.content import backends_dir
 from ghosthire.errors import ContentError
 
-FRAMEWORK = "MITRE ATT&CK"
+ATTACK_TABLE = Path(__file__).with_name("attack.json")
+SITE = "https://attack.mitre.org"
 
 
 @dataclass(frozen=True)
 class Tactic:
     id: str
-    name: str
     shortname: str
-    reference: str
+    name: str
+
+    @property
+    def reference(self) -> str:
+        return f"{SITE}/tactics/{self.id}"
 
 
 @dataclass(frozen=True)
@@ -32,15 +34,20 @@ class Technique:
     id: str
     name: str
     tactics: tuple[str, ...]
-    reference: str
 
     @property
     def parent_id(self) -> str:
         return self.id.split(".")[0]
 
+    @property
+    def reference(self) -> str:
+        return f"{SITE}/techniques/{self.id.replace('.', '/')}"
+
 
 @dataclass(frozen=True)
-class AttackBundle:
+class AttackTable:
+    source: str
+    # Tactics by shortname (the `attack.<tactic>` tag), in the matrix's order.
     tactics: dict[str, Tactic]
     techniques: dict[str, Technique]
 
@@ -48,109 +55,18 @@ class AttackBundle:
         try:
             return self.techniques[technique_id]
         except KeyError:
-            raise ContentError(
-                attack_path(), f"ATT&CK technique {technique_id} is not in the bundle"
-            ) from None
-
-
-class ThreatSubtechnique(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    id: str
-    name: str
-    reference: str
-
-
-class ThreatTechnique(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    id: str
-    name: str
-    reference: str
-    subtechnique: list[ThreatSubtechnique] = []
-
-
-class ThreatTactic(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    id: str
-    name: str
-    reference: str
-
-
-class Threat(BaseModel):
-    """One element of a Kibana rule's `threat` array."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    framework: str = FRAMEWORK
-    tactic: ThreatTactic
-    technique: list[ThreatTechnique] = []
-
-
-def attack_path() -> Path:
-    return backends_dir() / "elastic" / "attack.json"
+            raise ContentError(ATTACK_TABLE, f"{technique_id} is not a technique of {self.source}") from None
 
 
 @cache
-def load_attack(path: Path | None = None) -> AttackBundle:
-    path = path or attack_path()
+def load_attack(path: Path = ATTACK_TABLE) -> AttackTable:
     try:
-        objects = json.loads(path.read_text(encoding="utf-8"))["objects"]
-    except (OSError, ValueError, KeyError) as error:
-        raise ContentError(path, f"invalid ATT&CK bundle: {error}") from None
-    tactics = {
-        obj["x_mitre_shortname"]: Tactic(_external_id(obj), obj["name"], obj["x_mitre_shortname"], _url(obj))
-        for obj in objects
-        if obj["type"] == "x-mitre-tactic"
-    }
-    techniques = {
-        _external_id(obj): Technique(
-            _external_id(obj),
-            obj["name"],
-            tuple(phase["phase_name"] for phase in obj["kill_chain_phases"]),
-            _url(obj),
-        )
-        for obj in objects
-        if obj["type"] == "attack-pattern"
-    }
-    return AttackBundle(tactics, techniques)
-
-
-def threat_entries(tactic_tags: list[str], technique_ids: list[str]) -> list[Threat]:
-    """Techniques grouped under the tagged tactics they belong to (all their tactics when none is tagged)."""
-    bundle = load_attack()
-    grouped: dict[str, dict[str, list[Technique]]] = {}
-    for technique_id in technique_ids:
-        technique = bundle.technique(technique_id)
-        tagged = [tactic for tactic in technique.tactics if tactic in tactic_tags]
-        for tactic in tagged or technique.tactics:
-            grouped.setdefault(tactic, {}).setdefault(technique.parent_id, []).append(technique)
-    for tactic in tactic_tags:
-        grouped.setdefault(tactic, {})
-    ordered = [shortname for shortname in bundle.tactics if shortname in grouped]
-    return [_threat(bundle, bundle.tactics[shortname], grouped[shortname]) for shortname in ordered]
-
-
-def _threat(bundle: AttackBundle, tactic: Tactic, by_parent: dict[str, list[Technique]]) -> Threat:
-    techniques = []
-    for parent_id in sorted(by_parent):
-        parent = bundle.technique(parent_id)
-        subs = sorted(
-            {t.id: t for t in by_parent[parent_id] if t.id != parent_id}.values(), key=lambda t: t.id
-        )
-        techniques.append(
-            ThreatTechnique(
-                id=parent.id,
-                name=parent.name,
-                reference=parent.reference,
-                subtechnique=[ThreatSubtechnique(id=s.id, name=s.name, reference=s.reference) for s in subs],
-            )
-        )
-    return Threat(
-        tactic=ThreatTactic(id=tactic.id, name=tactic.name, reference=tactic.reference), technique=techniques
-    )
-
-
-def _external_id(obj: dict) -> str:
-    return obj["external_references"][0]["external_id"]
-
-
-def _url(obj: dict) -> str:
-    return obj["external_references"][0]["url"]
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        tactics = {shortname: Tactic(tid, shortname, name) for tid, shortname, name in raw["tactics"]}
+        techniques = {
+            tid: Technique(tid, name, tuple(phases)) for tid, (name, phases) in raw["techniques"].items()
+        }
+        source = raw["source"].split(",")[0]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ContentError(path, f"invalid ATT&CK table: {error}") from None
+    return AttackTable(source, tactics, techniques)
