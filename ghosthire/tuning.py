@@ -14,8 +14,8 @@ from pathlib import Path
 
 from ghosthire.content import splunk_app_dir
 from ghosthire.errors import ContentError
+from ghosthire.model.levels import Level, raised
 
-LEVELS = ("informational", "low", "medium", "high", "critical")
 NEW_HIRE_DAYS = 90
 NEW_HIRE_SCORE_FACTOR = 1.5
 
@@ -34,8 +34,9 @@ class Escalation:
     hire: NewHire
     days_since_start: int
 
-    def level(self, level: str) -> str:
-        return LEVELS[min(LEVELS.index(level) + 1, len(LEVELS) - 1)] if level in LEVELS else level
+    @staticmethod
+    def level(level: Level) -> Level:
+        return raised(level)
 
     @staticmethod
     def score(score: int) -> int:

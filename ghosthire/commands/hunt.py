@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -16,6 +16,7 @@ from ghosthire.hunt import hunt as run_hunt
 from ghosthire.hunt.output import WRITERS
 from ghosthire.hunt.readers import input_files
 from ghosthire.hunt.summary import summarise
+from ghosthire.model.time import parse_time
 from ghosthire.rules import load_pack
 from ghosthire.tuning import NEW_HIRE_DAYS, NEW_HIRE_SCORE_FACTOR, load_new_hires
 
@@ -29,12 +30,11 @@ class UtcTime(click.ParamType):
         if isinstance(value, datetime):
             return value
         try:
-            parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        except ValueError:
+            return parse_time(value)
+        except (ValueError, OverflowError, OSError):
             self.fail(
                 f"{value!r} is not an ISO 8601 time, e.g. 2025-06-01 or 2025-06-01T10:00:00Z", param, ctx
             )
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @click.command()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -31,6 +30,7 @@ from ghosthire.elastic.backends import literal_text
 from ghosthire.elastic.fields import converting_records
 from ghosthire.errors import ContentError
 from ghosthire.model.sources import Source, detect_source, lookup
+from ghosthire.model.time import parse_time
 
 Scalar = str | int | float | bool
 ECS_TARGET = "eql"
@@ -203,16 +203,6 @@ def _timestamp(record: dict[str, Any], source: Source) -> str | None:
         if raw is not None:
             return parse_time(raw).isoformat().replace("+00:00", "Z")
     return None
-
-
-def parse_time(raw: Any) -> datetime:
-    """ISO 8601 text or epoch seconds/milliseconds, as UTC."""
-    if isinstance(raw, int | float):
-        seconds = raw / 1000 if raw > 10**11 else raw
-        return datetime.fromtimestamp(seconds, tz=UTC)
-    text = str(raw).strip().replace(" ", "T", 1)
-    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def ecs_field_name(field: str, logsource: SigmaLogSource) -> str | None:

@@ -34,6 +34,7 @@ from ghosthire.elastic.schedule import (
 from ghosthire.elastic.threat import Threat, threat_entries
 from ghosthire.elastic.versions import content_hash, load_lock, version_for
 from ghosthire.errors import ContentError
+from ghosthire.model.levels import Level
 from ghosthire.rules import PackRule, RulePack
 
 NDJSON_NAME = "ghosthire-elastic-rules.ndjson"
@@ -57,7 +58,7 @@ class KibanaSettings(BaseModel):
     """backends/elastic/kibana.yml."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    levels: dict[str, LevelSetting]
+    levels: dict[Level, LevelSetting]
     single_event: SingleEventSchedule
     correlation: CorrelationSchedule
     max_signals: Annotated[int, Field(ge=1)]

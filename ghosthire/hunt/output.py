@@ -14,10 +14,11 @@ from ghosthire.hunt.alerts import Alert, new_hire_note
 from ghosthire.hunt.report import render_report
 from ghosthire.hunt.risk import roll_up
 from ghosthire.hunt.run import HuntOutcome
+from ghosthire.model.levels import Level
 
 Writer = Callable[[HuntOutcome, TextIO], None]
 WRITERS: dict[str, Writer] = {}
-LEVEL_STYLES = {
+LEVEL_STYLES: dict[Level, str] = {
     "critical": "bold red",
     "high": "red",
     "medium": "yellow",

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import cast
 
 import yaml
 from pydantic import ValidationError
@@ -22,6 +23,7 @@ from sigma.filters import SigmaFilter
 from sigma.rule import SigmaRule
 
 from ghosthire.errors import ContentError
+from ghosthire.model.levels import DEFAULT_LEVEL, Level
 from ghosthire.rules.metadata import RuleMetadata
 
 AnyRule = SigmaRule | SigmaCorrelationRule
@@ -50,8 +52,8 @@ class PackRule:
         return self.rule.title
 
     @property
-    def level(self) -> str:
-        return self.rule.level.name.lower() if self.rule.level else "medium"
+    def level(self) -> Level:
+        return cast(Level, self.rule.level.name.lower()) if self.rule.level else DEFAULT_LEVEL
 
     @property
     def is_correlation(self) -> bool:

@@ -16,6 +16,7 @@ from sigma.correlations import SigmaCorrelationRule
 
 from ghosthire.compile import CompiledRule
 from ghosthire.errors import ContentError
+from ghosthire.model.levels import Level
 from ghosthire.rules import PackRule, RulePack
 from ghosthire.splunk.entities import EntityLocation, ThreatObject, metadata_of
 from ghosthire.splunk.settings import AppSettings
@@ -25,7 +26,7 @@ TSTATS_SUFFIX = " (tstats)"
 # The triage searches' annotation role; detections are "detection", tstats variants "variant".
 ROLE_DETECTION, ROLE_VARIANT, ROLE_TRIAGE = "detection", "variant", "triage"
 # savedsearches.conf alert.severity: 1 debug, 2 info, 3 warning, 4 error, 5 severe, 6 fatal.
-_ALERT_SEVERITY = {"informational": 2, "low": 3, "medium": 4, "high": 5, "critical": 6}
+_ALERT_SEVERITY: dict[Level, int] = {"informational": 2, "low": 3, "medium": 4, "high": 5, "critical": 6}
 
 
 @dataclass(frozen=True)

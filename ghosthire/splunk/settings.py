@@ -9,6 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ghosthire.errors import ContentError
+from ghosthire.model.levels import Level
 from ghosthire.rules import Guidance, RiskEntity
 
 
@@ -41,7 +42,7 @@ class Schedule(_Strict):
 
 class Alerting(_Strict):
     suppress_period: Annotated[str, Field(pattern=r"^\d+[smhd]$")]
-    notable_levels: list[Literal["informational", "low", "medium", "high", "critical"]]
+    notable_levels: list[Level]
     summary_index: Annotated[str, Field(pattern=r"^[a-z0-9_][a-z0-9_-]*$")]
 
 

@@ -13,8 +13,9 @@ import io
 import re
 
 from ghosthire.deploy.conf import parse_conf
+from ghosthire.model.levels import LEVELS
 from ghosthire.rules import RulePack
-from ghosthire.tuning import LEVELS, NEW_HIRE_DAYS, NEW_HIRE_SCORE_FACTOR
+from ghosthire.tuning import NEW_HIRE_DAYS, NEW_HIRE_SCORE_FACTOR
 from tests.splunk.test_app import conf, dashboard_definitions, queries
 
 MACRO = "ghosthire_new_hire_escalation"
