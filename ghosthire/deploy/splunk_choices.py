@@ -20,8 +20,8 @@ from dataclasses import dataclass, replace
 
 from ghosthire.deploy.splunk_package import MACRO, SAVED_SEARCH, SplunkObject, SplunkPackage
 from ghosthire.errors import GhosthireError
+from ghosthire.model.levels import LEVELS
 
-LEVELS = ("informational", "low", "medium", "high", "critical")
 SOURCE_MACRO_PREFIX = "ghosthire_src_"
 _ANNOTATIONS = "action.correlationsearch.annotations"
 # The index clause a source macro starts with: `index=*` as shipped, or `(index=a OR index=b)`.
