@@ -16,7 +16,15 @@ import click
 from rich.console import Console
 
 from ghosthire.commands.common import stderr
-from ghosthire.deploy.kibana import KibanaClient, KibanaTarget, install_kibana, load_rules, uninstall_kibana
+from ghosthire.content import splunk_app_dir
+from ghosthire.deploy.kibana import (
+    KibanaClient,
+    KibanaTarget,
+    identities_index,
+    install_kibana,
+    load_rules,
+    uninstall_kibana,
+)
 from ghosthire.deploy.retry import RetryPolicy
 from ghosthire.deploy.splunk import (
     SplunkCredentials,
@@ -76,6 +84,11 @@ _kibana = _options(
         "--rules-file",
         type=click.Path(exists=True, path_type=Path),
         help="The built Kibana rules: an NDJSON file or a folder of them (default: build the pack now).",
+    ),
+    click.option(
+        "--elasticsearch-url",
+        envvar="ELASTICSEARCH_URL",
+        help="Elasticsearch base URL, for the triage rule's lookup index (same API key as Kibana).",
     ),
 )
 
@@ -139,16 +152,49 @@ def uninstall_splunk_command(**options: Any) -> None:
 
 @install.command("elastic")
 @click.option("--enable", is_flag=True, help="Enable every pack rule (new and existing).")
+@click.option(
+    "--lookups",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="The company's lookups folder (default: the shipped examples); identities and assets feed the "
+    "triage rule's lookup index.",
+)
 @_kibana
 @_common
-def install_elastic_command(enable: bool, rules_file: Path | None, **options: Any) -> None:
-    """Import the detection rules into Kibana; rules that already match are left alone.
+def install_elastic_command(
+    enable: bool, lookups: Path | None, rules_file: Path | None, **options: Any
+) -> None:
+    """Import the detection rules into Kibana and load the triage rule's lookup index into Elasticsearch;
+    what already matches is left alone.
 
     Authenticates with KIBANA_API_KEY (prompted when missing)."""
     rules = load_rules(rules_file or _built_artifact("kibana_rules"))
     policy = _policy(options)
+    console = Console(highlight=False)
+    client = _kibana_client(options, policy)
+    index_name = _identities_index_name()
+    found = identities_index(lookups or splunk_app_dir() / "lookups", index_name)
+    elasticsearch = _elasticsearch_client(options, policy, client)
+    indices = []
+    if found is not None and elasticsearch is not None:
+        index, conflicts = found
+        indices.append(index)
+        for identifier, persons in conflicts.items():
+            stderr.print(
+                f"identifier {identifier!r} is claimed by {', '.join(persons)}: left out of {index_name}"
+            )
+    elif found is not None:
+        stderr.print(
+            f"lookup index {index_name} not loaded: pass --elasticsearch-url (the triage rule reads it)"
+        )
     install_kibana(
-        _kibana_client(options, policy), rules, policy, Console(highlight=False), options["dry_run"], enable
+        client,
+        rules,
+        policy,
+        console,
+        options["dry_run"],
+        enable,
+        elasticsearch=elasticsearch,
+        lookup_indices=indices,
     )
 
 
@@ -156,11 +202,20 @@ def install_elastic_command(enable: bool, rules_file: Path | None, **options: An
 @_kibana
 @_common
 def uninstall_elastic_command(rules_file: Path | None, **options: Any) -> None:
-    """Delete the pack's rules (by rule_id, from --rules-file or the pack as built now) from Kibana."""
+    """Delete the pack's rules (by rule_id, from --rules-file or the pack as built now) from Kibana, and
+    with --elasticsearch-url the triage rule's lookup index."""
     rule_ids = [str(rule["rule_id"]) for rule in load_rules(rules_file or _built_artifact("kibana_rules"))]
     policy = _policy(options)
+    client = _kibana_client(options, policy)
+    elasticsearch = _elasticsearch_client(options, policy, client)
     uninstall_kibana(
-        _kibana_client(options, policy), rule_ids, policy, Console(highlight=False), options["dry_run"]
+        client,
+        rule_ids,
+        policy,
+        Console(highlight=False),
+        options["dry_run"],
+        elasticsearch=elasticsearch,
+        lookup_index_names=[_identities_index_name()] if elasticsearch else [],
     )
 
 
@@ -203,6 +258,23 @@ def _splunk_credentials(username: str | None) -> SplunkCredentials:
         f"Splunk password for {username}", hide_input=True, err=True
     )
     return SplunkCredentials(username=username, password=password)
+
+
+def _identities_index_name() -> str:
+    from ghosthire.elastic.kibana import load_settings  # the rule writer pulls in pySigma: load it late
+
+    return load_settings().person_risk.identities_index
+
+
+def _elasticsearch_client(
+    options: dict[str, Any], policy: RetryPolicy, kibana: KibanaClient
+) -> KibanaClient | None:
+    """A client of Elasticsearch with Kibana's API key and TLS options, when --elasticsearch-url is given."""
+    if not options["elasticsearch_url"]:
+        return None
+    target = KibanaTarget(options["elasticsearch_url"], None, options["ca_file"], options["insecure"])
+    api_key = str(kibana.session.headers["Authorization"]).removeprefix("ApiKey ")
+    return KibanaClient(target, api_key, policy.timeout, service="Elasticsearch")
 
 
 def _kibana_client(options: dict[str, Any], policy: RetryPolicy) -> KibanaClient:

@@ -15,11 +15,16 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import quote
 
-import requests
 from rich.console import Console
 
+from ghosthire.deploy.elastic_client import KibanaClient, KibanaHTTPError, KibanaTarget, error_message
+from ghosthire.deploy.lookup_index import (
+    LookupIndex,
+    delete_lookup_index,
+    plan_lookup_index,
+    sync_lookup_index,
+)
 from ghosthire.deploy.report import (
     INSTALL_HEADLINE,
     UNINSTALL_HEADLINE,
@@ -37,6 +42,16 @@ from ghosthire.deploy.report import (
 from ghosthire.deploy.retry import RetryPolicy
 from ghosthire.errors import ContentError
 
+__all__ = [
+    "KibanaClient",
+    "KibanaHTTPError",
+    "KibanaTarget",
+    "identities_index",
+    "install_kibana",
+    "load_rules",
+    "uninstall_kibana",
+]
+ALERTS_INDEX = ".alerts-security.alerts-default"
 ADMIN_OWNED_KEYS = ("enabled", "exceptions_list", "actions")
 IMPORT_CHUNK = 100
 _PAGE = 100
@@ -45,70 +60,6 @@ _RULES_API = "/api/detection_engine/rules"
 
 Rule = Mapping[str, Any]
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class KibanaTarget:
-    url: str
-    space: str | None = None
-    ca_file: Path | None = None
-    insecure: bool = False
-
-
-class KibanaHTTPError(Exception):
-    """An HTTP error answer from Kibana; `status` makes it classifiable by the retry policy."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(f"HTTP {status}: {message}")
-        self.status = status
-
-
-class KibanaClient:
-    """A requests session against one Kibana space, sending `Authorization: ApiKey` and `kbn-xsrf`."""
-
-    def __init__(self, target: KibanaTarget, api_key: str, timeout: float) -> None:
-        self.target = target
-        self.timeout = timeout
-        space = f"/s/{quote(target.space, safe='')}" if target.space and target.space != "default" else ""
-        self.base = target.url.rstrip("/") + space
-        self.session = requests.Session()
-        self.session.headers.update({"Authorization": f"ApiKey {api_key}", "kbn-xsrf": "ghosthire"})
-        # Passed with every request: a session-level `verify` loses to REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE.
-        self.verify: str | bool = str(target.ca_file) if target.ca_file else not target.insecure
-
-    def request(self, method: str, path: str, allow: Collection[int] = (), **options: Any) -> tuple[int, Any]:
-        """The status and the JSON object Kibana answered; raises KibanaHTTPError for an error status not
-        in `allow`, and for an answer that is not a JSON object (a proxy's page, say)."""
-        response = self.session.request(
-            method, self.base + path, timeout=self.timeout, verify=self.verify, **options
-        )
-        try:
-            body = response.json()
-        except ValueError:
-            body = response.text
-        if response.status_code >= 400 and response.status_code not in allow:
-            raise KibanaHTTPError(response.status_code, _error_message(body))
-        if not isinstance(body, dict):
-            raise KibanaHTTPError(response.status_code, f"expected a JSON object, got {str(body)[:80]!r}")
-        return response.status_code, body
-
-    def describe(self, error: Exception) -> str | None:
-        if isinstance(error, KibanaHTTPError):
-            if error.status == 401:
-                return "Kibana rejected the API key (HTTP 401); set a valid KIBANA_API_KEY"
-            if error.status == 404 and self.target.space:
-                return f"{error} (does the space {self.target.space!r} exist?)"
-            return str(error)
-        if isinstance(error, requests.exceptions.SSLError):
-            return (
-                f"the TLS certificate of {self.target.url} did not verify; pass --ca-file with the CA that "
-                "signed it (or --insecure, for a throwaway test instance only)"
-            )
-        if isinstance(error, requests.Timeout):
-            return f"no answer from {self.target.url} in time"
-        if isinstance(error, requests.RequestException):
-            return f"connection to {self.target.url} failed ({type(error).__name__})"
-        return None
 
 
 def load_rules(path: Path) -> tuple[Rule, ...]:
@@ -156,18 +107,40 @@ def install_kibana(
     dry_run: bool = False,
     enable: bool = False,
     chunk_size: int = IMPORT_CHUNK,
+    *,
+    elasticsearch: KibanaClient | None = None,
+    lookup_indices: Sequence[LookupIndex] = (),
 ) -> RunReport:
-    """Imports the rules that differ from Kibana's, then (with `enable`) enables the pack's disabled rules."""
+    """Loads the lookup indices (through `elasticsearch`), imports the rules that differ from Kibana's, then
+    (with `enable`) enables the pack's disabled rules."""
     report = RunReport(f"install elastic rules{_space_label(client)}", dry_run, INSTALL_HEADLINE)
+    rules = [for_space(rule, client.target.space) for rule in rules]
     wanted = {str(rule["rule_id"]) for rule in rules}
     existing = read_with_retries(
         "cannot read Kibana's rules", partial(_find_rules, client, wanted), policy, client.describe
     )
     plans = [_plan(rule, existing.get(str(rule["rule_id"])), enable) for rule in rules]
     if dry_run:
+        for index in lookup_indices:
+            assert elasticsearch is not None, "lookup indices need an Elasticsearch client"
+            plan = partial(plan_lookup_index, elasticsearch, index)
+            report.changes.append(
+                read_with_retries("cannot read Elasticsearch", plan, policy, elasticsearch.describe)
+            )
         report.changes.extend(plan.change for plan in plans)
         return finish(report, console)
     report.changes.extend(plan.change for plan in plans if plan.change.action is Action.UNCHANGED)
+    if lookup_indices:
+        assert elasticsearch is not None, "lookup indices need an Elasticsearch client"
+        loads = [
+            Step(f"load {index.name}", (index.object_id,), partial(sync_lookup_index, elasticsearch, index))
+            for index in lookup_indices
+        ]
+        run_steps(loads, report, policy, console, elasticsearch.describe)
+        if report.stopped_by is not None:
+            # The rules read the lookup indices: none is imported over a failed load.
+            report.not_applied.extend(plan.change.object_id for plan in plans if plan.needs_import)
+            return finish(report, console)
     steps = [
         Step(f"import {chunk[0].rule_id} (+{len(chunk) - 1})", _ids(chunk), partial(_import, client, chunk))
         for chunk in _chunked([plan for plan in plans if plan.needs_import], chunk_size)
@@ -185,8 +158,11 @@ def uninstall_kibana(
     policy: RetryPolicy,
     console: Console,
     dry_run: bool = False,
+    *,
+    elasticsearch: KibanaClient | None = None,
+    lookup_index_names: Sequence[str] = (),
 ) -> RunReport:
-    """Deletes the rules with these rule_ids, and nothing else."""
+    """Deletes the rules with these rule_ids, then the named lookup indices, and nothing else."""
     report = RunReport(f"uninstall elastic rules{_space_label(client)}", dry_run, UNINSTALL_HEADLINE)
     existing = read_with_retries(
         "cannot read Kibana's rules", partial(_find_rules, client, set(rule_ids)), policy, client.describe
@@ -207,7 +183,26 @@ def uninstall_kibana(
         for chunk in _chunked(present, _IDS_PER_BULK_ACTION)
     ]
     run_steps(steps, report, policy, console, client.describe)
+    if lookup_index_names and report.stopped_by is None:
+        assert elasticsearch is not None, "lookup indices need an Elasticsearch client"
+        deletes = [
+            Step(f"delete {name}", (f"lookup-index:{name}",), partial(_delete_index, elasticsearch, name))
+            for name in lookup_index_names
+        ]
+        run_steps(deletes, report, policy, console, elasticsearch.describe)
     return finish(report, console)
+
+
+def _delete_index(elasticsearch: KibanaClient, name: str) -> StepResult:
+    return StepResult((delete_lookup_index(elasticsearch, name),))
+
+
+def for_space(rule: Rule, space: str | None) -> Rule:
+    """A rule over the Security alerts index reads the alerts of the space it is installed in."""
+    query = rule.get("query")
+    if not space or space == "default" or not isinstance(query, str) or ALERTS_INDEX not in query:
+        return rule
+    return {**rule, "query": query.replace(ALERTS_INDEX, f".alerts-security.alerts-{space}")}
 
 
 def _plan(rule: Rule, current: Rule | None, enable: bool) -> _RulePlan:
@@ -307,7 +302,7 @@ def _bulk_action(client: KibanaClient, action: str, rules: Sequence[Rule]) -> tu
         status, answer = client.request("POST", f"{_RULES_API}/_bulk_action", allow={500}, json=body)
         attributes = answer.get("attributes")
         if status == 500 and not (isinstance(attributes, dict) and "summary" in attributes):
-            raise KibanaHTTPError(status, _error_message(answer))
+            raise KibanaHTTPError(status, error_message(answer))
         for error in (attributes or {}).get("errors") or []:
             for rule in error.get("rules") or []:
                 rule_id = rule_id_of.get(rule.get("id"), rule.get("id"))
@@ -335,7 +330,15 @@ def _rule_error(error: Mapping[str, Any]) -> str:
     return f"{error.get('message', 'no reason given')} (HTTP {error.get('status_code', '?')})"
 
 
-def _error_message(body: object) -> str:
-    if isinstance(body, dict):
-        return str(body.get("message") or body.get("error") or body)
-    return str(body)[:200] or "no message"
+def identities_index(lookups: Path, name: str) -> tuple[LookupIndex, dict[str, list[str]]] | None:
+    """The lookup index of the triage rule from a lookups folder (None without an identities lookup), and
+    the identifiers left out because several persons claim them."""
+    from ghosthire.elastic.persons import IDENTIFIER, LOOKUP_MAPPING, identity_documents
+
+    identities = lookups / "ghosthire_identities.csv"
+    if not identities.exists():
+        return None
+    lookup = identity_documents(identities, lookups / "ghosthire_assets.csv")
+    key = IDENTIFIER.split(".")[1]
+    documents = {document["ghosthire"][key]: document for document in lookup.documents}
+    return LookupIndex(name, LOOKUP_MAPPING, documents), lookup.conflicts

@@ -31,6 +31,7 @@ from ghosthire.elastic.fields import converting_records
 from ghosthire.errors import ContentError
 from ghosthire.model.sources import Source, detect_source, lookup
 from ghosthire.model.time import parse_time
+from ghosthire.rules import PackRule, RulePack
 
 Scalar = str | int | float | bool
 ECS_TARGET = "eql"
@@ -218,6 +219,12 @@ def ecs_field_name(field: str, logsource: SigmaLogSource) -> str | None:
         if item.applied_processing_items and item.field:
             return item.field
     return None
+
+
+def rule_field_ecs_name(pack: RulePack, pack_rule: PackRule, field: str) -> str:
+    """Where a field a pack rule names (a correlation: of its first single-event rule) lives in ECS."""
+    base = next(dep for dep in pack.dependencies(pack_rule) if isinstance(dep.rule, SigmaRule))
+    return ecs_field_name(field, base.rule.logsource) or field
 
 
 def ecs_fields_of(rule: SigmaRule) -> list[str]:

@@ -20,9 +20,16 @@ from sigma.rule import SigmaRule
 
 from ghosthire.compile import CompiledRule, TargetOutput
 from ghosthire.content import backends_dir
-from ghosthire.elastic.ecs import ecs_field_name, ecs_fields_of
+from ghosthire.elastic.ecs import ecs_fields_of, rule_field_ecs_name
 from ghosthire.elastic.fields import field_type, is_ecs_field
 from ghosthire.elastic.indices import indices_for
+from ghosthire.elastic.persons import (
+    PERSON,
+    PERSON_RULE_ID,
+    PersonRiskSettings,
+    TriageThresholds,
+    person_risk_query,
+)
 from ghosthire.elastic.schedule import (
     UNIT_SECONDS,
     CorrelationSchedule,
@@ -61,6 +68,7 @@ class KibanaSettings(BaseModel):
     levels: dict[Level, LevelSetting]
     single_event: SingleEventSchedule
     correlation: CorrelationSchedule
+    person_risk: PersonRiskSettings
     max_signals: Annotated[int, Field(ge=1)]
     default_author: str
     default_license: str
@@ -73,6 +81,29 @@ class RequiredField(BaseModel):
     name: str
     type: str
     ecs: bool
+
+
+class SuppressionDuration(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    value: Annotated[int, Field(ge=1)]
+    unit: Literal["s", "m", "h"]
+
+
+class AlertSuppression(BaseModel):
+    """Kibana's alert suppression: one alert per group per duration, the repeats counted on it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    group_by: Annotated[list[str], Field(min_length=1, max_length=3)]
+    duration: SuppressionDuration
+    missing_fields_strategy: Literal["suppress", "doNotSuppress"] = "suppress"
+
+    @classmethod
+    def by(cls, fields: list[str], period: str) -> AlertSuppression:
+        total = seconds(period)
+        unit = "h" if total % 3600 == 0 else "m" if total % 60 == 0 else "s"
+        return cls(
+            group_by=fields, duration=SuppressionDuration(value=total // UNIT_SECONDS[unit], unit=unit)
+        )
 
 
 class KibanaRule(BaseModel):
@@ -103,6 +134,8 @@ class KibanaRule(BaseModel):
     author: list[str]
     license: str
     note: str
+    setup: str = ""
+    alert_suppression: AlertSuppression | None = None
     building_block_type: Literal["default"] | None = None
     exceptions_list: list[dict[str, str]] = []
     related_integrations: list[dict[str, str]] = []
@@ -147,7 +180,7 @@ def kibana_rules(pack: RulePack, outputs: dict[str, TargetOutput]) -> list[Kiban
     compiled = {
         target: {item.rule.id: item for item in outputs[target].compiled} for target in ("eql", "esql")
     }
-    rules = []
+    rules, included = [], []
     for pack_rule in pack.rules:
         languages: tuple[Literal["eql", "esql"], ...] = (
             ("esql", "eql") if pack_rule.is_correlation else ("eql",)
@@ -156,8 +189,88 @@ def kibana_rules(pack: RulePack, outputs: dict[str, TargetOutput]) -> list[Kiban
             item = compiled[language].get(pack_rule.id)
             if item is not None and item.ok and item.queries:
                 rules.append(kibana_rule(pack, pack_rule, item, language))
+                included.append(pack_rule)
                 break
+    rules.append(person_rule(pack, included))
     return rules
+
+
+def triage_thresholds() -> TriageThresholds:
+    return TriageThresholds(window_days=7, min_guidance=3, min_score=150)
+
+
+def person_rule(pack: RulePack, rules: list[PackRule]) -> KibanaRule:
+    """The triage queue: a person whose alerts of the last window cross the triage thresholds."""
+    settings = load_settings()
+    thresholds = triage_thresholds()
+    person = settings.person_risk
+    level = settings.levels["high"]
+    return KibanaRule(
+        rule_id=PERSON_RULE_ID,
+        name="Ghosthire - Person in the triage queue",
+        description=(
+            f"A person (every identifier the identities and assets lookups give them, joined) whose ghosthire "
+            f"alerts of the last {thresholds.window_days} days cover at least {thresholds.min_guidance} "
+            f"guidance areas of the FBI guidance or add up to a risk score of at least {thresholds.min_score}. "
+            "Building-block alerts add risk but never raise this alone."
+        ),
+        type="esql",
+        language="esql",
+        query=person_risk_query(pack, rules, person, thresholds),
+        lookback=f"now-{thresholds.window_days}d",
+        interval=person.interval,
+        max_signals=settings.max_signals,
+        severity=level.severity,
+        risk_score=level.risk_score,
+        threat=[],
+        tags=["ghosthire", "Rule Type: Higher-Order Rule", "Use Case: Insider Threat Detection"],
+        false_positives=[
+            "A person whose remote-work set-up trips several indicators; review the alerts listed."
+        ],
+        references=["https://www.ic3.gov/PSA/2025/PSA250123"],
+        author=[settings.default_author],
+        license=settings.default_license,
+        note=PERSON_NOTE,
+        setup=PERSON_SETUP.format(index=person.identities_index),
+        alert_suppression=AlertSuppression.by([PERSON], person.suppression),
+        required_fields=[
+            RequiredField(name=name, type=kind, ecs=name.startswith("@"))
+            for name, kind in (
+                ("@timestamp", "date"),
+                ("kibana.alert.building_block_type", "keyword"),
+                ("kibana.alert.rule.name", "keyword"),
+                ("kibana.alert.rule.rule_id", "keyword"),
+                ("kibana.alert.workflow_status", "keyword"),
+            )
+        ],
+    )
+
+
+PERSON_NOTE = """## Triage and analysis
+
+### Investigating a person in the triage queue
+
+The alert names the person (`ghosthire.person`), the identifiers seen in their alerts
+(`ghosthire.identifiers`), how many guidance areas their alerts cover (`ghosthire.guidance_areas`, one
+`ghosthire.guidance.*` flag per area), their risk score (new hires' alerts count 1.5 times) and the rules
+that fired (`ghosthire.rules`). Open the Alerts page filtered on those identifiers and read the alerts as
+one timeline: several independent indicators (remote-control tools, shared devices or egress, logins from
+several countries, data leaving) on one person are what the FBI guidance describes.
+
+### Response
+
+Follow your insider-threat process: involve HR and legal before contacting the person; preserve the
+evidence listed in each alert's investigation guide.
+"""
+
+PERSON_SETUP = """## Setup
+
+Needs Elasticsearch and Kibana 8.19 / 9.1 or later (ES|QL `LOOKUP JOIN`, indices in `lookup` mode).
+`ghosthire install elastic --elasticsearch-url ...` creates the lookup index `{index}` from the company's
+identities and assets lookups (`ghosthire_identities.csv`, `ghosthire_assets.csv`) and reloads it on
+every run; edit the CSVs and run the installer again, no rebuild needed. Without the index the rule fails
+with an unknown-index error. An alert whose entity is in no lookup stays its own person.
+"""
 
 
 def kibana_rule(
@@ -247,7 +360,7 @@ def investigation_guide(pack: RulePack, pack_rule: PackRule) -> str:
         )
     if pack_rule.meta is not None:
         risk = pack_rule.meta.risk
-        field = _ecs_name(pack, pack_rule, risk.field)
+        field = rule_field_ecs_name(pack, pack_rule, risk.field)
         sections.append(
             f"### Risk\n\nEntity: {risk.entity.value} (`{field}`), score {risk.score}. "
             f"Guidance: {', '.join(g.value for g in pack_rule.meta.guidance)}."
@@ -266,13 +379,10 @@ def required_fields(pack: RulePack, pack_rule: PackRule) -> list[RequiredField]:
     if isinstance(rule, SigmaCorrelationRule):
         condition = rule.condition
         counted = [condition.fieldref] if isinstance(getattr(condition, "fieldref", None), str) else []
-        names.update(_ecs_name(pack, pack_rule, field) for field in [*(rule.group_by or []), *counted])
+        names.update(
+            rule_field_ecs_name(pack, pack_rule, field) for field in [*(rule.group_by or []), *counted]
+        )
     return [RequiredField(name=name, type=field_type(name), ecs=is_ecs_field(name)) for name in sorted(names)]
-
-
-def _ecs_name(pack: RulePack, pack_rule: PackRule, field: str) -> str:
-    base = next(dep for dep in pack.dependencies(pack_rule) if isinstance(dep.rule, SigmaRule))
-    return ecs_field_name(field, base.rule.logsource) or field
 
 
 def _tags(pack_rule: PackRule) -> list[str]:

@@ -8,8 +8,10 @@
 * type errors that Elasticsearch reports when it verifies the query (TO_LOWER on an IP or a number,
   cidr_match on a keyword, comparing a number with a string) raise EsqlTypeError.
 
-FROM is not evaluated (the documents given are the index); commands other than FROM, WHERE, EVAL and
-STATS are unsupported.
+FROM is not evaluated (the documents given are the index); LOOKUP JOIN reads the lookup indices given to
+`run`: a row whose key is null or multi-valued matches nothing, a key matching several documents yields one
+row per document, and the lookup index's columns replace same-named ones (null when nothing matched).
+Commands other than FROM, WHERE, EVAL, STATS, LOOKUP JOIN and SORT are unsupported.
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from antlr4 import CommonTokenStream, InputStream
 from esql_parser.EsqlBaseLexer import EsqlBaseLexer
 from esql_parser.EsqlBaseParser import EsqlBaseParser as P
 
-from ghosthire.elastic.ecs import get_path, parse_time
+from ghosthire.elastic.ecs import flatten, get_path, parse_time
 from ghosthire.elastic.fields import STRING_TYPES, field_type
 
 Row = dict[str, Any]
@@ -65,14 +68,23 @@ class EsqlQuery:
             query.commands = [_compile_command(command) for command in _commands(tree)]
         return query
 
-    def run(self, documents: list[dict[str, Any]]) -> list[Row]:
-        """The rows the query returns over these documents."""
+    def run(
+        self, documents: list[dict[str, Any]], lookups: dict[str, list[dict[str, Any]]] | None = None
+    ) -> list[Row]:
+        """The rows the query returns over these documents (and lookup indices, by name)."""
         assert not self.errors, f"ES|QL syntax errors:\n{self.text}"
         rows: list[Row] = [dict(document) for document in documents]
         for kind, data in self.commands:
             if kind == "from":
                 continue
-            if kind == "where":
+            if kind == "lookup":
+                index, key = data
+                if index not in (lookups or {}):
+                    raise EsqlTypeError(f"Unknown index [{index}]")
+                rows = _lookup_join(rows, (lookups or {})[index], key)
+            elif kind == "sort":
+                rows = _sort(rows, data)
+            elif kind == "where":
                 rows = [row for row in rows if data(row) is True]
             elif kind == "eval":
                 rows = [{**row, **{name: expr(row) for name, expr in data}} for row in rows]
@@ -113,6 +125,18 @@ def _compile_command(command: Any) -> tuple[str, Any]:
             else []
         )
         return "stats", (aggregates, groups)
+    if isinstance(inner, P.JoinCommandContext):
+        if inner.JOIN_LOOKUP() is None:
+            raise EsqlUnsupported(f"join {inner.getText()}")
+        predicates = inner.joinCondition().joinPredicate()
+        if len(predicates) != 1:
+            raise EsqlUnsupported(f"join on several fields {inner.getText()}")
+        return "lookup", (inner.joinTarget().getText(), _name_of_expression(predicates[0].valueExpression()))
+    if isinstance(inner, P.SortCommandContext):
+        return "sort", [
+            (_compile(order.booleanExpression()), order.DESC() is not None)
+            for order in inner.orderExpression()
+        ]
     raise EsqlUnsupported(f"command {inner.getText()}")
 
 
@@ -359,7 +383,39 @@ def _function(node: Any) -> Expr:
         return lambda row: _to_ip(compiled[0](row))
     if name == "DATE_DIFF":
         return _date_diff(*compiled)
+    if name == "COALESCE":
+        return lambda row: next((v for v in (c(row) for c in compiled) if v is not None), None)
+    if name == "TO_STRING":
+        return _single(compiled[0], str)
+    if name == "ROUND":
+        return _single(
+            compiled[0], lambda value: float(Decimal(str(value)).quantize(Decimal(1), ROUND_HALF_UP))
+        )
+    if name == "REPLACE":
+        return _replace(*compiled)
     raise EsqlUnsupported(f"function {name}")
+
+
+def _single(argument: Expr, convert: Callable[[Any], Any]) -> Expr:
+    def run(row: Row) -> Any:
+        value = argument(row)
+        if value is None:
+            return None
+        return [convert(item) for item in value] if _is_mv(value) else convert(value)
+
+    return run
+
+
+def _replace(subject: Expr, regex: Expr, replacement: Expr) -> Expr:
+    """REPLACE with Java's regex replaceAll: `$1` is the first group."""
+
+    def run(row: Row) -> Any:
+        value, pattern, new = subject(row), regex(row), replacement(row)
+        if value is None or pattern is None or new is None or _is_mv(value):
+            return None
+        return re.sub(pattern, re.sub(r"\$(\d)", r"\\\1", new), value)
+
+    return run
 
 
 def _to_lower(argument: Expr) -> Expr:
@@ -410,7 +466,17 @@ def _case(arguments: list[Expr]) -> Expr:
     return run
 
 
-DATE_UNITS = {"second": 1, "seconds": 1, "ss": 1, "s": 1, "minute": 60, "minutes": 60, "hour": 3600}
+DATE_UNITS = {
+    "second": 1,
+    "seconds": 1,
+    "ss": 1,
+    "s": 1,
+    "minute": 60,
+    "minutes": 60,
+    "hour": 3600,
+    "day": 86400,
+    "days": 86400,
+}
 
 
 def _date_diff(unit: Expr, start: Expr, end: Expr) -> Expr:
@@ -419,7 +485,7 @@ def _date_diff(unit: Expr, start: Expr, end: Expr) -> Expr:
         if first is None or last is None:
             return None
         span = (parse_time(last) - parse_time(first)).total_seconds()
-        return int(span // DATE_UNITS[name])
+        return int(span / DATE_UNITS[name])  # truncated towards zero, as Elasticsearch's
 
     return run
 
@@ -455,7 +521,7 @@ def _check_comparable(left: Any, right: Any) -> None:
 def _aggregate(node: Any) -> tuple[str, str, str | None]:
     name = _name(node.qualifiedName())
     text = node.booleanExpression().getText()
-    match = re.fullmatch(r"(?i)(COUNT_DISTINCT|COUNT|MAX|MIN|SUM)\((.+)\)", text)
+    match = re.fullmatch(r"(?i)(COUNT_DISTINCT|COUNT|MAX|MIN|SUM|VALUES)\((.+)\)", text)
     if not match:
         raise EsqlUnsupported(f"aggregate {text}")
     argument = match.group(2)
@@ -500,9 +566,42 @@ def _aggregate_value(function: str, argument: str | None, rows: list[Row]) -> An
         return len(present)
     if function == "COUNT_DISTINCT":
         return len(set(present))
+    if function == "VALUES":
+        distinct = sorted(set(present), key=str)
+        return distinct[0] if len(distinct) == 1 else distinct or None
     if not present:
         return None
     return {"MAX": max, "MIN": min, "SUM": sum}[function](present)
+
+
+# --- LOOKUP JOIN and SORT ------------------------------------------------------------------------------
+
+
+def _lookup_join(rows: list[Row], index: list[dict[str, Any]], key: str) -> list[Row]:
+    flat_index = [dict(flatten(document)) for document in index]
+    columns = {name for document in flat_index for name in document} - {key}
+    by_key: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+    for document in flat_index:
+        if key in document and not _is_mv(document[key]):
+            by_key[document[key]].append(document)
+    joined = []
+    for row in rows:
+        value = _lookup(row, key)
+        matches = [] if value is None or _is_mv(value) else by_key.get(value, [])
+        for match in matches or [{}]:
+            joined.append({**row, **dict.fromkeys(columns), **{c: v for c, v in match.items() if c != key}})
+    return joined
+
+
+def _sort(rows: list[Row], orders: list[tuple[Expr, bool]]) -> list[Row]:
+    """ES|QL sorts null as larger than any value (last ascending, first descending)."""
+    for expression, descending in reversed(orders):
+        rows = sorted(rows, key=lambda row: _sort_key(expression(row)), reverse=descending)
+    return rows
+
+
+def _sort_key(value: Any) -> tuple[bool, Any]:
+    return (value is None, 0 if value is None else value)
 
 
 _HANDLERS: dict[type, Callable[[Any], Expr]] = {

@@ -1,0 +1,172 @@
+"""The Kibana triage rule: its ES|QL parses with the real grammar, and over a small set of alerts joined
+with the identities lookup index it raises exactly the persons the triage policy says, each once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ghosthire.elastic.ecs import set_path
+from ghosthire.elastic.kibana import load_settings, triage_thresholds
+from ghosthire.elastic.persons import PERSON_RULE_ID, entity_field, identifier_keys, identity_documents
+from ghosthire.rules import Guidance, PackRule, RiskEntity, RulePack
+from tests.elastic.esql_eval import EsqlQuery
+
+IDENTITIES = """identity,first,last,email,category,watchlist,startDate,work_country
+jsmith|jordan.smith@acme-corp.com|jsmith@acme-corp.com|ACME\\jsmith|jsmith-acme|E100142,Jordan,Smith,jordan.smith@acme-corp.com,employee,false,2020-01-06,US
+akim|alex.kim@acme-corp.com|E100077,Alex,Kim,alex.kim@acme-corp.com,employee,false,2019-03-04,US
+newbie|new.hire@acme-corp.com,New,Hire,new.hire@acme-corp.com,employee,false,{start},US
+shared-login|jsmith@other.example,Someone,Else,,employee,false,,US
+"""
+ASSETS = """nt_host,dns,owner,category,device_id
+LT-JSMITH-0142,LT-JSMITH-0142.corp.example.com,jordan.smith@acme-corp.com,laptop,8b4c2f6e-3d1a
+KIOSK-01,KIOSK-01.corp.example.com,akim,kiosk|shared,
+"""
+NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def lookup(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    folder = tmp_path_factory.mktemp("lookups")
+    start = (NOW - timedelta(days=20)).date().isoformat()
+    (folder / "identities.csv").write_text(IDENTITIES.format(start=start), encoding="utf-8")
+    (folder / "assets.csv").write_text(ASSETS, encoding="utf-8")
+    return identity_documents(folder / "identities.csv", folder / "assets.csv").documents
+
+
+@pytest.fixture(scope="module")
+def triage(kibana_rules: list[dict]) -> EsqlQuery:
+    rule = next(rule for rule in kibana_rules if rule["rule_id"] == PERSON_RULE_ID)
+    query = EsqlQuery.parse(rule["query"])
+    assert query.errors == 0, rule["query"]
+    return query
+
+
+def pick(pack: RulePack, area: Guidance, kind: RiskEntity, building_block: bool = False) -> PackRule:
+    """A rule of this guidance area about this kind of entity."""
+    for rule in pack.rules:
+        if (
+            rule.meta is not None
+            and rule.meta.guidance == [area]
+            and rule.meta.risk.entity is kind
+            and bool(rule.rule.custom_attributes.get("building_block")) is building_block
+        ):
+            return rule
+    raise AssertionError(f"no rule for {area} / {kind}")
+
+
+def alert(pack: RulePack, rule: PackRule, entity: str, days_ago: float = 1, **extra: str) -> dict[str, Any]:
+    document: dict[str, Any] = {"@timestamp": (NOW - timedelta(days=days_ago)).isoformat()}
+    set_path(document, "kibana.alert.rule.rule_id", rule.id)
+    set_path(document, "kibana.alert.rule.name", rule.title)
+    set_path(document, "kibana.alert.workflow_status", extra.get("status", "open"))
+    if rule.rule.custom_attributes.get("building_block"):
+        set_path(document, "kibana.alert.building_block_type", "default")
+    set_path(document, entity_field(pack, rule), entity)
+    return document
+
+
+def test_the_triage_rule_is_an_esql_rule_over_the_alerts_with_suppression(kibana_rules: list[dict]) -> None:
+    rule = next(rule for rule in kibana_rules if rule["rule_id"] == PERSON_RULE_ID)
+    settings = load_settings().person_risk
+    assert (rule["type"], rule["from"], rule["interval"]) == ("esql", "now-7d", settings.interval)
+    assert rule["query"].startswith(f"from {settings.alerts_index}\n")
+    assert f"| lookup join {settings.identities_index} on ghosthire.identifier" in rule["query"]
+    assert rule["alert_suppression"]["group_by"] == ["ghosthire.person"]
+    assert rule["alert_suppression"]["duration"] == {"value": 24, "unit": "h"}
+    assert "8.19" in rule["setup"] and "LOOKUP JOIN" in rule["setup"]
+
+
+def test_one_person_across_identifiers_reaches_the_queue(
+    pack: RulePack, triage: EsqlQuery, lookup: list[dict[str, Any]]
+) -> None:
+    host = pick(pack, Guidance.REMOTE_ACCESS, RiskEntity.HOST)
+    okta = pick(pack, Guidance.MULTI_LOGIN, RiskEntity.USER)
+    exfil = pick(pack, Guidance.EXFILTRATION, RiskEntity.USER)
+    alerts = [
+        alert(pack, host, "LT-JSMITH-0142.corp.example.com"),
+        alert(pack, okta, "JSmith@acme-corp.com", days_ago=3),
+        alert(pack, exfil, "jsmith-acme", days_ago=5),
+        # Alex: two areas, below the threshold.
+        alert(pack, host, "lt-akim-0077"),
+        alert(pack, okta, "alex.kim@acme-corp.com"),
+    ]
+    rows = triage.run(alerts, {"ghosthire-identities": lookup})
+    assert [row["ghosthire.person"] for row in rows] == ["jordan.smith@acme-corp.com"]
+    row = rows[0]
+    assert row["ghosthire.guidance_areas"] == 3 and row["ghosthire.alerts"] == 3
+    assert sorted(row["ghosthire.identifiers"]) == ["jsmith-acme", "jsmith@acme-corp.com", "lt-jsmith-0142"]
+    expected = sum(rule.meta.risk.score for rule in (host, okta, exfil))  # type: ignore[union-attr]
+    assert row["ghosthire.risk_score"] == expected
+
+
+def test_unresolved_entities_stay_themselves_and_closed_alerts_do_not_count(
+    pack: RulePack, triage: EsqlQuery, lookup: list[dict[str, Any]]
+) -> None:
+    host = pick(pack, Guidance.REMOTE_ACCESS, RiskEntity.HOST)
+    okta = pick(pack, Guidance.MULTI_LOGIN, RiskEntity.USER)
+    exfil = pick(pack, Guidance.EXFILTRATION, RiskEntity.USER)
+    unknown = [alert(pack, rule, "mallory") for rule in (host, okta, exfil)]
+    assert [row["ghosthire.person"] for row in triage.run(unknown, {"ghosthire-identities": lookup})] == [
+        "mallory"
+    ]
+    closed = [*unknown[:2], alert(pack, exfil, "mallory", status="closed")]
+    assert triage.run(closed, {"ghosthire-identities": lookup}) == []
+
+
+def test_building_blocks_add_risk_but_never_raise_alone(
+    pack: RulePack, triage: EsqlQuery, lookup: list[dict[str, Any]]
+) -> None:
+    blocks = [
+        rule
+        for rule in pack.rules
+        if rule.meta is not None
+        and not rule.is_correlation
+        and rule.rule.custom_attributes.get("building_block")
+    ]
+    areas: dict[Guidance, PackRule] = {}
+    for rule in blocks:
+        if rule.meta.risk.entity is RiskEntity.USER:  # type: ignore[union-attr]
+            areas.setdefault(rule.meta.guidance[0], rule)  # type: ignore[union-attr]
+    assert len(areas) >= 1
+    only_blocks = [alert(pack, rule, "akim") for rule in areas.values()] * 10
+    assert triage.run(only_blocks, {"ghosthire-identities": lookup}) == []
+
+
+def test_new_hires_weigh_more_and_the_score_threshold_alone_raises(
+    pack: RulePack, triage: EsqlQuery, lookup: list[dict[str, Any]]
+) -> None:
+    exfil = pick(pack, Guidance.EXFILTRATION, RiskEntity.USER)
+    score = exfil.meta.risk.score  # type: ignore[union-attr]
+    threshold = triage_thresholds().min_score
+    count = -(-threshold // score)  # enough alerts of one area for anyone
+    rows = triage.run([alert(pack, exfil, "akim")] * count, {"ghosthire-identities": lookup})
+    assert [row["ghosthire.person"] for row in rows] == ["alex.kim@acme-corp.com"]
+    fewer = int(-(-threshold // (score * 1.5)))
+    assert fewer < count
+    hire = triage.run([alert(pack, exfil, "new.hire")] * fewer, {"ghosthire-identities": lookup})
+    assert [row["ghosthire.person"] for row in hire] == ["new.hire@acme-corp.com"]
+    assert triage.run([alert(pack, exfil, "akim")] * fewer, {"ghosthire-identities": lookup}) == []
+
+
+def test_lookup_documents_normalise_and_report_conflicts(
+    lookup: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    keys = {doc["ghosthire"]["identifier"]: doc["ghosthire"]["person"] for doc in lookup}
+    assert (
+        keys["jsmith-acme"] == keys["lt-jsmith-0142"] == keys["8b4c2f6e-3d1a"] == "jordan.smith@acme-corp.com"
+    )
+    assert keys["lt-jsmith-0142.corp.example.com"] == "jordan.smith@acme-corp.com"
+    assert "jsmith" not in keys, "jsmith@other.example is someone else's: the bare name is ambiguous"
+    assert "kiosk-01" not in keys, "a shared kiosk is nobody's evidence"
+    (tmp_path / "i.csv").write_text(IDENTITIES.format(start=""), encoding="utf-8")
+    assert identity_documents(tmp_path / "i.csv").conflicts["jsmith"] == [
+        "jordan.smith@acme-corp.com",
+        "shared-login",
+    ]
+    assert identifier_keys("ACME\\JSmith") == {"jsmith"}
+    assert identifier_keys("LT-1.corp.example.com", host=True) == {"lt-1.corp.example.com", "lt-1"}
+    assert identifier_keys("10.8.0.17", host=True) == {"10.8.0.17"}
