@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -31,3 +34,42 @@ def detection_tests_dir() -> Path:
 
 def examples_dir() -> Path:
     return content_root() / "examples"
+
+
+# A company's own lookups folder (`--lookups DIR`), consulted before the shipped examples while set.
+_company_lookups: ContextVar[Path | None] = ContextVar("company_lookups", default=None)
+
+
+def shipped_lookups_dir() -> Path:
+    """The example lookups the pack ships (splunk_app/lookups/)."""
+    return splunk_app_dir() / "lookups"
+
+
+def company_lookups_dir() -> Path | None:
+    """The company's lookups folder in use, or None when the shipped examples are used."""
+    return _company_lookups.get()
+
+
+def lookup_path(filename: str) -> Path:
+    """A lookup by file name: the company's copy when its folder has one, the shipped example otherwise
+    (so a company folder need only hold the lists it keeps, and pack catalogues such as LOLRMM's stay)."""
+    company = _company_lookups.get()
+    if company is not None and (company / filename).is_file():
+        return company / filename
+    return shipped_lookups_dir() / filename
+
+
+def lookup_filenames() -> list[str]:
+    """Every lookup file name in use: the shipped ones and any the company folder adds."""
+    folders = [shipped_lookups_dir(), *filter(None, [_company_lookups.get()])]
+    return sorted({path.name for folder in folders for path in folder.glob("*.csv")})
+
+
+@contextmanager
+def using_lookups(directory: Path | None) -> Iterator[None]:
+    """Read lookups from a company's folder (same file names as splunk_app/lookups/) while inside."""
+    token = _company_lookups.set(directory)
+    try:
+        yield
+    finally:
+        _company_lookups.reset(token)

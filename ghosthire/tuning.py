@@ -1,8 +1,9 @@
 """Tuning without editing rules: recent hires raise the severity of their signals.
 
 Every indicator alone is common among legitimate remote staff; the same signal in someone's first
-weeks is what the FBI guidance and Microsoft's hunting advice single out. The list of recent hires is a
-lookup (`user,start_date,expected_country`), shipped empty in the Splunk app and read by the local hunt.
+weeks is what the FBI guidance and Microsoft's hunting advice single out. Recent hires come from the identity
+lookup's `startDate` and `work_country` (ghosthire.identities); the older `ghosthire_new_hires.csv`
+(`user,start_date,expected_country`) is still read, for users the identity lookup does not list.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from ghosthire.content import splunk_app_dir
+from ghosthire.content import lookup_path
 from ghosthire.errors import ContentError
 from ghosthire.model.levels import Level, raised
 
 NEW_HIRE_DAYS = 90
 NEW_HIRE_SCORE_FACTOR = 1.5
+NEW_HIRES_FILE = "ghosthire_new_hires.csv"
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ class Escalation:
 
 
 def default_new_hires_path() -> Path:
-    return splunk_app_dir() / "lookups" / "ghosthire_new_hires.csv"
+    return lookup_path(NEW_HIRES_FILE)
 
 
 def load_new_hires(path: Path | None = None) -> dict[str, NewHire]:
@@ -74,8 +76,11 @@ def escalation_for(hires: dict[str, NewHire], entity: str | None, when: datetime
     if not entity or when is None:
         return None
     hire = hires.get(entity.lower())
-    if hire is None:
-        return None
+    return escalation_since(hire, when) if hire else None
+
+
+def escalation_since(hire: NewHire, when: datetime) -> Escalation | None:
+    """The escalation for a signal at `when` about someone who started on `hire.start_date`, if recent."""
     started = datetime.combine(hire.start_date, datetime.min.time(), UTC)
     elapsed = when - started
     if timedelta(0) <= elapsed <= timedelta(days=NEW_HIRE_DAYS):

@@ -9,15 +9,17 @@ from rich.table import Table
 
 from ghosthire.build import BuildResult
 from ghosthire.build import build as run_build
-from ghosthire.commands.common import rules_option, stderr
+from ghosthire.commands.common import lookups_option, rules_option, stderr
+from ghosthire.content import using_lookups
 
 
 @click.command()
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("build"), show_default=True)
 @rules_option
-def build(out_dir: Path, rules: Path | None) -> None:
+@lookups_option
+def build(out_dir: Path, rules: Path | None, lookups: Path | None) -> None:
     """Compile the rules into every target and write the installable artifacts into --out."""
-    with stderr.status("building") as status:
+    with using_lookups(lookups), stderr.status("building") as status:
         result = run_build(out_dir, rules=rules, on_step=lambda step: status.update(step))
     _print_summary(result)
 

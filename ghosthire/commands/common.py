@@ -16,3 +16,13 @@ rules_option = click.option(
     default=None,
     help="Sigma rule directory (default: the pack's sigma_rules/).",
 )
+
+lookups_option = click.option(
+    "--lookups",
+    "lookups",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="The company's lookups folder (file names of splunk_app/lookups/: ghosthire_identities.csv, "
+    "ghosthire_assets.csv, ghosthire_corporate_egress.csv, ...); a file it lacks is taken from the shipped "
+    "examples (default: the shipped examples).",
+)

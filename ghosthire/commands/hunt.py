@@ -9,13 +9,14 @@ from pathlib import Path
 import click
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ghosthire.commands.common import rules_option, stderr
-from ghosthire.content import rules_dir
-from ghosthire.hunt import HuntOutcome
+from ghosthire.commands.common import lookups_option, rules_option, stderr
+from ghosthire.content import company_lookups_dir, rules_dir, shipped_lookups_dir, using_lookups
 from ghosthire.hunt import hunt as run_hunt
 from ghosthire.hunt.output import WRITERS
+from ghosthire.hunt.persons import Findings, assess
 from ghosthire.hunt.readers import input_files
 from ghosthire.hunt.summary import summarise
+from ghosthire.identities import Directory
 from ghosthire.model.time import parse_time
 from ghosthire.rules import load_pack
 from ghosthire.tuning import NEW_HIRE_DAYS, NEW_HIRE_SCORE_FACTOR, load_new_hires
@@ -59,8 +60,10 @@ class UtcTime(click.ParamType):
     default=None,
     help="Lookup of recent hires (user,start_date,expected_country); their alerts in the first "
     f"{NEW_HIRE_DAYS} days are raised one level and their score x{NEW_HIRE_SCORE_FACTOR:g} "
-    "(default: the shipped splunk_app/lookups/ghosthire_new_hires.csv).",
+    "(default: ghosthire_new_hires.csv of the lookups folder; the identity lookup's startDate and "
+    "work_country raise every identifier and asset of a recent hire).",
 )
+@lookups_option
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
 def hunt(
     paths: tuple[Path, ...],
@@ -71,9 +74,32 @@ def hunt(
     since: datetime | None,
     until: datetime | None,
     new_hires_file: Path | None,
+    lookups: Path | None,
     progress: bool | None,
 ) -> None:
-    """Hunt with every rule, correlations included, over log files or directories."""
+    """Hunt with every rule, correlations included, over log files or directories; alerts are resolved to
+    persons through the identity and asset lookups and ranked, the triage queue first."""
+    with using_lookups(lookups):
+        findings = _hunt(paths, rules, source, since, until, new_hires_file, progress)
+    stream = output.open("w", encoding="utf-8") if output else sys.stdout
+    try:
+        WRITERS[output_format](findings, stream)
+    finally:
+        if output:
+            stream.close()
+    _summary(findings)
+
+
+def _hunt(
+    paths: tuple[Path, ...],
+    rules: Path | None,
+    source: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    new_hires_file: Path | None,
+    progress: bool | None,
+) -> Findings:
+    directory = Directory.load(company_lookups_dir() or shipped_lookups_dir())
     pack = load_pack(rules or rules_dir(), require_metadata=rules is None)
     new_hires = load_new_hires(new_hires_file)
     total = sum(path.stat().st_size for path in input_files(paths))
@@ -97,23 +123,30 @@ def hunt(
             new_hires=new_hires,
         )
         bar.update(task, completed=total)
-    stream = output.open("w", encoding="utf-8") if output else sys.stdout
-    try:
-        WRITERS[output_format](outcome, stream)
-    finally:
-        if output:
-            stream.close()
-    _summary(outcome)
+    return assess(outcome, directory)
 
 
-def _summary(outcome: HuntOutcome) -> None:
-    """Records read, skipped with reasons, alerts per rule and elapsed time, on stderr; then the first
-    skipped records with their file and line."""
-    for line in summarise(outcome).lines():
-        stderr.print(line, markup=False)
-    problems = outcome.result.report.problems
+def _summary(findings: Findings) -> None:
+    """Records read, skipped with reasons, alerts per rule and elapsed time, on stderr; then the lookup
+    rows not used and the identifiers two persons claim; then the first skipped records."""
+    for line in summarise(findings.outcome).lines():
+        stderr.print(line, markup=False, soft_wrap=True)
+    lookup_notes = [*map(str, findings.directory.problems), *map(str, findings.directory.conflicts)]
+    for note in lookup_notes[:MAX_LISTED_PROBLEMS]:
+        stderr.print(f"  lookup: {note}", markup=False, soft_wrap=True)
+    if len(lookup_notes) > MAX_LISTED_PROBLEMS:
+        stderr.print(
+            f"  ... and {len(lookup_notes) - MAX_LISTED_PROBLEMS} more lookup notes",
+            markup=False,
+            soft_wrap=True,
+        )
+    problems = findings.outcome.result.report.problems
     for problem in problems[:MAX_LISTED_PROBLEMS]:
         where = f"{problem.file}:{problem.line}" if problem.line else problem.file
-        stderr.print(f"  skipped {where}: {problem.reason}", markup=False)
+        stderr.print(f"  skipped {where}: {problem.reason}", markup=False, soft_wrap=True)
     if len(problems) > MAX_LISTED_PROBLEMS:
-        stderr.print(f"  ... and {len(problems) - MAX_LISTED_PROBLEMS} more skipped records", markup=False)
+        stderr.print(
+            f"  ... and {len(problems) - MAX_LISTED_PROBLEMS} more skipped records",
+            markup=False,
+            soft_wrap=True,
+        )

@@ -13,7 +13,7 @@ from sigma.conversion.base import Backend
 from sigma.exceptions import SigmaError
 from sigma.processing.pipeline import ProcessingPipeline
 
-from ghosthire.content import backends_dir, splunk_app_dir
+from ghosthire.content import backends_dir, lookup_path
 from ghosthire.errors import ContentError
 
 
@@ -80,7 +80,7 @@ def placeholder_values() -> dict[str, list[str]]:
 
 def _lookup_column(name: str, spec: dict[str, str]) -> list[str]:
     placeholder = _Placeholder.model_validate(spec)
-    path = splunk_app_dir() / "lookups" / placeholder.lookup
+    path = lookup_path(placeholder.lookup)
     with path.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     if not rows or placeholder.column not in rows[0]:

@@ -1,4 +1,6 @@
-"""Hunt output formats, registered by name: a readable table, JSON lines, CSV, a self-contained HTML report."""
+"""Hunt output formats, registered by name: a readable table, the ranked persons and the alerts as JSON
+lines, CSV, a self-contained HTML report. Readable formats lead with the triage queue, then the ranked
+persons, then each person's timeline."""
 
 from __future__ import annotations
 
@@ -10,13 +12,13 @@ from typing import TextIO
 from rich.console import Console
 from rich.table import Table
 
-from ghosthire.hunt.alerts import Alert, new_hire_note
+from ghosthire.hunt.alerts import new_hire_note
+from ghosthire.hunt.persons import Findings, PersonRisk, TimelineRow, timeline
 from ghosthire.hunt.report import render_report
-from ghosthire.hunt.risk import roll_up
-from ghosthire.hunt.run import HuntOutcome
+from ghosthire.hunt.wording import summary_of
 from ghosthire.model.levels import Level
 
-Writer = Callable[[HuntOutcome, TextIO], None]
+Writer = Callable[[Findings, TextIO], None]
 WRITERS: dict[str, Writer] = {}
 LEVEL_STYLES: dict[Level, str] = {
     "critical": "bold red",
@@ -25,7 +27,8 @@ LEVEL_STYLES: dict[Level, str] = {
     "low": "cyan",
     "informational": "dim",
 }
-TOP_ENTITIES = 10
+# Persons listed after the queue, and persons whose timeline the table prints (the rest are in other formats).
+TOP_PERSONS = 10
 CSV_COLUMNS = (
     "time",
     "level",
@@ -35,6 +38,7 @@ CSV_COLUMNS = (
     "title",
     "entity_type",
     "entity",
+    "person",
     "risk_score",
     "base_risk_score",
     "new_hire",
@@ -50,78 +54,104 @@ def writer(name: str) -> Callable[[Writer], Writer]:
     return register
 
 
-def summary_of(alert: Alert) -> str:
-    """What happened, in a few words: the group and count for a correlation, the entity otherwise."""
-    if alert.group is not None:
-        group = ", ".join(f"{key}={value}" for key, value in alert.group.items())
-        return f"{group}: {alert.event_count} events (metric {alert.metric:g})"
-    return alert.entity or ""
-
-
 @writer("table")
-def write_table(outcome: HuntOutcome, stream: TextIO) -> None:
-    alerts = outcome.alerts
-    console = Console(file=stream, width=max(Console(file=stream).width, 140), highlight=False)
-    table = Table(title=f"{len(alerts)} alerts", show_lines=False)
-    for column in ("time (UTC)", "level", "rule", "guidance", "entity / group", "where"):
-        table.add_column(column, overflow="fold")
-    for alert in alerts:
-        level = alert.level
-        marker = " [bold](new hire)[/]" if alert.new_hire else ""
-        table.add_row(
-            alert.time.strftime("%Y-%m-%d %H:%M:%S") if alert.time else "-",
-            f"[{LEVEL_STYLES.get(level, '')}]{level}[/]{marker}",
-            alert.rule.title,
-            ", ".join(str(g) for g in alert.rule.meta.guidance) if alert.rule.meta else "",
-            summary_of(alert),
-            _where(alert),
-        )
-    console.print(table)
-    _print_roll_up(console, alerts)
+def write_table(findings: Findings, stream: TextIO) -> None:
+    """Sized to the terminal it prints in (80 columns, or $COLUMNS, when not a terminal)."""
+    console = Console(file=stream, highlight=False)
+    queue = findings.queue
+    if queue:
+        console.print(_persons_table(f"triage queue: {len(queue)} of {len(findings.persons)} persons", queue))
+    else:
+        console.print(f"triage queue: empty ({len(findings.persons)} persons with alerts)")
+    console.print(f"[dim]queued when {findings.policy.describe()}[/]")
+    others = [risk for risk in findings.persons if not risk.triage][:TOP_PERSONS]
+    if others:
+        title = f"ranked persons: top {len(others)} not queued (distinct guidance areas, then score)"
+        console.print(_persons_table(title, others))
+    shown = [*queue, *others]
+    for risk in shown:
+        console.print(_timeline_table(risk))
+    hidden = len(findings.persons) - len(shown)
+    if hidden > 0:
+        console.print(f"[dim]{hidden} more persons: --format persons, csv or html lists every alert[/]")
 
 
-def _print_roll_up(console: Console, alerts: list[Alert]) -> None:
-    entities = roll_up(alerts)[:TOP_ENTITIES]
-    if not entities:
-        return
-    table = Table(title=f"risk roll-up: top {len(entities)} entities (distinct guidance areas, then score)")
-    for column in ("entity", "guidance areas", "score", "alerts"):
-        table.add_column(column, overflow="fold")
-    for risk in entities:
+def _persons_table(title: str, persons: list[PersonRisk]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column, justify in (
+        ("#", "right"),
+        ("person", "left"),
+        ("guidance areas", "left"),
+        ("score", "right"),
+    ):
+        table.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    table.add_column("alerts", justify="right")
+    for risk in persons:
+        marker = " [bold](new hire)[/]" if risk.new_hire else ""
         table.add_row(
-            f"{risk.entity_type} {risk.entity}" + (" (new hire)" if risk.new_hire else ""),
+            str(risk.rank),
+            f"{risk.name}{marker}\n[dim]{', '.join(risk.identifiers[:4])}[/]",
             ", ".join(risk.guidance),
             str(risk.score),
-            str(len(risk.alerts)),
+            f"{len(risk.window.alerts)}/{len(risk.alerts)}",
         )
-    console.print(table)
+    return table
+
+
+def _timeline_table(risk: PersonRisk) -> Table:
+    table = Table(title=f"#{risk.rank} {risk.name}: timeline", title_justify="left")
+    for column in ("time (UTC)", "level", "rule", "what"):
+        table.add_column(column, overflow="fold")
+    for row in timeline(risk.alerts):
+        alert = row.alert
+        marker = " [bold](new hire)[/]" if alert.new_hire else ""
+        table.add_row(
+            _when(row),
+            f"[{LEVEL_STYLES.get(alert.level, '')}]{alert.level}[/]{marker}",
+            alert.rule.title + (f" [bold]x{row.count}[/]" if row.count > 1 else ""),
+            summary_of(alert),
+        )
+    return table
+
+
+def _when(row: TimelineRow) -> str:
+    first, last = row.alert.time, row.last
+    if first is None:
+        return "-"
+    text = first.strftime("%Y-%m-%d %H:%M:%S")
+    if last is None or last == first:
+        return text
+    return f"{text} .. {last.strftime('%H:%M:%S' if last.date() == first.date() else '%Y-%m-%d %H:%M:%S')}"
+
+
+@writer("persons")
+def write_persons(findings: Findings, stream: TextIO) -> None:
+    """One JSON line per person (or unresolved entity), in rank order."""
+    for risk in findings.persons:
+        stream.write(json.dumps(risk.to_json(), sort_keys=True) + "\n")
 
 
 @writer("jsonl")
-def write_jsonl(outcome: HuntOutcome, stream: TextIO) -> None:
-    for alert in outcome.alerts:
-        stream.write(json.dumps(alert.to_json(), sort_keys=True, default=str) + "\n")
+def write_jsonl(findings: Findings, stream: TextIO) -> None:
+    persons = findings.person_of_alert()
+    for alert in findings.alerts:
+        record = {**alert.to_json(), "person": persons.get(id(alert))}
+        stream.write(json.dumps(record, sort_keys=True, default=str) + "\n")
 
 
 @writer("csv")
-def write_csv(outcome: HuntOutcome, stream: TextIO) -> None:
+def write_csv(findings: Findings, stream: TextIO) -> None:
+    persons = findings.person_of_alert()
     table = csv.DictWriter(stream, fieldnames=[*CSV_COLUMNS, "summary"], extrasaction="ignore")
     table.writeheader()
-    for alert in outcome.alerts:
+    for alert in findings.alerts:
         record = alert.to_json()
         record["locations"] = " ".join(record["locations"])
         record["new_hire"] = new_hire_note(alert)
+        record["person"] = persons.get(id(alert)) or ""
         table.writerow({**record, "summary": summary_of(alert)})
 
 
 @writer("html")
-def write_html(outcome: HuntOutcome, stream: TextIO) -> None:
-    stream.write(render_report(outcome))
-
-
-def _where(alert: Alert) -> str:
-    if not alert.locations:
-        return ""
-    first = alert.locations[0]
-    more = f" (+{len(alert.locations) - 1})" if len(alert.locations) > 1 else ""
-    return f"{first.file}:{first.line}{more}"
+def write_html(findings: Findings, stream: TextIO) -> None:
+    stream.write(render_report(findings))

@@ -12,9 +12,9 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from ghosthire.hunt.alerts import Alert, new_hire_note
-from ghosthire.hunt.risk import EntityRisk, roll_up
-from ghosthire.hunt.run import HuntOutcome
+from ghosthire.hunt.persons import Findings, PersonRisk
 from ghosthire.hunt.summary import summarise
+from ghosthire.hunt.wording import summary_of
 
 # A report stays readable (and a few MB) however noisy a rule is.
 MAX_ALERTS = 2000
@@ -29,14 +29,13 @@ class GuidanceArea:
     entities: int
 
 
-def render_report(outcome: HuntOutcome, generated: str | None = None) -> str:
-    entities = roll_up(outcome.alerts)
+def render_report(findings: Findings, generated: str | None = None) -> str:
     template = _environment().get_template("report.html.j2")
     return template.render(
-        summary=summarise(outcome),
-        entities=entities,
-        guidance=guidance_areas(outcome.alerts, entities),
-        alerts=outcome.alerts,
+        summary=summarise(findings.outcome),
+        entities=findings.persons,
+        guidance=guidance_areas(findings.alerts, findings.persons),
+        alerts=findings.alerts,
         generated=generated,
         max_alerts=MAX_ALERTS,
         max_timeline=MAX_TIMELINE,
@@ -44,7 +43,7 @@ def render_report(outcome: HuntOutcome, generated: str | None = None) -> str:
     )
 
 
-def guidance_areas(alerts: list[Alert], entities: list[EntityRisk]) -> list[GuidanceArea]:
+def guidance_areas(alerts: list[Alert], entities: list[PersonRisk]) -> list[GuidanceArea]:
     """Each guidance area the alerts touch: how many alerts, and how many entities."""
     alert_counts = Counter(area for alert in alerts for area in areas(alert))
     entity_counts = Counter(area for risk in entities for area in risk.guidance)
@@ -67,7 +66,7 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     environment.filters.update(
-        thousands=_thousands, when=_when, what=_what, pretty=_pretty, areas=areas, new_hire=new_hire_note
+        thousands=_thousands, when=_when, what=summary_of, pretty=_pretty, areas=areas, new_hire=new_hire_note
     )
     return environment
 
@@ -78,13 +77,6 @@ def _thousands(number: int) -> str:
 
 def _when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "-"
-
-
-def _what(alert: Alert) -> str:
-    if alert.group is not None:
-        group = ", ".join(f"{key}={value}" for key, value in alert.group.items())
-        return f"{group}: {alert.event_count} events (metric {alert.metric:g})"
-    return f"{alert.entity or ''}"
 
 
 def _pretty(event: Any) -> str:

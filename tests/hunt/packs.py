@@ -22,6 +22,7 @@ level: {level}
 guidance: [{guidance}]
 risk: {{entity: {entity}, field: {field}, score: {score}}}
 implementation: a rule written for a hunt test only
+building_block: {building_block}
 """
 
 
@@ -35,12 +36,17 @@ class RuleSpec:
     entity: str
     field: str
     score: int
+    building_block: bool = False
 
 
 def write_pack(directory: Path, rules: dict[str, RuleSpec], id_prefix: str) -> RulePack:
     """One rule file per spec under `directory`; ids are `id_prefix` followed by the rule's position."""
     directory.mkdir(parents=True, exist_ok=True)
     for index, (name, spec) in enumerate(rules.items(), start=1):
-        text = RULE.format(name=name, id=f"{id_prefix}{index:03d}", **vars(spec))
+        text = RULE.format(
+            name=name,
+            id=f"{id_prefix}{index:03d}",
+            **{**vars(spec), "building_block": str(spec.building_block).lower()},
+        )
         (directory / f"{name}.yml").write_text(text, encoding="utf-8")
     return load_pack(directory, require_metadata=False)

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from ghosthire.cli import _register, cli
 from ghosthire.hunt import HuntOutcome, hunt_events
 from ghosthire.hunt.output import WRITERS
-from ghosthire.hunt.risk import roll_up
+from ghosthire.hunt.persons import assess
 from ghosthire.rules import RulePack
 from ghosthire.tuning import NewHire, load_new_hires
 from tests.hunt.packs import RuleSpec, write_pack
@@ -147,18 +147,15 @@ def test_a_start_after_the_signal_is_not_raised(pack: RulePack) -> None:
 
 
 def test_the_roll_up_counts_the_raised_score(outcome: HuntOutcome) -> None:
-    scores = {
-        (risk.entity_type, risk.entity.lower()): (risk.score, risk.new_hire)
-        for risk in roll_up(outcome.alerts)
-    }
-    assert scores[("user", "dana@example.com")] == (60 + 100, True)
-    assert scores[("user", "erin@example.com")] == (40, False)
-    assert scores[("host", "lt-dana")] == (35, False)
+    scores = {risk.key.lower(): (risk.score, risk.new_hire) for risk in assess(outcome).persons}
+    assert scores["dana@example.com"] == (60 + 100, True)
+    assert scores["erin@example.com"] == (40, False)
+    assert scores["lt-dana"] == (35, False)
 
 
 def _written(outcome: HuntOutcome, output_format: str) -> str:
     stream = io.StringIO()
-    WRITERS[output_format](outcome, stream)
+    WRITERS[output_format](assess(outcome), stream)
     return stream.getvalue()
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from ghosthire.hunt import hunt_events
 from ghosthire.hunt.output import WRITERS
-from ghosthire.hunt.risk import roll_up
+from ghosthire.hunt.persons import assess
 from tests.hunt.packs import RuleSpec, write_pack
 
 CHROMIUM = shutil.which("chromium")
@@ -78,10 +78,11 @@ EVENTS = [
 @pytest.fixture
 def report(tmp_path: Path) -> Path:
     outcome = hunt_events(write_pack(tmp_path / "rules", RULES, "9a1d2c3e-0000-4000-8000-000000000"), EVENTS)
-    assert [risk.entity for risk in roll_up(outcome.alerts)] == [PAYLOAD, "LT-BRAVO", "carol@example.com"]
+    findings = assess(outcome)
+    assert [risk.key for risk in findings.persons] == [PAYLOAD, "LT-BRAVO", "carol@example.com"]
     path = tmp_path / "report.html"
     with path.open("w", encoding="utf-8") as stream:
-        WRITERS["html"](outcome, stream)
+        WRITERS["html"](findings, stream)
     return path
 
 

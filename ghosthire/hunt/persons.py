@@ -1,0 +1,260 @@
+"""Person-level risk: every alert's entity resolved to a person (ghosthire.identities), each person's
+risk taken over the sliding window of the triage policy (backends/triage.yml), and the triage queue.
+
+One fake worker shows up as a UPN, a `DOMAIN\\sam`, a laptop, a cloud device and a GitHub login; joined
+into one person, the breadth of evidence across guidance areas is what singles them out among remote
+staff who each trip one indicator. Within a window, distinct guidance areas rank first, then the sum of
+the alerts' scores (a new hire's raised, ghosthire.tuning). Unresolved entities stay themselves.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from ghosthire.hunt.alerts import Alert
+from ghosthire.hunt.run import HuntOutcome
+from ghosthire.hunt.wording import summary_of
+from ghosthire.identities import Directory, Person
+from ghosthire.triage import TriagePolicy, load_triage_policy
+from ghosthire.tuning import NewHire, escalation_since
+
+
+@dataclass(frozen=True)
+class Window:
+    """The alerts of one person inside one window of the policy's length, and what they add up to."""
+
+    alerts: tuple[Alert, ...]
+    guidance: tuple[str, ...]
+    score: int
+    alerting: bool
+
+    @property
+    def start(self) -> datetime | None:
+        return min((alert.time for alert in self.alerts if alert.time), default=None)
+
+    @property
+    def end(self) -> datetime | None:
+        return max((alert.time for alert in self.alerts if alert.time), default=None)
+
+
+@dataclass
+class PersonRisk:
+    """One person (or an entity no lookup resolves), all their alerts in time order, and their riskiest
+    window."""
+
+    key: str
+    person: Person | None
+    alerts: list[Alert] = field(default_factory=list)
+    window: Window = field(default_factory=lambda: Window((), (), 0, False))
+    triage: bool = False
+    rank: int = 0
+
+    @property
+    def name(self) -> str:
+        """What an analyst reads: the person's name and key, or the entity as the logs wrote it."""
+        if self.person is None:
+            return self.key
+        return f"{self.person.display_name} ({self.person.key})"
+
+    @property
+    def identifiers(self) -> list[str]:
+        """The identifiers the alerts name, as written, in order of first appearance (case folded)."""
+        seen: dict[str, str] = {}
+        for alert in self.alerts:
+            if alert.entity:
+                seen.setdefault(alert.entity.lower(), alert.entity)
+        return list(seen.values())
+
+    @property
+    def guidance(self) -> list[str]:
+        return list(self.window.guidance)
+
+    @property
+    def score(self) -> int:
+        return self.window.score
+
+    @property
+    def new_hire(self) -> bool:
+        return any(alert.new_hire for alert in self.alerts)
+
+    @property
+    def first_seen(self) -> datetime | None:
+        return min((alert.time for alert in self.alerts if alert.time), default=None)
+
+    @property
+    def last_seen(self) -> datetime | None:
+        return max((alert.time for alert in self.alerts if alert.time), default=None)
+
+    def to_json(self) -> dict[str, Any]:
+        """The `--format persons` record: one line per person, in rank order."""
+        person = self.person
+        return {
+            "rank": self.rank,
+            "person": person.key if person else self.key,
+            "display_name": person.display_name if person else None,
+            "resolved": person is not None,
+            "identifiers": self.identifiers,
+            "guidance": self.guidance,
+            "score": self.score,
+            "alerts": [_alert_json(alert) for alert in self.window.alerts],
+            "alert_count": len(self.alerts),
+            "triage": self.triage,
+            "new_hire": self.new_hire,
+            "window_start": _iso(self.window.start),
+            "window_end": _iso(self.window.end),
+            "first_seen": _iso(self.first_seen),
+            "last_seen": _iso(self.last_seen),
+            "category": list(person.categories) if person else [],
+            "watchlist": person.watchlist if person else False,
+            "start_date": person.start_date.isoformat() if person and person.start_date else None,
+            "work_country": person.work_country if person else None,
+        }
+
+
+def rank_persons(alerts: Iterable[Alert], directory: Directory, policy: TriagePolicy) -> list[PersonRisk]:
+    """Persons ranked by the distinct guidance areas of their riskiest window, then its score; each
+    marked for the triage queue when that window meets the policy."""
+    persons: dict[str, PersonRisk] = {}
+    for alert in sorted(alerts, key=_time_order):
+        if not alert.entity:
+            continue
+        person = directory.resolve(alert.entity_type or "", alert.entity)
+        key = f"person:{person.key}" if person else f"{alert.entity_type}:{alert.entity.lower()}"
+        label = person.key if person else alert.entity
+        persons.setdefault(key, PersonRisk(label, person)).alerts.append(alert)
+    for risk in persons.values():
+        risk.window = riskiest_window(risk.alerts, policy)
+        risk.triage = policy.queues(len(risk.window.guidance), risk.window.score, risk.window.alerting)
+    ranked = sorted(persons.values(), key=lambda risk: (-len(risk.guidance), -risk.score, risk.key.lower()))
+    for rank, risk in enumerate(ranked, start=1):
+        risk.rank = rank
+    return ranked
+
+
+def riskiest_window(alerts: list[Alert], policy: TriagePolicy) -> Window:
+    """The window of the policy's length (ending at some alert) with the most guidance areas, then the
+    highest score. Alerts without a time belong to every window. `alerts` are in time order."""
+    timed = [alert for alert in alerts if alert.time]
+    untimed = [alert for alert in alerts if not alert.time]
+    areas: Counter[str] = Counter(area for alert in untimed for area in _areas(alert))
+    score = sum(alert.score for alert in untimed)
+    best, best_span = (sum(count > 0 for count in areas.values()), score), (0, 0)
+    start = 0
+    for end, alert in enumerate(timed):
+        areas.update(_areas(alert))
+        score += alert.score
+        while timed[start].time < alert.time - policy.window_length:  # type: ignore[operator]
+            areas.subtract(_areas(timed[start]))
+            score -= timed[start].score
+            start += 1
+        reached = (sum(count > 0 for count in areas.values()), score)
+        if reached > best:
+            best, best_span = reached, (start, end + 1)
+    return _window([*untimed, *timed[best_span[0] : best_span[1]]])
+
+
+def escalate_new_hires(alerts: Iterable[Alert], directory: Directory) -> None:
+    """Raise the alerts about persons in their first days (the identity lookup's startDate), as the
+    new-hire lookup does for users (ghosthire.tuning), whichever identifier or asset the alert names."""
+    for alert in alerts:
+        if alert.new_hire is not None or alert.time is None:
+            continue
+        person = directory.resolve(alert.entity_type or "", alert.entity)
+        if person is not None and person.start_date is not None:
+            hire = NewHire(person.key, person.start_date, person.work_country)
+            alert.new_hire = escalation_since(hire, alert.time)
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    """A run of alerts of one rule about the same thing, one after another: shown once, with a count."""
+
+    alert: Alert
+    count: int
+    last: datetime | None
+
+
+def timeline(alerts: list[Alert]) -> list[TimelineRow]:
+    """A person's alerts in time order, each run of repeats (same rule, same summary) folded into one row."""
+    rows: list[TimelineRow] = []
+    for alert in alerts:
+        previous = rows[-1] if rows else None
+        if previous and previous.alert.rule is alert.rule and summary_of(previous.alert) == summary_of(alert):
+            rows[-1] = TimelineRow(previous.alert, previous.count + 1, alert.time or previous.last)
+        else:
+            rows.append(TimelineRow(alert, 1, alert.time))
+    return rows
+
+
+def _window(alerts: list[Alert]) -> Window:
+    areas = sorted({area for alert in alerts for area in _areas(alert)})
+    alerting = any(not _building_block(alert) for alert in alerts)
+    return Window(tuple(alerts), tuple(areas), sum(alert.score for alert in alerts), alerting)
+
+
+def _areas(alert: Alert) -> list[str]:
+    return [str(area) for area in alert.rule.meta.guidance] if alert.rule.meta else []
+
+
+def _building_block(alert: Alert) -> bool:
+    return bool(alert.rule.rule.custom_attributes.get("building_block"))
+
+
+def _alert_json(alert: Alert) -> dict[str, Any]:
+    return {
+        "time": _iso(alert.time),
+        "rule_name": alert.rule.name,
+        "title": alert.rule.title,
+        "entity_type": alert.entity_type,
+        "entity": alert.entity,
+        "guidance": _areas(alert),
+        "risk_score": alert.score,
+        "level": alert.level,
+        "location": f"{alert.locations[0].file}:{alert.locations[0].line}" if alert.locations else None,
+    }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+def _time_order(alert: Alert) -> tuple[datetime, str]:
+    return (alert.time or datetime.min.replace(tzinfo=UTC), alert.rule.name)
+
+
+@dataclass
+class Findings:
+    """A hunt's alerts with the persons they resolve to, ranked, as every output format shows them."""
+
+    outcome: HuntOutcome
+    persons: list[PersonRisk]
+    directory: Directory
+    policy: TriagePolicy
+
+    @property
+    def alerts(self) -> list[Alert]:
+        return self.outcome.alerts
+
+    @property
+    def queue(self) -> list[PersonRisk]:
+        """The persons the triage policy queues, in rank order."""
+        return [risk for risk in self.persons if risk.triage]
+
+    def person_of_alert(self) -> dict[int, str]:
+        """The person key (or unresolved entity) each alert was counted for, by the alert's id()."""
+        return {id(alert): risk.key for risk in self.persons for alert in risk.alerts}
+
+
+def assess(
+    outcome: HuntOutcome, directory: Directory | None = None, policy: TriagePolicy | None = None
+) -> Findings:
+    """Raise new hires' alerts, resolve every alert to its person and rank them (the shipped triage
+    policy and no identities unless given)."""
+    directory = directory or Directory()
+    policy = policy or load_triage_policy()
+    escalate_new_hires(outcome.alerts, directory)
+    return Findings(outcome, rank_persons(outcome.alerts, directory, policy), directory, policy)

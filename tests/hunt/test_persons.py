@@ -1,0 +1,274 @@
+"""Person-level risk on a small company: the fake worker's identifiers across Okta, Windows and GitHub
+join into one person at rank 1 in the triage queue; benign persons who each trip fewer areas, and a person
+with building blocks only, stay out of it; the policy's window decides what counts together."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from ghosthire.cli import _register, cli
+from ghosthire.hunt import HuntOutcome, hunt_events
+from ghosthire.hunt.persons import assess, rank_persons
+from ghosthire.identities import Directory
+from ghosthire.triage import TriagePolicy, load_triage_policy
+from tests.hunt.packs import RuleSpec, write_pack
+from tests.identities.test_directory import write_lookups
+
+OKTA = "{product: okta, service: okta}"
+WINDOWS = "{product: windows, category: process_creation}"
+GITHUB = "{product: github, service: audit}"
+RULES = {
+    "proxy_session": RuleSpec(
+        "Proxy session",
+        OKTA,
+        "securityContext.isProxy: true",
+        "medium",
+        "session-theft",
+        "user",
+        "actor.alternateId",
+        40,
+    ),
+    "remote_tool": RuleSpec(
+        "Remote tool",
+        WINDOWS,
+        "Image|endswith: '\\\\AnyDesk.exe'",
+        "medium",
+        "remote-access",
+        "host",
+        "Computer",
+        35,
+    ),
+    "repo_clone": RuleSpec(
+        "Private repo cloned", GITHUB, "action: git.clone", "low", "exfiltration", "user", "actor", 30
+    ),
+    "grant_seen": RuleSpec(
+        "Privilege granted",
+        OKTA,
+        "eventType: user.account.privilege.grant",
+        "low",
+        "least-privilege",
+        "user",
+        "actor.alternateId",
+        20,
+        building_block=True,
+    ),
+    "zip_seen": RuleSpec(
+        "Repo zip downloaded",
+        GITHUB,
+        "action: repo.download_zip",
+        "low",
+        "exfiltration",
+        "user",
+        "actor",
+        20,
+        building_block=True,
+    ),
+    "viewer_seen": RuleSpec(
+        "TeamViewer ran",
+        WINDOWS,
+        "Image|endswith: '\\\\TeamViewer.exe'",
+        "low",
+        "remote-access",
+        "host",
+        "Computer",
+        20,
+        building_block=True,
+    ),
+}
+START = datetime(2025, 6, 2, 9, tzinfo=UTC)
+IDENTITIES = [
+    {
+        "identity": "jdoe|jane.doe@example.com|jdoe-gh|E1001",
+        "first": "Jane",
+        "last": "Doe",
+        "email": "jane.doe@example.com",
+        "startDate": "2024-01-08",
+    },
+    {
+        "identity": "rroe|rick.roe@example.com|rroe-gh|E1002",
+        "first": "Rick",
+        "last": "Roe",
+        "email": "rick.roe@example.com",
+        "startDate": "2020-01-06",
+    },
+    {"identity": "bblock|bb@example.com|bb-gh", "first": "Bea", "last": "Block", "email": "bb@example.com"},
+    {
+        "identity": "late|late@example.com|late-gh",
+        "first": "Lou",
+        "last": "Late",
+        "email": "late@example.com",
+    },
+]
+ASSETS = [
+    {"nt_host": "LT-JDOE-01", "dns": "LT-JDOE-01.corp.example.com", "owner": "jdoe", "category": "laptop"},
+    {"nt_host": "LT-RROE-02", "owner": "rroe", "category": "laptop"},
+    {"nt_host": "LT-BB-03", "owner": "bb@example.com", "category": "laptop"},
+    {"nt_host": "LT-LATE-04", "owner": "late", "category": "laptop"},
+]
+
+
+def _at(hours: float) -> datetime:
+    return START + timedelta(hours=hours)
+
+
+def okta(
+    user: str, hours: float, *, proxy: bool = False, event: str = "user.session.start"
+) -> dict[str, Any]:
+    return {
+        "eventType": event,
+        "published": _at(hours).isoformat().replace("+00:00", "Z"),
+        "actor": {"alternateId": user},
+        "securityContext": {"isProxy": proxy},
+    }
+
+
+def windows(computer: str, hours: float, image: str) -> dict[str, Any]:
+    system = {
+        "EventID": 1,
+        "Channel": "Microsoft-Windows-Sysmon/Operational",
+        "Computer": computer,
+        "TimeCreated": {"#attributes": {"SystemTime": _at(hours).isoformat().replace("+00:00", "Z")}},
+    }
+    return {"Event": {"System": system, "EventData": {"Image": image}}}
+
+
+def github(actor: str, hours: float, action: str) -> dict[str, Any]:
+    return {
+        "@timestamp": int(_at(hours).timestamp() * 1000),
+        "action": action,
+        "actor": actor,
+        "org": "example",
+    }
+
+
+EVENTS = [
+    # the fake worker, under three identifiers in three sources and three guidance areas
+    okta("Jane.Doe@Example.com", 1, proxy=True),
+    windows("LT-JDOE-01.corp.example.com", 2, "C:\\Tools\\AnyDesk.exe"),
+    windows("lt-jdoe-01", 3, "C:\\Tools\\AnyDesk.exe"),
+    github("JDOE-GH", 4, "git.clone"),
+    # a benign remote worker: a proxy sign-in and a remote tool, many times (two areas, a modest score)
+    okta("rick.roe@example.com", 1, proxy=True),
+    *(windows("LT-RROE-02", 1 + hour, "C:\\Tools\\AnyDesk.exe") for hour in range(5)),
+    # building blocks only, in three areas
+    okta("bb@example.com", 1, event="user.account.privilege.grant"),
+    github("bb-gh", 2, "repo.download_zip"),
+    windows("LT-BB-03", 3, "C:\\Tools\\TeamViewer.exe"),
+    # three areas, but the third eight days after the first two
+    okta("late@example.com", 1, proxy=True),
+    github("late-gh", 2, "git.clone"),
+    windows("LT-LATE-04", 24 * 8 + 2, "C:\\Tools\\AnyDesk.exe"),
+    # nobody the lookups know
+    okta("guest@partner.example.org", 1, proxy=True),
+]
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("company")
+    write_pack(root / "rules", RULES, "5e3b1a70-0000-4000-8000-000000000")
+    return write_lookups(root / "lookups", IDENTITIES, ASSETS).parent
+
+
+@pytest.fixture(scope="module")
+def outcome(folder: Path) -> HuntOutcome:
+    from ghosthire.rules import load_pack
+
+    return hunt_events(load_pack(folder / "rules", require_metadata=False), EVENTS)
+
+
+def test_the_fake_worker_is_one_person_at_rank_1_of_the_queue(outcome: HuntOutcome, folder: Path) -> None:
+    findings = assess(outcome, Directory.load(folder / "lookups"))
+    top = findings.persons[0]
+    assert (top.rank, top.key, top.triage) == (1, "jdoe", True)
+    assert top.guidance == ["exfiltration", "remote-access", "session-theft"]
+    assert set(top.identifiers) == {
+        "Jane.Doe@Example.com",
+        "LT-JDOE-01.corp.example.com",
+        "lt-jdoe-01",
+        "JDOE-GH",
+    }
+    assert [risk.key for risk in findings.queue] == ["jdoe"]
+
+
+def test_benign_and_building_block_only_persons_stay_out_of_the_queue(
+    outcome: HuntOutcome, folder: Path
+) -> None:
+    findings = assess(outcome, Directory.load(folder / "lookups"))
+    by_key = {risk.key: risk for risk in findings.persons}
+    assert (len(by_key["rroe"].guidance), by_key["rroe"].score, by_key["rroe"].triage) == (
+        2,
+        40 + 5 * 35,
+        False,
+    )
+    assert (len(by_key["bblock"].guidance), by_key["bblock"].triage) == (3, False)
+    assert by_key["guest@partner.example.org"].person is None
+
+
+def test_without_identities_the_worker_splits_into_unqueued_entities(outcome: HuntOutcome) -> None:
+    findings = assess(outcome, Directory())
+    assert findings.queue == []
+    keys = {risk.key.lower() for risk in findings.persons}
+    assert {"jane.doe@example.com", "lt-jdoe-01.corp.example.com", "lt-jdoe-01", "jdoe-gh"} <= keys
+
+
+def test_the_window_decides_what_counts_together(outcome: HuntOutcome, folder: Path) -> None:
+    directory = Directory.load(folder / "lookups")
+    shipped = load_triage_policy()
+    assert shipped.window == "7d"
+    late = {risk.key: risk for risk in rank_persons(outcome.alerts, directory, shipped)}["late"]
+    assert (len(late.guidance), late.triage) == (2, False)
+    assert len(late.alerts) == 3 and len(late.window.alerts) == 2
+    wider = TriagePolicy.model_validate({**shipped.model_dump(), "window": "9d"})
+    late = {risk.key: risk for risk in rank_persons(outcome.alerts, directory, wider)}["late"]
+    assert (late.guidance, late.triage) == (["exfiltration", "remote-access", "session-theft"], True)
+
+
+@pytest.mark.parametrize(
+    ("areas", "score", "alerting", "queued"),
+    [
+        (3, 0, True, True),
+        (2, 299, True, False),
+        (2, 300, True, True),
+        (1, 5000, True, False),
+        (3, 999, False, False),
+    ],
+)
+def test_the_shipped_thresholds(areas: int, score: int, alerting: bool, queued: bool) -> None:
+    assert load_triage_policy().queues(areas, score, alerting) is queued
+
+
+def test_an_invalid_policy_names_its_file(tmp_path: Path) -> None:
+    from ghosthire.errors import ContentError
+
+    path = tmp_path / "triage.yml"
+    path.write_text("window: a week\nqueue_when: [{min_guidance_areas: 3}]\n", encoding="utf-8")
+    with pytest.raises(ContentError, match=r"triage\.yml: invalid triage policy"):
+        load_triage_policy(path)
+
+
+def test_cli_persons_format_with_a_company_lookups_folder(folder: Path, tmp_path: Path) -> None:
+    logs = tmp_path / "logs.ndjson"
+    logs.write_text("".join(json.dumps(event) + "\n" for event in EVENTS), encoding="utf-8")
+    _register()
+    arguments = ["hunt", "--rules", str(folder / "rules"), "--format", "persons", str(logs)]
+    result = CliRunner().invoke(cli, [*arguments[:1], "--lookups", str(folder / "lookups"), *arguments[1:]])
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert [record["rank"] for record in records] == list(range(1, len(records) + 1))
+    first = records[0]
+    assert (first["person"], first["display_name"], first["triage"], first["score"]) == (
+        "jdoe",
+        "Jane Doe",
+        True,
+        140,
+    )
+    assert first["first_seen"] == "2025-06-02T10:00:00Z" and first["last_seen"] == "2025-06-02T13:00:00Z"
+    assert {alert["rule_name"] for alert in first["alerts"]} == {"proxy_session", "remote_tool", "repo_clone"}
+    assert [record["person"] for record in records if record["triage"]] == ["jdoe"]
