@@ -6,9 +6,15 @@ import click
 
 
 def all_commands() -> list[click.Command]:
-    from ghosthire.commands import build, check, coverage, hunt
+    from ghosthire.commands import build, check, coverage, hunt, identities
 
-    commands: list[click.Command] = [build.build, hunt.hunt, check.check, coverage.coverage]
+    commands: list[click.Command] = [
+        build.build,
+        hunt.hunt,
+        identities.identities,
+        check.check,
+        coverage.coverage,
+    ]
     try:
         from ghosthire.commands import deploy
     except ImportError:  # the installers are optional for a pack that only builds and hunts
