@@ -9,6 +9,7 @@ from typing import Any
 from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError
 
+from ghosthire.compile.syntax import SYNTAX_CHECKS, QuerySyntaxError
 from ghosthire.compile.targets import Target
 from ghosthire.rules import PackRule, RulePack
 
@@ -57,8 +58,11 @@ def compile_target(pack: RulePack, target: Target) -> TargetOutput:
         if reason is None:
             try:
                 queries = _convert(backend, rule, target.output_format)
+                _check_syntax(queries, target)
             except (SigmaError, NotImplementedError) as error:
                 reason = _one_line(error) or type(error).__name__
+            except QuerySyntaxError as error:
+                reason = f"the generated query does not parse as {target.label}: {error}"
         if reason is not None:
             failed[str(rule.id)] = reason
         compiled.append(CompiledRule(pack_rule, target.id, queries, reason))
@@ -76,6 +80,14 @@ def _convert(backend: Any, rule: Any, output_format: str) -> list[Any]:
     # A building block referenced by a correlation produces no output of its own in pySigma;
     # its conversion result still exists for the correlation that embeds it.
     return list(queries) or list(rule.get_conversion_result() or [])
+
+
+def _check_syntax(queries: list[Any], target: Target) -> None:
+    if target.syntax is None:
+        return
+    check = SYNTAX_CHECKS[target.syntax]
+    for query in queries:
+        check(str(query))
 
 
 def _missing_dependency(rule: Any, failed: dict[str, str]) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import importlib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -29,6 +29,8 @@ class Target(BaseModel):
     output_format: str = "default"
     options: dict[str, Any] = {}
     extension: Annotated[str, Field(pattern=r"^[a-z]+$")]
+    # The parser every generated query must pass before it is written (ghosthire.compile.syntax).
+    syntax: Literal["eql", "esql", "lucene", "spl"] | None = None
 
     def backend_class(self) -> type[Backend]:
         module_name, class_name = self.backend.split(":")

@@ -33,6 +33,7 @@ from ghosthire.elastic.indices import indices_for
 from ghosthire.elastic.schedule import correlation_window, duration
 
 Part = str | SpecialChars
+_EQL_CONTROL_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 class GhosthireEqlBackend(EqlBackend):
@@ -40,6 +41,14 @@ class GhosthireEqlBackend(EqlBackend):
 
     # Building blocks referenced by a correlation still become complete EQL queries (`any where ...`).
     finalize_correlation_subqueries = True
+
+    def convert_value_str(self, s: SigmaString, state: ConversionState) -> str:
+        # The stock escaping puts a backslash before a raw newline, carriage return or tab, which EQL's
+        # grammar rejects; its escape sequences are `\n`, `\r` and `\t`.
+        converted = super().convert_value_str(s, state)
+        for char, escape in _EQL_CONTROL_ESCAPES.items():
+            converted = converted.replace("\\" + char, escape)
+        return converted
 
     # EQL's `:` and `like~` take strings only: numbers and booleans compare with `==`.
     def convert_condition_field_eq_val_num(

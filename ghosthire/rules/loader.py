@@ -16,6 +16,7 @@ from typing import cast
 
 import yaml
 from pydantic import ValidationError
+from sigma import exceptions
 from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError, SigmaRuleLocation, SigmaRuleNotFoundError
@@ -24,9 +25,12 @@ from sigma.rule import SigmaRule
 
 from ghosthire.errors import ContentError
 from ghosthire.model.levels import DEFAULT_LEVEL, Level
+from ghosthire.rules.documents import RuleDocument, load_documents
 from ghosthire.rules.metadata import RuleMetadata
 
 AnyRule = SigmaRule | SigmaCorrelationRule
+# Where a parsed rule or filter came from: its file, the file's text and its YAML documents.
+Origin = tuple[Path, str, list[RuleDocument]]
 RULE_SUFFIXES = (".yml", ".yaml")
 
 
@@ -129,22 +133,23 @@ def load_pack(root: Path, *, require_metadata: bool = True) -> RulePack:
     """Parse every rule file under `root`; raise ContentError naming the first broken file and line."""
     rules: list[AnyRule] = []
     filters: list[SigmaFilter] = []
-    origin: dict[int, tuple[Path, str]] = {}
+    origin: dict[int, Origin] = {}
     files = rule_files(root)
     if not files:
         raise ContentError(root, "no Sigma rule files (*.yml) found")
     for path in files:
         text = _read(path)
-        for item in _parse(path, text):
-            origin[id(item)] = (path, text)
+        items, documents = _parse(path, text)
+        for item in items:
+            origin[id(item)] = (path, text, documents)
             (filters if isinstance(item, SigmaFilter) else rules).append(item)
     collection = SigmaCollection([_filtered(rule, filters) for rule in rules], resolve_references=False)
     _resolve(collection, origin)
     pack_rules = [
-        PackRule(rule, origin[id(rule)][0], _metadata(rule, *origin[id(rule)], require_metadata))
+        PackRule(rule, origin[id(rule)][0], _metadata(rule, origin[id(rule)], require_metadata))
         for rule in collection.rules
     ]
-    _check_unique(pack_rules)
+    _check_unique(pack_rules, origin)
     unordered = RulePack(pack_rules, collection, root)
     # pySigma's own sort is not a total order: put every referenced rule before the rules that use it.
     ordered = list(dict.fromkeys(dep for rule in pack_rules for dep in unordered.dependencies(rule)))
@@ -166,23 +171,28 @@ def _read(path: Path) -> str:
         raise ContentError(path, f"not UTF-8 text (byte {error.start})") from None
 
 
-def _parse(path: Path, text: str) -> list[AnyRule | SigmaFilter]:
+def _parse(path: Path, text: str) -> tuple[list[AnyRule | SigmaFilter], list[RuleDocument]]:
     try:
-        collection = SigmaCollection.from_yaml(
-            text, source=SigmaRuleLocation(path), collect_filters=True, resolve_references=False
-        )
+        documents = load_documents(path, text)
     except yaml.YAMLError as error:
         raise _yaml_error(path, error) from None
-    except SigmaError as error:
-        raise _located(path, text, error) from None
-    for item in collection.rules:
-        try:
+    try:
+        collection = SigmaCollection.from_dicts(
+            [document.data for document in documents],
+            source=SigmaRuleLocation(path),
+            collect_filters=True,
+            resolve_references=False,
+        )
+        for item in collection.rules:
             if isinstance(item, SigmaRule):
                 for condition in item.detection.parsed_condition:
                     condition.parse()
-        except SigmaError as error:
-            raise _located(path, text, error) from None
-    return [*collection.rules, *collection.filters]
+    except SigmaError as error:
+        raise _located(path, text, documents, error) from None
+    except (TypeError, AttributeError, KeyError, ValueError) as error:
+        # pySigma reads some wrongly typed values without checking them first.
+        raise ContentError(path, f"not a valid Sigma rule: {_one_line(error)}", documents[0].line) from None
+    return [*collection.rules, *collection.filters], documents
 
 
 def _yaml_error(path: Path, error: yaml.YAMLError) -> ContentError:
@@ -195,50 +205,96 @@ def _yaml_error(path: Path, error: yaml.YAMLError) -> ContentError:
     return ContentError(path, message, mark.line + 1 if mark else None)
 
 
-def _resolve(collection: SigmaCollection, origin: dict[int, tuple[Path, str]]) -> None:
+def _resolve(collection: SigmaCollection, origin: dict[int, Origin]) -> None:
     for rule in collection.rules:
         if not isinstance(rule, SigmaCorrelationRule):
             continue
         try:
             rule.resolve_rule_references(collection)
         except SigmaRuleNotFoundError as error:
-            path, text = origin[id(rule)]
-            raise _located(path, text, error, prefix="correlation references a missing rule: ") from None
+            path, text, documents = origin[id(rule)]
+            raise _located(
+                path, text, documents, error, prefix="correlation references a missing rule: "
+            ) from None
     try:
         collection.resolve_rule_references()
     except SigmaError as error:
         raise ContentError(next(iter(origin.values()))[0].parent, str(error)) from None
 
 
-def _metadata(rule: AnyRule, path: Path, text: str, required: bool) -> RuleMetadata | None:
+def _metadata(rule: AnyRule, origin: Origin, required: bool) -> RuleMetadata | None:
     if not required and "guidance" not in rule.custom_attributes:
         return None
+    path, _, documents = origin
     try:
         return RuleMetadata.from_custom_attributes(rule.custom_attributes)
     except ValidationError as error:
         first = error.errors()[0]
-        key = str(first["loc"][0]) if first["loc"] else "guidance"
         where = ".".join(str(part) for part in first["loc"])
-        line = _line_of(text, [f"{key}:"])
-        raise ContentError(path, f"pack metadata `{where}`: {first['msg']}", line) from None
+        line = _line_in(documents, *(str(part) for part in first["loc"] if isinstance(part, str)))
+        raise ContentError(path, f"pack metadata `{where or 'guidance'}`: {first['msg']}", line) from None
 
 
-def _check_unique(rules: list[PackRule]) -> None:
+def _check_unique(rules: list[PackRule], origin: dict[int, Origin]) -> None:
     seen: dict[str, PackRule] = {}
     for pack_rule in rules:
-        for key in (pack_rule.id, pack_rule.name):
+        for field, key in (("id", pack_rule.id), ("name", pack_rule.name)):
             if key in seen and seen[key] is not pack_rule:
+                line = _line_in(origin[id(pack_rule.rule)][2], field)
                 raise ContentError(
-                    pack_rule.path, f"duplicate rule id or name {key!r} (also in {seen[key].path})"
+                    pack_rule.path, f"duplicate rule {field} {key!r} (also in {seen[key].path})", line
                 )
             seen[key] = pack_rule
 
 
-def _located(path: Path, text: str, error: Exception, prefix: str = "") -> ContentError:
+# The key a pySigma error is about, by its type: its line is where the error is.
+_ERROR_KEYS: dict[type[SigmaError], tuple[str, ...]] = {
+    exceptions.SigmaLevelError: ("level",),
+    exceptions.SigmaIdentifierError: ("id",),
+    exceptions.SigmaLogsourceError: ("logsource",),
+    exceptions.SigmaTitleError: ("title",),
+    exceptions.SigmaNameError: ("name",),
+    exceptions.SigmaStatusError: ("status",),
+    exceptions.SigmaDateError: ("date",),
+    exceptions.SigmaModifiedError: ("modified",),
+    exceptions.SigmaDescriptionError: ("description",),
+    exceptions.SigmaReferencesError: ("references",),
+    exceptions.SigmaFieldsError: ("fields",),
+    exceptions.SigmaFalsePositivesError: ("falsepositives",),
+    exceptions.SigmaAuthorError: ("author",),
+    exceptions.SigmaRelatedError: ("related",),
+    exceptions.SigmaTagError: ("tags",),
+    exceptions.SigmaTaxonomyError: ("taxonomy",),
+    exceptions.SigmaLicenseError: ("license",),
+    exceptions.SigmaScopeError: ("scope",),
+    exceptions.SigmaConditionError: ("detection", "condition"),
+    exceptions.SigmaDetectionError: ("detection",),
+    exceptions.SigmaTimespanError: ("correlation", "timespan"),
+    exceptions.SigmaCorrelationConditionError: ("correlation", "condition"),
+    exceptions.SigmaCorrelationTypeError: ("correlation", "type"),
+    exceptions.SigmaCorrelationRuleError: ("correlation",),
+}
+
+
+def _located(
+    path: Path, text: str, documents: list[RuleDocument], error: Exception, prefix: str = ""
+) -> ContentError:
+    """The error on the line of the value it quotes, else of the key its type is about."""
     message = re.sub(r" in /\S+$", "", str(error))
     tokens = re.findall(r"'([^']+)'", message)
-    candidates = [f"|{token}" for token in tokens] + tokens
-    return ContentError(path, prefix + message, _line_of(text, candidates))
+    line = _line_of(text, [f"|{token}" for token in tokens] + tokens)
+    if line is None:
+        keys = next((keys for kind, keys in _ERROR_KEYS.items() if isinstance(error, kind)), ())
+        line = _line_in(documents, *keys)
+    return ContentError(path, prefix + message, line)
+
+
+def _line_in(documents: list[RuleDocument], *keys: str) -> int:
+    return documents[0].line_of(*keys) if documents else 1
+
+
+def _one_line(error: object) -> str:
+    return " ".join(str(error).split())[:300]
 
 
 def _line_of(text: str, candidates: list[str]) -> int | None:

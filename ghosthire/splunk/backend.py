@@ -34,6 +34,7 @@ from sigma.correlations import (
 from sigma.exceptions import SigmaFeatureNotSupportedByBackendError, SigmaTransformationError
 from sigma.processing.transformations import FieldMappingTransformation
 from sigma.rule import SigmaRule
+from sigma.types import SigmaString
 
 STREAMSTATS = "streamstats"
 STATS = "stats"
@@ -72,6 +73,15 @@ class GhosthireSplunkBackend(SplunkBackend):
     finalize_correlation_subqueries: ClassVar[bool] = True
     # Splunk names JSON array members `target{}.alternateId`; such names need no quotes in SPL.
     field_quote_pattern: ClassVar[re.Pattern[str]] = re.compile(r"^[\w.{}]+$")
+
+    def convert_value_str(self, s: SigmaString, state: ConversionState) -> str:
+        # A search term cannot escape `*`: `"a\*b"` is still a wildcard to Splunk, so a value holding a
+        # literal `*` would match something else. Refuse it rather than ship another meaning.
+        if any("*" in part for part in s.s if isinstance(part, str)):
+            raise SigmaFeatureNotSupportedByBackendError(
+                "a value holds a literal *, which a Splunk search term cannot escape (it would match as a wildcard)"
+            )
+        return super().convert_value_str(s, state)
 
     correlation_methods: ClassVar[dict[str, str]] = {
         STREAMSTATS: "Sliding time window with streamstats time_window (Sigma semantics)",

@@ -9,6 +9,7 @@ from typing import Any
 import eql
 import eql.functions
 
+from ghosthire.compile.syntax import eql_tree
 from ghosthire.elastic.ecs import parse_time
 
 DOC_KEY = "ghosthire_doc"
@@ -32,8 +33,7 @@ eql.functions.Wildcard.to_regex = classmethod(_wildcard_regex)
 
 
 def parse_eql(query: str) -> Any:
-    with eql.parser.elasticsearch_syntax, eql.parser.allow_runs:
-        return eql.parse_query(query)
+    return eql_tree(query)
 
 
 def eql_matching(query: str, documents: list[dict[str, Any]]) -> list[int]:

@@ -24,10 +24,9 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from antlr4 import CommonTokenStream, InputStream
-from esql_parser.EsqlBaseLexer import EsqlBaseLexer
 from esql_parser.EsqlBaseParser import EsqlBaseParser as P
 
+from ghosthire.compile.syntax import esql_tree
 from ghosthire.elastic.ecs import flatten, get_path, parse_time
 from ghosthire.elastic.fields import STRING_TYPES, field_type
 
@@ -44,12 +43,7 @@ class EsqlUnsupported(AssertionError):
 
 
 def parse_tree(query: str) -> tuple[Any, int]:
-    lexer = EsqlBaseLexer(InputStream(query))
-    lexer.removeErrorListeners()
-    parser = P(CommonTokenStream(lexer))
-    parser.removeErrorListeners()
-    tree = parser.singleStatement()
-    return tree, parser.getNumberOfSyntaxErrors()
+    return esql_tree(query)
 
 
 @dataclass
