@@ -13,6 +13,7 @@ from sigma.conversion.base import Backend
 from sigma.exceptions import SigmaError
 from sigma.processing.pipeline import ProcessingPipeline
 
+from ghosthire.compile import lookups as _lookups  # noqa: F401  registers its pipeline transformation
 from ghosthire.content import backends_dir, lookup_path
 from ghosthire.errors import ContentError
 
@@ -67,21 +68,30 @@ def _load_pipeline(path: Path) -> ProcessingPipeline:
         raise ContentError(path, f"invalid processing pipeline: {error}") from None
 
 
-class _Placeholder(BaseModel):
+class PlaceholderLookup(BaseModel):
+    """Where a placeholder's values live: a lookup CSV of splunk_app/lookups/ and its column."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
     lookup: str
     column: str
 
 
-def placeholder_values() -> dict[str, list[str]]:
-    """Values of every Sigma placeholder, read from the lookup CSV that backends/placeholders.yml names."""
+def placeholder_lookups() -> dict[str, PlaceholderLookup]:
+    """Every Sigma placeholder the pack declares (backends/placeholders.yml) and its lookup column."""
     path = backends_dir() / "placeholders.yml"
     declared = (yaml.safe_load(path.read_text()) or {}).get("placeholders") or {}
-    return {name: _lookup_column(name, spec) for name, spec in declared.items()}
+    try:
+        return {name: PlaceholderLookup.model_validate(spec) for name, spec in declared.items()}
+    except ValidationError as error:
+        raise ContentError(path, f"invalid placeholder declaration: {error}") from None
 
 
-def _lookup_column(name: str, spec: dict[str, str]) -> list[str]:
-    placeholder = _Placeholder.model_validate(spec)
+def placeholder_values() -> dict[str, list[str]]:
+    """Values of every Sigma placeholder, read from the lookup CSV that backends/placeholders.yml names."""
+    return {name: _lookup_column(name, spec) for name, spec in placeholder_lookups().items()}
+
+
+def _lookup_column(name: str, placeholder: PlaceholderLookup) -> list[str]:
     path = lookup_path(placeholder.lookup)
     with path.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))

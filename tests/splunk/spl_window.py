@@ -22,6 +22,10 @@ reference:
 - `stats`/`streamstats` ignore null values in `dc`, `values`, `max`, `min` and drop groups with a null
   by-field; `addinfo` adds `info_min_time` (the searched range's start, given by the test);
 - `multisearch [ search ... ] ...` is the union of its subsearches' results;
+- a subsearch in a search expression, `[| inputlookup <definition> | where len(c) > 0 | eval v=<c with
+  "*" around> | rename v AS f | fields f]`, runs first over the lookup's rows (`lookups`: definition name
+  -> rows) and is replaced by its implicit `format` output, `( ( f="v1" ) OR ( f="v2" ) )` with `\\` and
+  `"` escaped, or `NOT ( )` when it returns nothing (`( )` is true, so an empty list matches nothing);
 - `spath path=a.b{} output=f` reads the event's JSON (`_raw`, kept parsed) and writes each array element
   as JSON text; `json_extract(f, "k")` returns a member's value (strings unquoted, booleans as
   true/false, objects and arrays as JSON text), `json_array_to_mv` a JSON array's values,
@@ -30,6 +34,8 @@ reference:
 
 from __future__ import annotations
 
+import csv
+import io
 import ipaddress
 import json
 import operator
@@ -37,6 +43,8 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from typing import Any
+
+from ghosthire.deploy.conf import parse_conf
 
 Event = dict[str, Any]
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
@@ -51,6 +59,7 @@ _AGGREGATE = re.compile(r"(?:(count)|(dc|values|max|min)\(([^)]+)\)) as (\S+)")
 
 
 Macros = Mapping[str, str]
+Lookups = Mapping[str, list[dict[str, str]]]
 _NUMERIC_FILTER = re.compile(r"(?:search|where) (\w+) (>=|>|<=|<|=|!=) (\d+)")
 _MACRO_CALL = re.compile(r"`(\w+)`")
 
@@ -79,12 +88,17 @@ def commands(query: str) -> list[str]:
 
 
 def run(
-    query: str, events: list[Event], info_min_time: float = 0.0, macros: Macros | None = None
+    query: str,
+    events: list[Event],
+    info_min_time: float = 0.0,
+    macros: Macros | None = None,
+    lookups: Lookups | None = None,
 ) -> list[Event]:
     """The query's results for `events`: with `macros`, the indexed events the whole query searches;
-    without, the results of its base search (the first command), which is then not evaluated."""
+    without, the results of its base search (the first command), which is then not evaluated. Subsearches
+    read `lookups` (none given: a subsearch left in an evaluated command fails the test)."""
     results = [dict(event) for event in events]
-    parts = commands(query)
+    parts = commands(query if lookups is None else with_subsearch_results(query, lookups))
     if macros is None:
         parts = parts[1:]
     else:
@@ -93,6 +107,69 @@ def run(
     for command in parts:
         results = _command(command, results, info_min_time, macros)
     return results
+
+
+def with_subsearch_results(query: str, lookups: Lookups) -> str:
+    """Every `[| inputlookup ...]` subsearch replaced by its formatted results, as Splunk does before it
+    parses the outer search; `multisearch` groups (`[ search ... ]`) stay."""
+    output, depth, quoted, escaped, start = [], 0, False, False, 0
+    for index, char in enumerate(query):
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == '"':
+            quoted = not quoted
+        elif not quoted and char == "[":
+            depth += 1
+            if depth == 1:
+                start = index
+        elif not quoted and char == "]":
+            depth -= 1
+            if depth == 0:
+                inner = query[start + 1 : index].strip()
+                if inner.startswith("|"):
+                    output.append((start, index + 1, _formatted(_lookup_subsearch(inner, lookups))))
+    for begin, end, text in reversed(output):
+        query = query[:begin] + text + query[end:]
+    return query
+
+
+def _lookup_subsearch(text: str, lookups: Lookups) -> list[Event]:
+    [first, *rest] = commands(text.lstrip("| "))
+    match = re.fullmatch(r"inputlookup (\w+)", first)
+    if not match or match[1] not in lookups:
+        raise AssertionError(f"a subsearch must read a known lookup: {text!r}")
+    rows: list[Event] = [{k: v for k, v in row.items() if v not in ("", None)} for row in lookups[match[1]]]
+    for command in rest:
+        rows = _command(command, rows, 0.0)
+    return rows
+
+
+def app_lookups(app_files: Mapping[str, bytes]) -> dict[str, list[dict[str, str]]]:
+    """Every lookup definition of a built app (transforms.conf `filename`) with its CSV rows."""
+    transforms = parse_conf(app_files["default/transforms.conf"].decode("utf-8"), "transforms.conf")
+    return {
+        name: list(csv.DictReader(io.StringIO(app_files[f"lookups/{keys['filename']}"].decode("utf-8"))))
+        for name, keys in transforms.items()
+        if "filename" in keys
+    }
+
+
+def _formatted(rows: list[Event]) -> str:
+    """The implicit `format` of a subsearch's results: rows ORed, each row's fields ANDed, values quoted
+    with backslashes and quotes escaped; `NOT ( )` for no rows."""
+    if not rows:
+        return "NOT ( )"
+    terms = [
+        "( " + " AND ".join(f'{field}="{_format_escape(str(value))}"' for field, value in row.items()) + " )"
+        for row in rows
+    ]
+    return "( " + " OR ".join(terms) + " )"
+
+
+def _format_escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def _generate(first: str, events: list[Event], macros: Macros, info_min_time: float) -> list[Event]:
@@ -181,6 +258,19 @@ def _command(
     if match := re.fullmatch(r'rename (\w+ AS "[^"]+"(?:, \w+ AS "[^"]+")*)', text):
         pairs = re.findall(r'(\w+) AS "([^"]+)"', match[1])
         return [_renamed(event, pairs) for event in results]
+    if match := re.fullmatch(r"where len\((\w+)\) > 0", text):
+        return [event for event in results if str(event.get(match[1]) or "")]
+    if match := re.fullmatch(r'eval (\w+)=((?:"\*" \. )?)(\w+)((?: \. "\*")?)', text):
+        return [
+            _set(event, match[1], f"{'*' if match[2] else ''}{event[match[3]]}{'*' if match[4] else ''}")
+            for event in results
+            if event.get(match[3]) is not None
+        ]
+    if match := re.fullmatch(r'rename (\w+) AS ("[^"]+"|[\w.{}]+)', text):
+        return [_renamed(event, [(match[1], match[2].strip('"'))]) for event in results]
+    if match := re.fullmatch(r'fields ("[^"]+"|[\w.{}]+)', text):
+        name = match[1].strip('"')
+        return [{name: event[name]} for event in results if name in event]
     if text == "sort 0 _time":
         return sorted(results, key=lambda event: event["_time"])
     if text == "addinfo":
@@ -444,6 +534,8 @@ def _not(tokens: list[tuple[str, str]]) -> tuple[Matcher, list[tuple[str, str]]]
     if tokens[0] == ("word", "NOT"):
         inner, tokens = _not(tokens[1:])
         return (lambda e: not inner(e)), tokens
+    if tokens[0][0] == "open" and len(tokens) > 1 and tokens[1][0] == "close":
+        return (lambda e: True), tokens[2:]  # `( )`: the empty conjunction
     if tokens[0][0] == "open":
         inner, tokens = _and(tokens[1:])
         if not tokens or tokens[0][0] != "close":

@@ -3,8 +3,9 @@
 For each correlation of the pack and each case of detection_tests/<rule>.yml, the raw records become the
 events Splunk would index (tests/splunk/splunk_events.py: field names as the add-ons extract them, not
 as the pipelines map them) and the built app's search runs over them in the SPL interpreter
-(tests/splunk/spl_window.py) with the app's own macros: source macros, filter macros, the Google
-Workspace parameter macro, the building blocks' searches, the sliding window. The searched range starts
+(tests/splunk/spl_window.py) with the app's own macros and lookups: source macros, filter macros, the
+Google Workspace parameter macro, the building blocks' searches, the lists they read at search time
+(corporate egress, RMM catalogue), the sliding window. The searched range starts
 one timespan before the first event, so every window is complete. A must-fire case must return a row,
 a must-not-fire case none: the same verdicts the local engine gives (tests/test_detections.py). Each
 case runs twice, with JSON null as the string "null" and as no field, so no verdict rests on how Splunk
@@ -22,7 +23,7 @@ from ghosthire.deploy.conf import parse_conf
 from ghosthire.rules import RulePack, load_pack
 from ghosthire.rules.cases import load_cases
 from tests.conftest import DETECTION_CASES
-from tests.splunk.spl_window import run
+from tests.splunk.spl_window import app_lookups, run
 from tests.splunk.splunk_events import NULL_MODELS, splunk_events
 
 CASES = load_cases(DETECTION_CASES)
@@ -45,6 +46,11 @@ def macros(app_files: dict[str, bytes]) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
+def lookups(app_files: dict[str, bytes]) -> dict[str, list[dict[str, str]]]:
+    return app_lookups(app_files)
+
+
+@pytest.fixture(scope="module")
 def searches(splunk_output: TargetOutput) -> dict[str, str]:
     return {item.rule.name: str(item.queries[0]) for item in splunk_output.ok()}
 
@@ -62,13 +68,14 @@ def test_correlation_verdict_on_its_test_events(
     nulls: str,
     searches: dict[str, str],
     macros: dict[str, str],
+    lookups: dict[str, list[dict[str, str]]],
     pack: RulePack,
 ) -> None:
     rule_cases = CASES[rule_name]
     case = (rule_cases.must_fire if verdict == "fire" else rule_cases.must_not_fire)[index]
     events = splunk_events(case.events, rule_cases.source_of(case), nulls)
     timespan = pack.get(rule_name).rule.timespan.seconds
-    rows = run(searches[rule_name], events, min(e["_time"] for e in events) - timespan, macros)
+    rows = run(searches[rule_name], events, min(e["_time"] for e in events) - timespan, macros, lookups)
     if verdict == "fire":
         assert rows, f"{case.name}: the Splunk search must return a row"
     else:

@@ -16,7 +16,7 @@ from ghosthire.rules import RulePack
 from ghosthire.rules.cases import load_cases
 from ghosthire.splunk.gws import MACRO, gws_parameters
 from tests.conftest import DETECTION_CASES
-from tests.splunk.spl_window import run
+from tests.splunk.spl_window import app_lookups, run
 from tests.splunk.splunk_events import NULL_MODELS, splunk_events
 
 CASES = load_cases(DETECTION_CASES)
@@ -88,7 +88,11 @@ def test_parameters_are_paired_by_name_not_by_position(macros: dict[str, str]) -
 
 @pytest.mark.parametrize("nulls", NULL_MODELS)
 def test_google_workspace_rules_on_their_test_events(
-    pack: RulePack, splunk_output: TargetOutput, macros: dict[str, str], nulls: str
+    pack: RulePack,
+    splunk_output: TargetOutput,
+    macros: dict[str, str],
+    app_files: dict[str, bytes],
+    nulls: str,
 ) -> None:
     """Single-event rules: each must-fire event returns a row, must-not-fire events none (correlations:
     test_correlation_cases.py)."""
@@ -101,7 +105,7 @@ def test_google_workspace_rules_on_their_test_events(
         for verdict, listed in (("fire", CASES[name].must_fire), ("quiet", CASES[name].must_not_fire)):
             for case in listed:
                 events = splunk_events(case.events, CASES[name].source_of(case), nulls)
-                rows = run(query, events, macros=macros)
+                rows = run(query, events, macros=macros, lookups=app_lookups(app_files))
                 expected = len(events) if verdict == "fire" else 0
                 assert len(rows) == expected, f"{name} / {case.name}: {len(rows)} of {len(events)} events"
                 checked += 1
