@@ -8,7 +8,12 @@ from sigma.correlations import SigmaCorrelationRule
 from sigma.rule import SigmaRule
 
 from ghosthire.compile import TargetOutput
+from ghosthire.elastic.attack import load_attack
 from ghosthire.rules import Guidance, PackRule, RulePack
+
+# ATT&CK Navigator layer format (https://github.com/mitre-attack/attack-navigator, layer format 4.5).
+NAVIGATOR_VERSIONS = {"layer": "4.5", "navigator": "5.1.0"}
+LEVEL_SCORES = {"informational": 1, "low": 2, "medium": 3, "high": 4, "critical": 5}
 
 # Guidance areas for which only one log source exists in practice (HR/ATS exports for hiring checks).
 SINGLE_SOURCE_AREAS = frozenset({Guidance.HIRING})
@@ -99,13 +104,50 @@ def to_markdown(areas: list[AreaCoverage]) -> str:
             "",
             f"## `{area.guidance}`",
             "",
-            "| rule | level | log sources | targets |",
-            "|---|---|---|---|",
+            "| rule | level | log sources | targets | reporting it answers |",
+            "|---|---|---|---|---|",
         ]
         for entry in sorted(area.rules, key=lambda item: item.rule.name):
             kind = " (correlation)" if entry.rule.is_correlation else ""
             lines.append(
                 f"| `{entry.rule.name}`{kind}: {entry.rule.title} | {entry.rule.level} | "
-                f"{', '.join(entry.log_sources)} | {', '.join(entry.targets)} |"
+                f"{', '.join(entry.log_sources)} | {', '.join(entry.targets)} | {_reporting(entry.rule)} |"
             )
     return "\n".join(lines) + "\n"
+
+
+def _reporting(rule: PackRule) -> str:
+    """The rule's public reports as `source, date` (linked where the report has an address)."""
+    reports = rule.meta.reporting if rule.meta else []
+    return "; ".join(f"[{report}]({report.url})" if report.url else str(report) for report in reports) or "-"
+
+
+def navigator_layer(areas: list[AreaCoverage]) -> dict:
+    """An ATT&CK Navigator layer of the covering rules: one entry per technique and tactic, scored by the
+    highest level of the rules tagging it, commented with their names."""
+    bundle = load_attack()
+    covering = {entry.rule.name: entry.rule for area in areas for entry in area.rules}
+    by_cell: dict[tuple[str, str], list[PackRule]] = {}
+    for rule in covering.values():
+        for technique_id in rule.attack_ids:
+            for tactic in bundle.technique(technique_id).tactics:
+                by_cell.setdefault((technique_id, tactic), []).append(rule)
+    techniques = [
+        {
+            "techniqueID": technique_id,
+            "tactic": tactic,
+            "score": max(LEVEL_SCORES.get(rule.level, 3) for rule in rules),
+            "comment": ", ".join(sorted(rule.name for rule in rules)),
+            "enabled": True,
+        }
+        for (technique_id, tactic), rules in sorted(by_cell.items())
+    ]
+    return {
+        "name": "ghosthire coverage",
+        "description": f"Techniques tagged by the {len(covering)} ghosthire rules that cover the FBI guidance; "
+        "score: highest rule level (1 informational .. 5 critical)",
+        "domain": "enterprise-attack",
+        "versions": NAVIGATOR_VERSIONS,
+        "gradient": {"colors": ["#ffe766", "#ff6666"], "minValue": 1, "maxValue": 5},
+        "techniques": techniques,
+    }

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from ghosthire.compile import compile_pack, load_targets
-from ghosthire.coverage import AreaCoverage, coverage, to_markdown
+from ghosthire.coverage import AreaCoverage, coverage, navigator_layer, to_markdown
+from ghosthire.elastic.attack import load_attack
 from ghosthire.hunt import HuntPlan
 from ghosthire.rules import Guidance, RulePack
 
@@ -37,3 +38,20 @@ def test_coverage_document_is_current(areas: list[AreaCoverage]) -> None:
     assert COVERAGE_DOC.read_text(encoding="utf-8") == to_markdown(areas), (
         "docs/coverage.md is stale: run `ghosthire coverage --markdown docs/coverage.md`"
     )
+
+
+def test_the_navigator_layer_holds_every_covering_rules_techniques_under_their_tactics(
+    areas: list[AreaCoverage],
+) -> None:
+    layer = navigator_layer(areas)
+    assert layer["domain"] == "enterprise-attack" and layer["versions"]["layer"] == "4.5"
+    bundle = load_attack()
+    cells = {(entry["techniqueID"], entry["tactic"]): entry for entry in layer["techniques"]}
+    for area in areas:
+        for item in area.rules:
+            for technique_id in item.rule.attack_ids:
+                for tactic in bundle.technique(technique_id).tactics:
+                    cell = cells[(technique_id, tactic)]
+                    assert item.rule.name in cell["comment"].split(", ")
+                    assert 1 <= cell["score"] <= 5
+    assert all(tactic in bundle.tactics for _, tactic in cells)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from ghosthire.commands.common import rules_option, stderr
 from ghosthire.compile import compile_pack, load_targets
 from ghosthire.content import rules_dir
 from ghosthire.coverage import coverage as compute_coverage
-from ghosthire.coverage import to_markdown
+from ghosthire.coverage import navigator_layer, to_markdown
 from ghosthire.hunt import build_plan
 from ghosthire.rules import load_pack
 
@@ -23,7 +24,12 @@ from ghosthire.rules import load_pack
 @click.option(
     "--markdown", type=click.Path(dir_okay=False, path_type=Path), help="Also write the matrix as Markdown."
 )
-def coverage(rules: Path | None, markdown: Path | None) -> None:
+@click.option(
+    "--navigator",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write an ATT&CK Navigator layer (JSON) of the techniques the rules cover.",
+)
+def coverage(rules: Path | None, markdown: Path | None, navigator: Path | None) -> None:
     """Print the guidance -> rules -> log sources -> targets matrix; exit 1 on a coverage gap."""
     with stderr.status("compiling"):
         pack = load_pack(rules or rules_dir())
@@ -43,5 +49,8 @@ def coverage(rules: Path | None, markdown: Path | None) -> None:
     Console(width=160).print(table)
     if markdown:
         markdown.write_text(to_markdown(areas), encoding="utf-8")
+    if navigator:
+        layer = navigator_layer(areas)
+        navigator.write_text(json.dumps(layer, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     if any(area.gap for area in areas):
         sys.exit(1)

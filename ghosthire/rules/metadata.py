@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class Guidance(StrEnum):
@@ -37,6 +38,25 @@ class Risk(BaseModel):
     score: Annotated[int, Field(ge=1, le=100)]
 
 
+class Reporting(BaseModel):
+    """A public report of the tradecraft a rule answers: who published it, when, and where."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: Annotated[str, Field(min_length=3)]
+    date: Annotated[str, Field(pattern=r"^\d{4}-\d{2}(-\d{2})?$")]
+    url: Annotated[str, Field(pattern=r"^https://")] | None = None
+
+    @field_validator("date", mode="before")
+    @classmethod
+    def _iso_text(cls, value: Any) -> Any:
+        """YAML reads 2025-06-30 as a date; a month (2025-12) stays text."""
+        return value.isoformat() if isinstance(value, date) else value
+
+    def __str__(self) -> str:
+        return f"{self.source}, {self.date}"
+
+
 class RuleMetadata(BaseModel):
     """The custom top-level keys of a pack rule (Sigma keeps them as custom attributes)."""
 
@@ -46,6 +66,7 @@ class RuleMetadata(BaseModel):
     risk: Risk
     implementation: Annotated[str, Field(min_length=20)]
     enabled_by_default: bool = False
+    reporting: list[Reporting] = []
 
     @classmethod
     def from_custom_attributes(cls, attributes: dict[str, Any]) -> RuleMetadata:

@@ -38,17 +38,36 @@ def parse_eql(query: str) -> Any:
 
 def eql_matching(query: str, documents: list[dict[str, Any]]) -> list[int]:
     """Indexes of the documents an EQL query returns (eql's `:`/`like~`/`==` ignore case), fed in time
-    order with their @timestamp in seconds, so that a sequence's maxspan means what it means in Elastic."""
+    order with their @timestamp in seconds, so that a sequence's maxspan means what it means in Elastic.
+
+    Elasticsearch matches a multi-valued field when any of its values matches; the eql package compares
+    the list itself. So a document with lists is fed once per combination of their values (a condition
+    needing two values of one list at once is the one case this cannot reproduce)."""
     engine = eql.PythonEngine({"time_unit": 1})
     hits: list[int] = []
     engine.add_output_hook(lambda output: hits.extend(event.data[DOC_KEY] for event in output.events))
     engine.add_query(parse_eql(query))
     events = [
-        eql.Event("any", _seconds(document, number), {**document, DOC_KEY: number})
+        eql.Event("any", _seconds(document, number), {**variant, DOC_KEY: number})
         for number, document in enumerate(documents)
+        for variant in _single_valued(document)
     ]
     engine.stream_events(sorted(events, key=lambda event: event.time), finalize=True)
     return sorted(set(hits))
+
+
+def _single_valued(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """The document once per combination of the values of its list fields (nested objects included)."""
+    variants: list[dict[str, Any]] = [{}]
+    for key, value in document.items():
+        if isinstance(value, dict):
+            options: list[Any] = _single_valued(value)
+        elif isinstance(value, list) and value:
+            options = value
+        else:
+            options = [value]
+        variants = [{**variant, key: option} for variant in variants for option in options]
+    return variants
 
 
 def _seconds(document: dict[str, Any], fallback: int) -> float:
