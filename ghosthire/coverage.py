@@ -8,12 +8,12 @@ from sigma.correlations import SigmaCorrelationRule
 from sigma.rule import SigmaRule
 
 from ghosthire.compile import TargetOutput
-from ghosthire.elastic.attack import load_attack
+from ghosthire.model.attack import load_attack
+from ghosthire.model.levels import LEVELS
 from ghosthire.rules import Guidance, PackRule, RulePack
 
 # ATT&CK Navigator layer format (https://github.com/mitre-attack/attack-navigator, layer format 4.5).
 NAVIGATOR_VERSIONS = {"layer": "4.5", "navigator": "5.1.0"}
-LEVEL_SCORES = {"informational": 1, "low": 2, "medium": 3, "high": 4, "critical": 5}
 
 # Guidance areas for which only one log source exists in practice (HR/ATS exports for hiring checks).
 SINGLE_SOURCE_AREAS = frozenset({Guidance.HIRING})
@@ -136,7 +136,7 @@ def navigator_layer(areas: list[AreaCoverage]) -> dict:
         {
             "techniqueID": technique_id,
             "tactic": tactic,
-            "score": max(LEVEL_SCORES.get(rule.level, 3) for rule in rules),
+            "score": max(LEVELS.index(rule.level) + 1 for rule in rules),
             "comment": ", ".join(sorted(rule.name for rule in rules)),
             "enabled": True,
         }

@@ -8,8 +8,8 @@ import pytest
 
 from ghosthire.compile import compile_pack, load_targets
 from ghosthire.coverage import AreaCoverage, coverage, navigator_layer, to_markdown
-from ghosthire.elastic.attack import load_attack
 from ghosthire.hunt import HuntPlan
+from ghosthire.model.attack import load_attack
 from ghosthire.rules import Guidance, RulePack
 
 COVERAGE_DOC = Path(__file__).resolve().parents[1] / "docs" / "coverage.md"

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ghosthire.hunt.engine import EngineResult, Occurrence
+from ghosthire.model.attack import load_attack
 from ghosthire.rules import PackRule
 from ghosthire.rules.metadata import RiskEntity
 from ghosthire.tuning import Escalation, NewHire, escalation_for
@@ -70,6 +71,8 @@ class Alert:
             "base_level": self.base_level,
             "time": self.time.isoformat().replace("+00:00", "Z") if self.time else None,
             "guidance": [str(g) for g in rule.meta.guidance] if rule.meta else [],
+            "attack_techniques": rule.attack_ids,
+            "attack_tactics": attack_tactics(rule),
             "entity": self.entity,
             "entity_type": self.entity_type,
             "risk_score": self.score,
@@ -84,6 +87,13 @@ class Alert:
                 group=self.group, event_count=self.event_count, metric=self.metric, events=self.events
             )
         return record
+
+
+def attack_tactics(rule: PackRule) -> list[str]:
+    """The ATT&CK tactics (short names) of the rule's techniques, in ATT&CK's order."""
+    table = load_attack()
+    tactics = {tactic for technique in rule.attack_ids for tactic in table.technique(technique).tactics}
+    return [tactic for tactic in table.tactics if tactic in tactics]
 
 
 def _new_hire_json(escalation: Escalation) -> dict[str, Any]:

@@ -42,8 +42,12 @@ CSV_COLUMNS = (
     "risk_score",
     "base_risk_score",
     "new_hire",
+    "attack_techniques",
+    "attack_tactics",
     "locations",
 )
+# Timesketch's JSONL import: every line needs message, datetime (ISO 8601) and timestamp_desc.
+TIMESKETCH_TIME_DESC = {True: "Correlation condition met", False: "Event time"}
 
 
 def writer(name: str) -> Callable[[Writer], Writer]:
@@ -146,10 +150,29 @@ def write_csv(findings: Findings, stream: TextIO) -> None:
     table.writeheader()
     for alert in findings.alerts:
         record = alert.to_json()
-        record["locations"] = " ".join(record["locations"])
+        for listed in ("locations", "attack_techniques", "attack_tactics"):
+            record[listed] = " ".join(record[listed])
         record["new_hire"] = new_hire_note(alert)
         record["person"] = persons.get(id(alert)) or ""
         table.writerow({**record, "summary": summary_of(alert)})
+
+
+@writer("timesketch")
+def write_timesketch(outcome: HuntOutcome, stream: TextIO) -> None:
+    """One Timesketch event per alert with a time (an alert without one cannot sit on a timeline)."""
+    for alert in outcome.alerts:
+        if alert.time is None:
+            continue
+        record = alert.to_json()
+        line = {
+            "message": f"[{alert.level}] {alert.rule.title}: {summary_of(alert)}",
+            "datetime": record.pop("time"),
+            "timestamp_desc": TIMESKETCH_TIME_DESC[alert.group is not None],
+            "tag": ["ghosthire", *record["guidance"], *record["attack_techniques"]],
+            **{key: value for key, value in record.items() if key not in ("event", "events")},
+            "data_type": "ghosthire:alert",
+        }
+        stream.write(json.dumps(line, sort_keys=True, default=str) + "\n")
 
 
 @writer("html")
