@@ -158,12 +158,13 @@ def write_csv(findings: Findings, stream: TextIO) -> None:
 
 
 @writer("timesketch")
-def write_timesketch(outcome: HuntOutcome, stream: TextIO) -> None:
+def write_timesketch(findings: Findings, stream: TextIO) -> None:
     """One Timesketch event per alert with a time (an alert without one cannot sit on a timeline)."""
-    for alert in outcome.alerts:
+    persons = findings.person_of_alert()
+    for alert in findings.alerts:
         if alert.time is None:
             continue
-        record = alert.to_json()
+        record = {**alert.to_json(), "person": persons.get(id(alert))}
         line = {
             "message": f"[{alert.level}] {alert.rule.title}: {summary_of(alert)}",
             "datetime": record.pop("time"),

@@ -8,8 +8,9 @@ import json
 
 import pytest
 
-from ghosthire.hunt import HuntOutcome, HuntPlan, hunt_events
+from ghosthire.hunt import HuntPlan, hunt_events
 from ghosthire.hunt.output import WRITERS
+from ghosthire.hunt.persons import Findings, assess
 from ghosthire.rules.cases import RuleCases
 
 # A single-event rule tagged with two techniques across three tactics, and a correlation.
@@ -18,30 +19,30 @@ CORRELATION = "okta_authenticator_device_shared_by_users"
 
 
 @pytest.fixture(scope="module")
-def outcome(hunt_plan: HuntPlan, rule_cases: dict[str, RuleCases]) -> HuntOutcome:
+def findings(hunt_plan: HuntPlan, rule_cases: dict[str, RuleCases]) -> Findings:
     events = [event for name in (SINGLE, CORRELATION) for event in rule_cases[name].must_fire[0].events]
-    return hunt_events(hunt_plan, events)
+    return assess(hunt_events(hunt_plan, events))
 
 
-def _written(outcome: HuntOutcome, name: str) -> str:
+def _written(findings: Findings, name: str) -> str:
     stream = io.StringIO()
-    WRITERS[name](outcome, stream)
+    WRITERS[name](findings, stream)
     return stream.getvalue()
 
 
-def test_jsonl_and_csv_carry_attack_techniques_and_tactics(outcome: HuntOutcome) -> None:
+def test_jsonl_and_csv_carry_attack_techniques_and_tactics(findings: Findings) -> None:
     by_rule = {
-        record["rule_name"]: record for record in map(json.loads, _written(outcome, "jsonl").splitlines())
+        record["rule_name"]: record for record in map(json.loads, _written(findings, "jsonl").splitlines())
     }
     assert by_rule[SINGLE]["attack_techniques"] == ["T1219.002", "T1543.003"]
     assert by_rule[SINGLE]["attack_tactics"] == ["persistence", "privilege-escalation", "command-and-control"]
-    rows = {row["rule_name"]: row for row in csv.DictReader(io.StringIO(_written(outcome, "csv")))}
+    rows = {row["rule_name"]: row for row in csv.DictReader(io.StringIO(_written(findings, "csv")))}
     assert rows[SINGLE]["attack_techniques"] == "T1219.002 T1543.003"
     assert rows[SINGLE]["attack_tactics"] == "persistence privilege-escalation command-and-control"
 
 
-def test_timesketch_lines_have_the_three_required_fields(outcome: HuntOutcome) -> None:
-    lines = [json.loads(line) for line in _written(outcome, "timesketch").splitlines()]
+def test_timesketch_lines_have_the_three_required_fields(findings: Findings) -> None:
+    lines = [json.loads(line) for line in _written(findings, "timesketch").splitlines()]
     assert {line["rule_name"] for line in lines} >= {SINGLE, CORRELATION}
     for line in lines:
         assert line["message"] and line["timestamp_desc"]
