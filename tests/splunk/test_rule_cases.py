@@ -3,7 +3,7 @@ for rules without a correlation (correlations: test_correlation_cases.py).
 
 The raw records become the events the Splunk add-ons index (tests/splunk/splunk_events.py) and the
 rule's search runs over them in the SPL interpreter (tests/splunk/spl_window.py) with the built app's
-macros: every must-fire event the rule's source macro reads returns a row, a must-not-fire event none.
+macros and lookups: every must-fire event the rule's source macro reads returns a row, a must-not-fire event none.
 A record the source macro does not read is one the Splunk app does not search by design (process
 creation is read from Sysmon event 1, not Security 4688: macros.conf says why), but every rule needs
 at least one must-fire event its macro reads, so no rule passes on nothing. Building blocks
@@ -22,7 +22,7 @@ from ghosthire.deploy.conf import parse_conf
 from ghosthire.rules import load_pack
 from ghosthire.rules.cases import load_cases
 from tests.conftest import DETECTION_CASES
-from tests.splunk.spl_window import run
+from tests.splunk.spl_window import app_lookups, run
 from tests.splunk.splunk_events import NULL_MODELS, Event, splunk_events
 
 CASES = load_cases(DETECTION_CASES)
@@ -53,9 +53,10 @@ def macros(app_files: dict[str, bytes]) -> dict[str, str]:
 
 @pytest.mark.parametrize("nulls", NULL_MODELS)
 def test_every_single_event_rule_on_its_test_events(
-    splunk_output: TargetOutput, macros: dict[str, str], nulls: str
+    splunk_output: TargetOutput, macros: dict[str, str], app_files: dict[str, bytes], nulls: str
 ) -> None:
     """One test over every rule, so that a failure lists every wrong verdict."""
+    lookups = app_lookups(app_files)
     compiled = {item.rule.name: item for item in splunk_output.compiled}
     wrong = []
     for name in SINGLE_EVENT_RULES:
@@ -70,7 +71,7 @@ def test_every_single_event_rule_on_its_test_events(
                     continue
                 query = str(item.queries[0])
                 events = splunk_events(case.events, CASES[name].source_of(case), nulls)
-                rows = run(query, events, macros=macros)
+                rows = run(query, events, macros=macros, lookups=lookups)
                 expected = _read_by_source_macro(query, events, macros) if verdict == "fire" else 0
                 if len(rows) != expected:
                     wrong.append(f"{name} / {case.name}: {len(rows)} rows, {expected} expected")
