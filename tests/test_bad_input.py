@@ -121,7 +121,7 @@ def test_unreadable_file_is_reported_not_fatal(tmp_path: Path) -> None:
     (tmp_path / "garbage.log").write_bytes(b"\x00\x01 this is not a log format\n")
     outcome = hunt(load_pack(tmp_path, require_metadata=False), [tmp_path])
     assert [problem.reason for problem in outcome.result.report.problems] == [
-        "file not read: not JSON, NDJSON, CSV or EVTX"
+        "file not read: not JSON, NDJSON, CSV, Zeek or EVTX"
     ]
 
 

@@ -39,7 +39,10 @@ class UtcTime(click.ParamType):
 
 
 @click.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+# Not `readable=True`: a file that cannot be read is reported with the hunt's other problems, not refused.
+@click.argument(
+    "paths", nargs=-1, required=True, type=click.Path(exists=True, readable=False, path_type=Path)
+)
 @rules_option
 @click.option("--source", help="Read every record as this log source (default: recognise each record).")
 @click.option(
