@@ -12,6 +12,9 @@ from ghosthire.build import build as run_build
 from ghosthire.commands.common import lookups_option, rules_option, stderr
 from ghosthire.content import using_lookups
 
+# Rules named per skip reason; build-report.json lists every one.
+LISTED_RULES = 5
+
 
 @click.command()
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("build"), show_default=True)
@@ -31,10 +34,24 @@ def _print_summary(result: BuildResult) -> None:
     for output in result.outputs.values():
         table.add_row(output.target.label, str(len(output.ok())), str(len(output.skipped())))
     stderr.print(table)
-    by_reason: dict[tuple[str, str], list[str]] = {}
+    # One line per reason, naming the targets: a rule no target can express is listed once, not per target.
+    targets_by_rule: dict[tuple[str, str], list[str]] = {}
     for target, rule, reason in result.skipped():
-        by_reason.setdefault((target, reason), []).append(rule)
-    for (target, reason), rules in by_reason.items():
-        stderr.print(f"skipped for {target} ({len(rules)}): {reason}: {', '.join(rules)}")
+        targets_by_rule.setdefault((reason, rule), []).append(target)
+    by_reason: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+    for (reason, rule), targets in targets_by_rule.items():
+        by_reason.setdefault((reason, tuple(targets)), []).append(rule)
+    for (reason, targets), rules in by_reason.items():
+        more = f" and {len(rules) - LISTED_RULES} more" if len(rules) > LISTED_RULES else ""
+        stderr.print(
+            f"skipped for {', '.join(targets)} ({len(rules)}): {reason.rstrip('.')}: "
+            f"{', '.join(rules[:LISTED_RULES])}{more}",
+            markup=False,
+            soft_wrap=True,
+        )
+    if by_reason:
+        stderr.print(
+            f"every skipped rule, per target: {result.artifacts['report']}", markup=False, soft_wrap=True
+        )
     for name, path in result.artifacts.items():
         stderr.print(f"{name}: {path}")

@@ -134,6 +134,13 @@ def _summary(findings: Findings) -> None:
     rows not used and the identifiers two persons claim; then the first skipped records."""
     for line in summarise(findings.outcome).lines():
         stderr.print(line, markup=False, soft_wrap=True)
+    queue = ", ".join(risk.key for risk in findings.queue) or "nobody"
+    stderr.print(
+        f"  triage queue ({findings.policy.describe()}): {queue}; {len(findings.persons)} persons and "
+        "unresolved entities ranked",
+        markup=False,
+        soft_wrap=True,
+    )
     lookup_notes = [*map(str, findings.directory.problems), *map(str, findings.directory.conflicts)]
     for note in lookup_notes[:MAX_LISTED_PROBLEMS]:
         stderr.print(f"  lookup: {note}", markup=False, soft_wrap=True)

@@ -173,20 +173,30 @@ def escalate_new_hires(alerts: Iterable[Alert], directory: Directory) -> None:
 class TimelineRow:
     """A run of alerts of one rule about the same thing, one after another: shown once, with a count."""
 
-    alert: Alert
-    count: int
-    last: datetime | None
+    alerts: tuple[Alert, ...]
+
+    @property
+    def alert(self) -> Alert:
+        return self.alerts[0]
+
+    @property
+    def count(self) -> int:
+        return len(self.alerts)
+
+    @property
+    def last(self) -> datetime | None:
+        return self.alerts[-1].time
 
 
 def timeline(alerts: list[Alert]) -> list[TimelineRow]:
-    """A person's alerts in time order, each run of repeats (same rule, same summary) folded into one row."""
+    """Alerts in time order, each run of repeats (same rule, same summary) folded into one row."""
     rows: list[TimelineRow] = []
     for alert in alerts:
-        previous = rows[-1] if rows else None
-        if previous and previous.alert.rule is alert.rule and summary_of(previous.alert) == summary_of(alert):
-            rows[-1] = TimelineRow(previous.alert, previous.count + 1, alert.time or previous.last)
+        previous = rows[-1].alert if rows else None
+        if previous and previous.rule is alert.rule and summary_of(previous) == summary_of(alert):
+            rows[-1] = TimelineRow((*rows[-1].alerts, alert))
         else:
-            rows.append(TimelineRow(alert, 1, alert.time))
+            rows.append(TimelineRow((alert,)))
     return rows
 
 

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 
 from ghosthire.hunt.run import HuntOutcome
 
+# Rules named in the one-line alert summary; the HTML report and the CSV have every count.
+TOP_RULES = 5
+
 
 @dataclass(frozen=True)
 class HuntSummary:
@@ -24,16 +27,29 @@ class HuntSummary:
         return sum(self.skipped.values())
 
     def lines(self) -> list[str]:
-        """The summary as plain lines: records read, skipped with reasons, alerts per rule, time."""
+        """The summary as a few plain lines: records read, skipped with reasons, the rules with the most
+        alerts (every count is in the HTML report and the CSV), rules not run, time."""
         sources = ", ".join(f"{name} {count:,}" for name, count in sorted(self.by_source.items())) or "none"
         lines = [
             f"read {self.records:,} records from {self.files} files ({sources}); "
             f"skipped {self.skipped_total:,}; {self.alerts:,} alerts in {self.elapsed:.2f}s"
         ]
         lines += [f"  skipped {count:,}: {reason}" for reason, count in sorted(self.skipped.items())]
-        lines += [f"  alerts {count:,}: {name}" for name, count in sorted(self.alerts_per_rule.items())]
+        if self.alerts_per_rule:
+            ranked = sorted(self.alerts_per_rule.items(), key=lambda item: (-item[1], item[0]))
+            top = ", ".join(f"{count:,} {name}" for name, count in ranked[:TOP_RULES])
+            rest = (
+                f"; {len(ranked) - TOP_RULES} more rules in --format html or csv"
+                if len(ranked) > TOP_RULES
+                else ""
+            )
+            lines.append(f"  alerts from {len(ranked)} rules, most from: {top}{rest}")
+        by_reason: dict[str, list[str]] = {}
+        for name, reason in sorted(self.rules_not_run.items()):
+            by_reason.setdefault(reason, []).append(name)
         lines += [
-            f"  rule not run locally: {name}: {reason}" for name, reason in sorted(self.rules_not_run.items())
+            f"  {len(names)} rules not run locally ({reason}): {', '.join(names)}"
+            for reason, names in by_reason.items()
         ]
         return lines
 
