@@ -36,8 +36,21 @@ from ghosthire.splunk.entities import (
 from ghosthire.splunk.gws import MACRO as GWS_PARAMETERS_MACRO
 from ghosthire.splunk.gws import gws_parameters, parameters_macro
 from ghosthire.splunk.package import write_tgz
+from ghosthire.splunk.persons import (
+    IDENTITY_KEYS,
+    TriageSearch,
+    company_directory,
+    identity_keys,
+    threshold_condition,
+    window_earliest,
+)
 from ghosthire.splunk.render import environment, render, render_tree
 from ghosthire.splunk.searches import (
+    PERSON_MACRO,
+    RISK_PERSON,
+    RISK_UNRESOLVED,
+    ROLE_TRIAGE,
+    ROLE_TRIAGE_ES,
     SEARCH_NAME_PREFIX,
     SavedSearch,
     filter_macro,
@@ -48,6 +61,7 @@ from ghosthire.splunk.searches import (
     triage_annotations,
 )
 from ghosthire.splunk.settings import AppSettings, load_settings
+from ghosthire.triage import TriagePolicy, load_triage_policy
 from ghosthire.tuning import NEW_HIRE_DAYS, NEW_HIRE_SCORE_FACTOR, Escalation, NewHire
 
 # The escalation tuning.py applies to a signal about a recent hire; its score and level depend only on the
@@ -55,7 +69,7 @@ from ghosthire.tuning import NEW_HIRE_DAYS, NEW_HIRE_SCORE_FACTOR, Escalation, N
 NEW_HIRE_ESCALATION = Escalation(NewHire("", date.min, None), 0)
 
 RULE_CATALOGUE = "ghosthire_rules.csv"
-ROLLUP_ID = "ghosthire_risk_rollup"
+TRIAGE_ID = "ghosthire_triage"
 TSTATS_TARGET = "splunk_tstats"
 
 
@@ -72,13 +86,6 @@ class Lookup:
     content: bytes
 
 
-@dataclass(frozen=True)
-class Rollup:
-    name: str
-    cron: str
-    annotations: str
-
-
 def build_app(pack: RulePack, spl: TargetOutput, out_dir: Path) -> Path:
     """Write `out_dir/ghosthire-<version>.tgz` from the pack and its `splunk` target output."""
     source = splunk_app_dir()
@@ -88,11 +95,8 @@ def build_app(pack: RulePack, spl: TargetOutput, out_dir: Path) -> Path:
     macros = filter_macros(spl, searches)
     lookups = app_lookups(searches, pack)
     dashboards = load_dashboards(source / "dashboards", settings.navigation)
-    rollup = Rollup(
-        search_name("Risk roll-up across guidance areas"),
-        schedule_for(ROLLUP_ID, 0, settings).cron,
-        triage_annotations(settings),
-    )
+    policy = load_triage_policy()
+    triage = triage_searches(settings, policy)
     parameters = gws_parameters(spl.target)
     env = environment(source / "templates")
     context = {
@@ -102,8 +106,13 @@ def build_app(pack: RulePack, spl: TargetOutput, out_dir: Path) -> Path:
         "filter_macros": macros,
         "lookups": lookups,
         "dashboards": dashboards,
-        "rollup": rollup,
+        "triage_searches": triage,
+        "triage_condition": threshold_condition(policy),
+        "triage_policy": policy.describe(),
         "search_prefix": SEARCH_NAME_PREFIX,
+        "person_macro": PERSON_MACRO,
+        "risk_person": RISK_PERSON,
+        "risk_unresolved": RISK_UNRESOLVED,
         "new_hire_days": NEW_HIRE_DAYS,
         "new_hire_score_factor": NEW_HIRE_SCORE_FACTOR,
         "gws_parameters": parameters,
@@ -117,11 +126,36 @@ def build_app(pack: RulePack, spl: TargetOutput, out_dir: Path) -> Path:
         )
         for dashboard in dashboards
     }
-    check_app(texts, searches, dashboards, rollup)
+    check_app(texts, searches, dashboards, triage)
     files = {path: text.encode("utf-8") for path, text in texts.items()}
     files |= {f"lookups/{lookup.filename}": lookup.content for lookup in lookups}
     files |= skeleton_files(source / "skeleton")
     return write_tgz(settings.app.id, files, out_dir / f"{settings.app.id}-{ghosthire.__version__}.tgz")
+
+
+def triage_searches(settings: AppSettings, policy: TriagePolicy) -> list[TriageSearch]:
+    """The triage queue over the app's summary index (no ES needed) and over ES's risk index."""
+    earliest = window_earliest(policy)
+    return [
+        TriageSearch(
+            search_name("Person in the triage queue"),
+            "ghosthire_person_risk",
+            filter_macro(TRIAGE_ID),
+            ROLE_TRIAGE,
+            schedule_for(TRIAGE_ID, 0, settings).cron,
+            earliest,
+            triage_annotations(settings, ROLE_TRIAGE),
+        ),
+        TriageSearch(
+            search_name("Person in the triage queue (ES risk index)"),
+            "ghosthire_person_risk_es",
+            filter_macro(f"{TRIAGE_ID}_es"),
+            ROLE_TRIAGE_ES,
+            schedule_for(f"{TRIAGE_ID}_es", 0, settings).cron,
+            earliest,
+            triage_annotations(settings, ROLE_TRIAGE_ES),
+        ),
+    ]
 
 
 def tstats_target() -> Target:
@@ -165,7 +199,8 @@ def filter_macros(spl: TargetOutput, searches: list[SavedSearch]) -> list[Filter
     macros = {filter_macro(item.rule.name): f"Tuning for {item.rule.title}." for item in spl.ok()}
     for search in searches:
         macros.setdefault(search.filter_macro, f"Tuning for {search.name}.")
-    macros[filter_macro(ROLLUP_ID)] = "Tuning for the risk roll-up."
+    macros[filter_macro(TRIAGE_ID)] = "Tuning for the triage queue (summary index)."
+    macros[filter_macro(f"{TRIAGE_ID}_es")] = "Tuning for the triage queue (ES risk index)."
     return [FilterMacro(name, description) for name, description in macros.items()]
 
 
@@ -174,10 +209,14 @@ def app_lookups(searches: list[SavedSearch], pack: RulePack) -> list[Lookup]:
     rule catalogue the dashboards and the roll-up join on."""
     paths = [lookup_path(name) for name in lookup_filenames()]
     shipped = [Lookup(path.stem, path.name, path.read_bytes()) for path in paths]
-    if RULE_CATALOGUE in {path.name for path in paths}:
-        raise ContentError(lookup_path(RULE_CATALOGUE), "this lookup name is generated by the build")
-    catalogue = Lookup(Path(RULE_CATALOGUE).stem, RULE_CATALOGUE, rule_catalogue(searches, pack))
-    return sorted([*shipped, catalogue], key=lambda lookup: lookup.name)
+    generated = [
+        Lookup(Path(RULE_CATALOGUE).stem, RULE_CATALOGUE, rule_catalogue(searches, pack)),
+        Lookup(Path(IDENTITY_KEYS).stem, IDENTITY_KEYS, identity_keys(company_directory()[0])),
+    ]
+    for lookup in generated:
+        if lookup.filename in {path.name for path in paths}:
+            raise ContentError(lookup_path(lookup.filename), "this lookup name is generated by the build")
+    return sorted([*shipped, *generated], key=lambda lookup: lookup.name)
 
 
 def rule_catalogue(searches: list[SavedSearch], pack: RulePack) -> bytes:
@@ -227,7 +266,10 @@ def skeleton_files(directory: Path) -> dict[str, bytes]:
 
 
 def check_app(
-    texts: dict[str, str], searches: list[SavedSearch], dashboards: list[Dashboard], rollup: Rollup
+    texts: dict[str, str],
+    searches: list[SavedSearch],
+    dashboards: list[Dashboard],
+    triage: list[TriageSearch],
 ) -> None:
     """Re-read the rendered files: .conf syntax, values that must read back unchanged, macros defined,
     views well-formed."""
@@ -249,7 +291,7 @@ def check_app(
     macros = confs[macros_path]
     calls = [(search.name, search.search) for search in searches]
     calls += [(f"{search.name} drill-down", search.drilldown_search) for search in searches]
-    calls += [(rollup.name, confs[saved_path][rollup.name]["search"])]
+    calls += [(search.name, confs[saved_path][search.name]["search"]) for search in triage]
     calls += [(f"dashboard {d.name}", query) for d in dashboards for query in d.queries()]
     require_defined_macros(calls, macros, macros_path)
     require_views(texts)

@@ -23,8 +23,12 @@ from ghosthire.splunk.settings import AppSettings
 
 SEARCH_NAME_PREFIX = "ghosthire - "
 TSTATS_SUFFIX = " (tstats)"
+# The macro every rule's search resolves its entity with (macros.conf), and the fields it sets for ES.
+PERSON_MACRO = "ghosthire_risk_person"
+RISK_PERSON, RISK_UNRESOLVED = "risk_person", "risk_unresolved"
 # The triage searches' annotation role; detections are "detection", tstats variants "variant".
-ROLE_DETECTION, ROLE_VARIANT, ROLE_TRIAGE = "detection", "variant", "triage"
+# The ES risk-index triage search is "triage-es": chosen by name only, it needs Enterprise Security.
+ROLE_DETECTION, ROLE_VARIANT, ROLE_TRIAGE, ROLE_TRIAGE_ES = "detection", "variant", "triage", "triage-es"
 # savedsearches.conf alert.severity: 1 debug, 2 info, 3 warning, 4 error, 5 severe, 6 fatal.
 _ALERT_SEVERITY: dict[Level, int] = {"informational": 2, "low": 3, "medium": 4, "high": 5, "critical": 6}
 
@@ -124,12 +128,13 @@ def drilldown_search(location: EntityLocation, token_field: str) -> str:
     return clauses[0] if len(clauses) == 1 else " OR ".join(f"({clause})" for clause in clauses)
 
 
-def risk_objects(
-    field: str, object_type: str, score: int, threats: tuple[ThreatObject, ...]
-) -> list[dict[str, object]]:
-    """The risk action's entries: the risk object, then each threat object (contentctl's form)."""
+def risk_objects(object_type: str, score: int, threats: tuple[ThreatObject, ...]) -> list[dict[str, object]]:
+    """The risk action's entries: the person the entity resolved to (`risk_person`, a user) or, when it
+    did not resolve, the entity itself (`risk_unresolved`, of its own type): each result has exactly one
+    of the two. Then each threat object (contentctl's form)."""
     return [
-        {"risk_object_field": field, "risk_object_type": object_type, "risk_score": score},
+        {"risk_object_field": RISK_PERSON, "risk_object_type": "user", "risk_score": score},
+        {"risk_object_field": RISK_UNRESOLVED, "risk_object_type": object_type, "risk_score": score},
         *({"threat_object_field": t.field, "threat_object_type": t.type} for t in threats),
     ]
 
@@ -163,14 +168,14 @@ def annotations(pack_rule: PackRule, settings: AppSettings, role: str, data_sour
     )
 
 
-def triage_annotations(settings: AppSettings) -> str:
-    """The person-level searches over the alerts: the pack's story, an anomaly across sources."""
+def triage_annotations(settings: AppSettings, role: str) -> str:
+    """The person-level searches over the alerts: the pack's story, a correlation across sources."""
     return _json(
         {
             "analytic_story": [settings.annotations.pack_story],
             "nist": settings.annotations.nist["correlation"],
             "type": "Correlation",
-            "ghosthire_role": ROLE_TRIAGE,
+            "ghosthire_role": role,
         }
     )
 
@@ -217,9 +222,13 @@ def rule_search(
     field = result_field or location.result_field
     search_id = f"{pack_rule.name}{filter_variant}"
     macro = filter_macro(search_id)
-    search = single_query(compiled)
-    if not search.endswith(f"`{macro}`"):
+    query = single_query(compiled)
+    ending = f"\n| `{macro}`"
+    if not query.endswith(ending):
         raise ContentError(pack_rule.path, f"the {compiled.target} query does not end with `{macro}`")
+    entity_type = str(meta.risk.entity)
+    # The person the entity is (ghosthire_identity_keys) before the filter, so tuning can name persons.
+    search = f"{query.removesuffix(ending)}\n| `{PERSON_MACRO}({field}, {entity_type})`{ending}"
     return SavedSearch(
         name=search_name(pack_rule.title, variant_suffix),
         rule_name=pack_rule.name,
@@ -229,10 +238,8 @@ def rule_search(
         description=(pack_rule.rule.description or pack_rule.title).strip(),
         schedule=schedule_for(pack_rule.id, timespan_seconds(pack_rule), settings),
         entity_field=field,
-        risk=_json(
-            risk_objects(field, settings.risk_object_types[meta.risk.entity], meta.risk.score, threats)
-        ),
-        risk_message=f"{pack_rule.title}: ${field}$",
+        risk=_json(risk_objects(settings.risk_object_types[meta.risk.entity], meta.risk.score, threats)),
+        risk_message=f"{pack_rule.title}: ${field}$ (person $person$)",
         annotations=annotations(
             pack_rule,
             settings,

@@ -156,3 +156,26 @@ def _ca_file() -> Path | None:
 def _remove_admin_search(service: client.Service) -> None:
     if "ghosthire" in service.apps and ADMIN_SEARCH in service.saved_searches:
         service.saved_searches.delete(ADMIN_SEARCH)
+
+
+def test_live_splunk_built_app(splunk: client.Service, tmp_path: Path, live_console: Console) -> None:
+    """The real app: chosen searches enabled, a source macro narrowed, the person objects in place and the
+    identity keys readable by a search."""
+    from ghosthire.build import build
+
+    content = load_package(build(tmp_path).artifacts["splunk_app"])
+    chosen = apply_choices(content, SiteChoices(("guidance:remote-access",), {"windows": ("main",)}))
+    first = install_splunk(splunk, chosen, LIVE_POLICY, live_console)
+    assert first.count(Action.CREATE) >= len(content.objects) - 1
+    assert install_splunk(splunk, chosen, LIVE_POLICY, live_console).count(Action.UPDATE) == 0
+
+    queue = splunk.saved_searches["ghosthire - Person in the triage queue"]
+    assert queue["disabled"] == "0" and "`ghosthire_person_risk`" in queue["search"]
+    assert splunk.saved_searches["ghosthire - Person in the triage queue (ES risk index)"]["disabled"] == "1"
+    macros = client.Collection(splunk, "configs/conf-macros")
+    assert macros["ghosthire_src_windows_security"]["definition"].startswith("index=main ")
+    assert "ghosthire_person" in [view.name for view in client.Collection(splunk, "data/ui/views").list()]
+    rows = splunk.jobs.oneshot(
+        "| inputlookup ghosthire_identity_keys | stats count", output_mode="json"
+    ).read()
+    assert json.loads(rows)["results"][0]["count"] != "0"

@@ -34,6 +34,7 @@ reference:
 
 from __future__ import annotations
 
+import contextvars
 import csv
 import io
 import ipaddress
@@ -62,6 +63,7 @@ Macros = Mapping[str, str]
 Lookups = Mapping[str, list[dict[str, str]]]
 _NUMERIC_FILTER = re.compile(r"(?:search|where) (\w+) (>=|>|<=|<|=|!=) (\d+)")
 _MACRO_CALL = re.compile(r"`(\w+)`")
+_ARG_MACRO_CALL = re.compile(r"`(\w+)\(([^`()]*)\)`")
 
 
 def commands(query: str) -> list[str]:
@@ -99,6 +101,7 @@ def run(
     read `lookups` (none given: a subsearch left in an evaluated command fails the test)."""
     results = [dict(event) for event in events]
     parts = commands(query if lookups is None else with_subsearch_results(query, lookups))
+    _LOOKUPS.set(lookups or {})
     if macros is None:
         parts = parts[1:]
     else:
@@ -144,6 +147,19 @@ def _lookup_subsearch(text: str, lookups: Lookups) -> list[Event]:
     for command in rest:
         rows = _command(command, rows, 0.0)
     return rows
+
+
+def app_macros(app_files: Mapping[str, bytes]) -> dict[str, str]:
+    """Every macro definition of a built app by stanza name; a macro with arguments (`name(2)`) has its
+    argument names replaced by their positions (`$1$`, `$2$`), as the interpreter substitutes them."""
+    macros = {}
+    for name, keys in parse_conf(app_files["default/macros.conf"].decode("utf-8"), "macros.conf").items():
+        definition = keys.get("definition", "")
+        for position, argument in enumerate(keys.get("args", "").split(","), 1):
+            if argument.strip():
+                definition = definition.replace(f"${argument.strip()}$", f"${position}$")
+        macros[name] = definition
+    return macros
 
 
 def app_lookups(app_files: Mapping[str, bytes]) -> dict[str, list[dict[str, str]]]:
@@ -233,6 +249,14 @@ def _command(
     command: str, results: list[Event], info_min_time: float, macros: Macros | None = None
 ) -> list[Event]:
     text = " ".join(command.split())
+    if (match := _ARG_MACRO_CALL.fullmatch(text)) and macros is not None:
+        values = [value.strip() for value in match[2].split(",")]
+        definition = _definition(macros, f"{match[1]}({len(values)})")
+        for position, value in enumerate(values, 1):
+            definition = definition.replace(f"${position}$", value)
+        for part in commands(definition):
+            results = _command(part, results, info_min_time, macros)
+        return results
     if match := _MACRO_CALL.fullmatch(text):
         if macros is None:
             if not text.endswith("_filter`"):
@@ -311,6 +335,13 @@ def _command(
             )
             for event in results
         ]
+    if text.startswith("lookup "):
+        return _lookup_command(text, results)
+    if match := re.fullmatch(r"fields - ([\w ]+)", text):
+        dropped = set(match[1].split())
+        return [{name: value for name, value in event.items() if name not in dropped} for event in results]
+    if text.startswith("eval "):
+        return [_eval_assignments(text.removeprefix("eval "), event) for event in results]
     raise AssertionError(f"the interpreter does not know this SPL command: {text!r}")
 
 
@@ -592,3 +623,160 @@ def _match(pattern: Pattern, value: str) -> bool:
         return ipaddress.ip_address(value) in pattern
     except ValueError:
         return False
+
+
+# --- eval expressions and lookups (the person macros) ------------------------------------------------------
+
+_LOOKUPS: contextvars.ContextVar[Lookups | None] = contextvars.ContextVar("lookups", default=None)
+_EVAL_TOKEN = re.compile(
+    r'\s*(?:"(?P<string>(?:[^"\\]|\\.)*)"|\'(?P<field>[^\']+)\'|(?P<number>\d+(?:\.\d+)?)'
+    r"|(?P<op>>=|<=|!=|[=<>(),.])|(?P<name>[A-Za-z_][\w.{}]*))"
+)
+
+
+def _eval_assignments(text: str, event: Event) -> Event:
+    """`eval a=<expr>, b=<expr>`: each assignment sees the fields the previous ones set."""
+    tokens = _eval_tokens(text)
+    updated = dict(event)
+    while tokens:
+        kind, target = tokens[0]
+        if kind not in ("name", "field") or tokens[1] != ("op", "="):
+            raise AssertionError(f"expected `field=` in eval: {text!r}")
+        value, tokens = _eval_or(tokens[2:], updated)
+        updated = _set(updated, target, value)
+        if tokens and tokens[0] == ("op", ","):
+            tokens = tokens[1:]
+    return {name: value for name, value in updated.items() if value is not None}
+
+
+def _eval_tokens(text: str) -> list[tuple[str, str]]:
+    tokens, position = [], 0
+    while text[position:].strip():
+        match = _EVAL_TOKEN.match(text, position)
+        if not match or match.end() == position:
+            raise AssertionError(f"cannot read eval expression at {text[position:]!r}")
+        kind = next(name for name, value in match.groupdict().items() if value is not None)
+        value = match[kind]
+        tokens.append((kind, _unescape(value) if kind == "string" else value))
+        position = match.end()
+    return tokens
+
+
+Tokens = list[tuple[str, str]]
+
+
+def _eval_or(tokens: Tokens, event: Event) -> tuple[Any, Tokens]:
+    left, tokens = _eval_and(tokens, event)
+    while tokens and tokens[0] == ("name", "OR"):
+        right, tokens = _eval_and(tokens[1:], event)
+        left = bool(left) or bool(right)
+    return left, tokens
+
+
+def _eval_and(tokens: Tokens, event: Event) -> tuple[Any, Tokens]:
+    left, tokens = _eval_not(tokens, event)
+    while tokens and tokens[0] == ("name", "AND"):
+        right, tokens = _eval_not(tokens[1:], event)
+        left = bool(left) and bool(right)
+    return left, tokens
+
+
+def _eval_not(tokens: Tokens, event: Event) -> tuple[Any, Tokens]:
+    if tokens[0] == ("name", "NOT"):
+        value, tokens = _eval_not(tokens[1:], event)
+        return not value, tokens
+    return _eval_comparison(tokens, event)
+
+
+def _eval_comparison(tokens: Tokens, event: Event) -> tuple[Any, Tokens]:
+    left, tokens = _eval_concat(tokens, event)
+    if tokens and tokens[0][0] == "op" and tokens[0][1] in _OPS:
+        compare = _OPS[tokens[0][1]]
+        right, tokens = _eval_concat(tokens[1:], event)
+        return (left is not None and right is not None and compare(str(left), str(right))), tokens
+    return left, tokens
+
+
+def _eval_concat(tokens: Tokens, event: Event) -> tuple[Any, Tokens]:
+    left, tokens = _eval_atom(tokens, event)
+    while tokens and tokens[0] == ("op", "."):
+        right, tokens = _eval_atom(tokens[1:], event)
+        left = None if left is None or right is None else f"{left}{right}"
+    return left, tokens
+
+
+def _eval_atom(tokens: Tokens, event: Event) -> tuple[Any, Tokens]:
+    kind, value = tokens[0]
+    if kind == "string":
+        return value, tokens[1:]
+    if kind == "number":
+        return value, tokens[1:]
+    if kind == "field":
+        return event.get(value), tokens[1:]
+    if kind == "name" and len(tokens) > 1 and tokens[1] == ("op", "("):
+        args, rest = [], tokens[2:]
+        while rest[0] != ("op", ")"):
+            arg, rest = _eval_or(rest, event)
+            args.append(arg)
+            if rest[0] == ("op", ","):
+                rest = rest[1:]
+        return _EVAL_FUNCTIONS[value](*args), rest[1:]
+    if kind == "name":
+        return event.get(value), tokens[1:]
+    if (kind, value) == ("op", "("):
+        inner, rest = _eval_or(tokens[1:], event)
+        return inner, rest[1:]
+    raise AssertionError(f"unexpected eval token {tokens[:3]!r}")
+
+
+def _splunk_regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+_EVAL_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "lower": _lower,
+    "null": lambda: None,
+    "true": lambda: True,
+    "isnull": lambda value: value is None,
+    "if": lambda condition, then, otherwise: then if condition else otherwise,
+    "coalesce": lambda *values: next((value for value in values if value is not None), None),
+    "match": lambda value, pattern: value is not None and bool(_splunk_regex(pattern).search(str(value))),
+    "replace": lambda value, pattern, new: (
+        None if value is None else _splunk_regex(pattern).sub(new.replace("\\", "\\\\"), str(value))
+    ),
+}
+
+
+def _lookup_command(text: str, results: list[Event]) -> list[Event]:
+    """`lookup <definition> f AS g ... OUTPUT|OUTPUTNEW a [AS b] ...`: rows matched on every input field,
+    case-insensitively (the app's definitions set case_sensitive_match = false); OUTPUTNEW writes only
+    fields the event does not have."""
+    match = re.fullmatch(r"lookup (\w+) (.+?) (OUTPUTNEW|OUTPUT) (.+)", text)
+    if not match:
+        raise AssertionError(f"unknown lookup form: {text!r}")
+    rows = (_LOOKUPS.get() or {}).get(match[1])
+    if rows is None:
+        raise AssertionError(f"lookup {match[1]!r} is not among the test's lookups")
+    inputs = re.findall(r"(\S+) AS (\S+)", match[2])
+    outputs = [(column, alias or column) for column, alias in re.findall(r"(\w+)(?: AS (\w+))?", match[4])]
+    matched: list[Event] = []
+    for event in results:
+        keys = [(column, event.get(field)) for column, field in inputs]
+        found = None
+        if all(value is not None for _, value in keys):
+            found = next(
+                (
+                    row
+                    for row in rows
+                    if all(str(row.get(column, "")).lower() == str(value).lower() for column, value in keys)
+                ),
+                None,
+            )
+        updated = dict(event)
+        for column, alias in outputs:
+            if match[3] == "OUTPUTNEW" and updated.get(alias) is not None:
+                continue
+            value = found.get(column) if found else None
+            updated[alias] = value or None
+        matched.append({name: value for name, value in updated.items() if value is not None})
+    return matched

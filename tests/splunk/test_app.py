@@ -184,8 +184,11 @@ def test_risk_annotations_and_notable_settings_are_consistent(
     app_files: dict[str, bytes], pack: RulePack
 ) -> None:
     for name, keys in rule_searches(app_files).items():
-        risk, *threats = json.loads(keys["action.risk.param._risk"])
-        assert risk["risk_object_field"] == keys["alert.suppress.fields"], name
+        person, risk, *threats = json.loads(keys["action.risk.param._risk"])
+        # the person the entity resolved to, else the entity (tests/splunk/test_persons.py)
+        assert (person["risk_object_field"], risk["risk_object_field"]) == ("risk_person", "risk_unresolved")
+        entity = keys["alert.suppress.fields"]
+        assert f"`ghosthire_risk_person({entity}, " in keys["search"], name
         assert all(set(threat) == {"threat_object_field", "threat_object_type"} for threat in threats)
         assert risk["risk_object_type"] in {"user", "system", "other"}
         assert 1 <= risk["risk_score"] <= 100
@@ -193,7 +196,7 @@ def test_risk_annotations_and_notable_settings_are_consistent(
         assert annotations["ghosthire_guidance"], name
         assert all(re.fullmatch(r"T\d{4}(\.\d{3})?", technique) for technique in annotations["mitre_attack"])
         assert keys["action.correlationsearch.enabled"] == keys["action.risk"] == "1"
-        assert f"${risk['risk_object_field']}$" in keys["action.notable.param.drilldown_search"], name
+        assert f"${entity}$" in keys["action.notable.param.drilldown_search"], name
         assert annotations["analytic_story"][0] == "DPRK Remote IT Workers", name
         assert annotations["data_source"] and annotations["nist"] and annotations["cis20"], name
         assert annotations["type"] in {"TTP", "Anomaly"}, name
@@ -241,6 +244,7 @@ def test_dashboards_are_studio_json_with_every_reference_defined(app_files: dict
     definitions = dashboard_definitions(app_files)
     assert {Path(path).stem for path in definitions} == {
         "ghosthire_overview",
+        "ghosthire_person",
         "ghosthire_entity",
         "ghosthire_hiring",
     }

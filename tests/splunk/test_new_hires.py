@@ -58,13 +58,18 @@ def test_the_macro_reads_the_lookup_definition_and_the_tuning_window(app_files: 
     assert transforms["ghosthire_new_hires"]["case_sensitive_match"] == "false"
 
 
-def test_the_risk_rollup_applies_the_escalation(app_files: dict[str, bytes]) -> None:
-    rollup = macros(app_files)["ghosthire_risk_rollup"]
-    assert rollup.splitlines()[:3] == ["`ghosthire_signals`", "| `ghosthire_entity`", f"| `{MACRO}`"]
-    assert "sum(score) as total_score" in rollup and "max(new_hire) as new_hire" in rollup
+def test_the_person_risk_applies_the_escalation(app_files: dict[str, bytes]) -> None:
+    ranking = macros(app_files)["ghosthire_person_risk"]
+    assert ranking.splitlines()[:4] == [
+        "`ghosthire_signals`",
+        "| `ghosthire_entity`",
+        "| `ghosthire_person`",
+        f"| `{MACRO}`",
+    ]
+    assert "sum(score) as total_score" in ranking and "max(new_hire) as new_hire" in ranking
     searches = conf(app_files, "default/savedsearches.conf")
-    [rollup_search] = [keys for keys in searches.values() if "`ghosthire_risk_rollup`" in keys["search"]]
-    assert rollup_search["disabled"] == "1"
+    [queue] = [keys for keys in searches.values() if "`ghosthire_person_risk`" in keys["search"]]
+    assert queue["disabled"] == "1"
 
 
 def test_dashboards_show_the_escalation_and_never_repeat_its_rule(app_files: dict[str, bytes]) -> None:
@@ -76,10 +81,10 @@ def test_dashboards_show_the_escalation_and_never_repeat_its_rule(app_files: dic
                 assert text.startswith("| inputlookup ghosthire_new_hires"), path
             assert not re.search(r"strptime\(|\* ?1\.5|<= ?90\b", text), (path, text)
         signal_queries = [
-            text for text in texts if "`ghosthire_signals`" in text or "`ghosthire_risk_rollup`" in text
+            text for text in texts if "`ghosthire_signals`" in text or "`ghosthire_person" in text
         ]
         assert signal_queries, path
         for text in signal_queries:
-            assert f"`{MACRO}`" in text or "`ghosthire_risk_rollup`" in text, (path, text)
+            assert f"`{MACRO}`" in text or "`ghosthire_person" in text, (path, text)
         shown = " ".join(texts)
         assert "new_hire" in shown, path

@@ -1,0 +1,130 @@
+"""Who an alert is about, in Splunk: the identity keys lookup the app resolves entities with.
+
+The company's identity and asset lookups (Splunk ES Asset & Identity columns, read by ghosthire.identities)
+become one generated lookup, `ghosthire_identity_keys`: a row per normalised identifier and kind (`user`
+for accounts, e-mail addresses, GitHub logins, employee and applicant ids; `host` for host names, their
+short names and cloud device ids) with the person it belongs to. The macro `ghosthire_person` then needs
+only `lookup` at search time: the entity lower-cased without a `DOMAIN\\` or a machine account's `$`, then,
+for a host not found, its short name. Forms the shared resolver (ghosthire.identities.Directory) derives
+when it resolves (an identifier at a company domain as its bare name, a bare name at each company domain)
+are written as keys here, so Splunk and the local hunt resolve alike. An identifier two persons claim is
+kept with an empty person: it resolves to nobody, and is never merged.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from ghosthire.content import lookup_path
+from ghosthire.identities import ASSETS_FILE, IDENTITIES_FILE, Directory, LookupProblem, Person
+from ghosthire.identities.lookups import read_assets, read_identities
+from ghosthire.triage import TriagePolicy
+
+IDENTITY_KEYS = "ghosthire_identity_keys.csv"
+_ADDRESS = re.compile(r"^[0-9.:]+$")
+COLUMNS = (
+    "kind",
+    "key",
+    "person",
+    "person_name",
+    "bunit",
+    "category",
+    "work_country",
+    "watchlist",
+    "start_date",
+)
+
+
+def company_directory() -> tuple[Directory, list[LookupProblem]]:
+    """The identities and assets the build uses (the company's `--lookups` folder, else the examples)."""
+    problems: list[LookupProblem] = []
+    identities = read_identities(lookup_path(IDENTITIES_FILE), problems)
+    assets = read_assets(lookup_path(ASSETS_FILE), problems)
+    directory = Directory.from_rows(identities, assets, problems)
+    return directory, directory.problems
+
+
+def identity_keys(directory: Directory) -> bytes:
+    """The `ghosthire_identity_keys` lookup: kind, key, and the person with what the dashboards show."""
+    claims: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for person in directory.persons.values():
+        for kind, key in _keys(person, directory.company_domains):
+            claims[kind, key].add(person.key)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for (kind, key), owners in sorted(claims.items()):
+        person = directory.persons[next(iter(owners))] if len(owners) == 1 else None
+        writer.writerow({"kind": kind, "key": key, **(_shown(person) if person else {})})
+    return buffer.getvalue().encode("utf-8")
+
+
+def _keys(person: Person, company_domains: Iterable[str]) -> Iterator[tuple[str, str]]:
+    domains = sorted(company_domains)
+    for identifier in {*person.identifiers, *([person.email] if person.email else [])}:
+        bare = identifier.strip().lower().rsplit("\\", 1)[-1]
+        if not bare:
+            continue
+        yield "user", bare
+        if "@" in bare:
+            local, domain = bare.rsplit("@", 1)
+            if domain in domains:
+                yield "user", local
+        else:
+            yield from (("user", f"{bare}@{domain}") for domain in domains)
+    for host in person.hosts:
+        name = host.strip().lower().rsplit("\\", 1)[-1].rstrip("$")
+        if name:
+            yield "host", name
+            if not _ADDRESS.match(name):
+                yield "host", name.split(".", 1)[0]
+    for device in person.device_ids:
+        if device.strip():
+            yield "host", device.strip().lower()
+
+
+def _shown(person: Person) -> dict[str, str]:
+    return {
+        "person": person.key,
+        "person_name": person.display_name,
+        "bunit": person.bunit,
+        "category": "|".join(person.categories),
+        "work_country": person.work_country or "",
+        "watchlist": str(person.watchlist).lower(),
+        "start_date": person.start_date.isoformat() if person.start_date else "",
+    }
+
+
+@dataclass(frozen=True)
+class TriageSearch:
+    """A saved search of the triage queue: persons whose alerts over the policy's window cross its
+    thresholds, read from `source_macro` (the app's summary index, or ES's risk index)."""
+
+    name: str
+    source_macro: str
+    filter_macro: str
+    role: str
+    cron: str
+    earliest: str
+    annotations: str
+
+
+def threshold_condition(policy: TriagePolicy) -> str:
+    """The policy's queue conditions as a `where` expression over guidance_areas and total_score."""
+    conditions = []
+    for condition in policy.queue_when:
+        terms = [f"guidance_areas >= {condition.min_guidance_areas}"]
+        if condition.min_score:
+            terms.append(f"total_score >= {condition.min_score}")
+        conditions.append(" AND ".join(terms))
+    return " OR ".join(f"({condition})" for condition in conditions)
+
+
+def window_earliest(policy: TriagePolicy) -> str:
+    """The policy's sliding window as a dispatch time: `7d` -> `-7d@m`."""
+    return f"-{policy.window}@m"

@@ -1,0 +1,149 @@
+"""Persons in the Splunk app: the built searches resolve each alert's entity through the identity keys
+lookup, exactly as the shared resolver (ghosthire.identities.Directory) does for the local hunt.
+
+The macros run in the SPL interpreter (tests/splunk/spl_window.py) over the app's own lookups, built from
+the example identity and asset lookups (splunk_app/lookups/, ES Asset & Identity columns).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from ghosthire.deploy.conf import parse_conf
+from ghosthire.identities import ASSETS_FILE, IDENTITIES_FILE, Directory
+from ghosthire.rules import RulePack
+from ghosthire.rules.cases import load_cases
+from ghosthire.splunk.persons import company_directory, identity_keys
+from tests.conftest import DETECTION_CASES
+from tests.splunk.spl_window import Lookups, app_lookups, app_macros, run
+from tests.splunk.splunk_events import splunk_events
+
+
+@pytest.fixture(scope="module")
+def macros(app_files: dict[str, bytes]) -> dict[str, str]:
+    return app_macros(app_files)
+
+
+@pytest.fixture(scope="module")
+def lookups(app_files: dict[str, bytes]) -> Lookups:
+    return app_lookups(app_files)
+
+
+def splunk_person(entity: str, entity_type: str, macros: dict[str, str], lookups: Lookups) -> str | None:
+    [row] = run(
+        "* | `ghosthire_person`",
+        [{"entity": entity, "entity_type": entity_type}],
+        macros=macros,
+        lookups=lookups,
+    )
+    assert row["person"] == (row["person"] if row["person_resolved"] == "1" else entity)
+    return row["person"] if row["person_resolved"] in (1, "1") else None
+
+
+def variants(value: str, prefixed: bool = True) -> list[str]:
+    """How logs write an identifier: as is, upper-case, `DOMAIN\\`-prefixed (a host also as a machine
+    account, `NAME$`), an FQDN's short name."""
+    forms = [value, value.upper()]
+    if prefixed:
+        forms += [f"ACME\\{value}", f"ACME\\{value}$"] if "@" not in value else [f"ACME\\{value}"]
+    if "." in value and "@" not in value:
+        forms.append(value.split(".", 1)[0])
+    return forms
+
+
+def test_every_example_identifier_resolves_as_the_shared_resolver_does(
+    macros: dict[str, str], lookups: Lookups
+) -> None:
+    directory, problems = company_directory()
+    assert directory.persons and not problems
+    checked = 0
+    for person in directory.persons.values():
+        users = [*person.identifiers, person.email, f"{person.identifiers[0]}@nowhere.example"]
+        forms = [form for identifier in users if identifier for form in variants(identifier)]
+        forms_of = {"user": forms}
+        forms_of["host"] = [form for host in [*person.hosts, "LT-NOBODY-1"] for form in variants(host)]
+        forms_of["host"] += [
+            form for device in person.device_ids for form in variants(device, prefixed=False)
+        ]
+        for kind, values in forms_of.items():
+            for value in values:
+                expected = directory.resolve(kind, value)
+                assert splunk_person(value, kind, macros, lookups) == (expected.key if expected else None), (
+                    kind,
+                    value,
+                )
+                checked += 1
+    assert checked > 50
+
+
+def test_an_identifier_two_persons_claim_resolves_to_nobody(macros: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / IDENTITIES_FILE).write_text(
+        "identity,first,last,email,startDate\n"
+        "alice|shared-login,Alice,A,alice@acme.example,2025-01-01\n"
+        "bob|shared-login,Bob,B,bob@acme.example,2025-01-01\n"
+    )
+    (tmp_path / ASSETS_FILE).write_text(
+        "nt_host,dns,owner,category\nLT-1,,alice,laptop\n,LT-1.acme.example,bob,laptop\n"
+    )
+    directory = Directory.load(tmp_path)
+    keys = {"ghosthire_identity_keys": list(csv.DictReader(io.StringIO(identity_keys(directory).decode())))}
+    assert splunk_person("shared-login", "user", macros, keys) is None
+    assert splunk_person("alice@acme.example", "user", macros, keys) == "alice"
+    assert splunk_person("ACME\\bob", "user", macros, keys) == "bob"
+    assert splunk_person("lt-1", "host", macros, keys) is None  # both own a host named LT-1
+    assert splunk_person("LT-1.acme.example", "host", macros, keys) == "bob"
+    for kind, value in (("user", "shared-login"), ("host", "lt-1"), ("user", "ACME\\bob")):
+        expected = directory.resolve(kind, value)
+        assert splunk_person(value, kind, macros, keys) == (expected.key if expected else None)
+
+
+def test_every_rule_search_scores_the_person_or_else_the_entity(app_files: dict[str, bytes]) -> None:
+    searches = parse_conf(app_files["default/savedsearches.conf"].decode("utf-8"), "savedsearches.conf")
+    checked = 0
+    for name, keys in searches.items():
+        if keys.get("action.summary_index") != "1":
+            continue
+        lines = keys["search"].splitlines()
+        entity = keys["alert.suppress.fields"]
+        assert re.fullmatch(
+            rf"\| `ghosthire_risk_person\({re.escape(entity)}, (user|host|ip|applicant)\)`", lines[-2]
+        ), name
+        risk = json.loads(keys["action.risk.param._risk"])
+        assert [item.get("risk_object_field") for item in risk[:2]] == ["risk_person", "risk_unresolved"], (
+            name
+        )
+        assert risk[0]["risk_object_type"] == "user" and risk[0]["risk_score"] == risk[1]["risk_score"]
+        checked += 1
+    assert checked
+
+
+def test_a_built_search_raises_risk_on_the_person_who_owns_the_laptop(
+    app_files: dict[str, bytes], macros: dict[str, str], lookups: Lookups, pack: RulePack
+) -> None:
+    searches = parse_conf(app_files["default/savedsearches.conf"].decode("utf-8"), "savedsearches.conf")
+    rule = "win_rmm_catalog_process_execution"
+    [search] = [
+        keys["search"]
+        for keys in searches.values()
+        if keys.get("action.summary_index.ghosthire_search_id") == rule
+    ]
+    cases = load_cases(DETECTION_CASES)[rule]
+    case = cases.must_fire[0]
+    events = splunk_events(case.events, cases.source_of(case))
+    assert {event["Computer"] for event in events} == {"LT-JSMITH-0142.corp.example.com"}
+    [row] = run(search, events, macros=macros, lookups=lookups)
+    assert (row["risk_person"], row.get("risk_unresolved"), row["person_name"]) == (
+        "jsmith",
+        None,
+        "Jordan Smith",
+    )
+
+    strangers = [{**event, "Computer": "KIOSK-7"} for event in events]
+    [row] = run(search, strangers, macros=macros, lookups=lookups)
+    assert (row.get("risk_person"), row["risk_unresolved"]) == (None, "KIOSK-7")
