@@ -68,6 +68,13 @@ _common = _options(
     click.option(
         "--timeout", type=click.FloatRange(0.1), default=30.0, show_default=True, help="Per request (s)."
     ),
+    click.option(
+        "--deadline",
+        type=click.FloatRange(1),
+        default=120.0,
+        show_default=True,
+        help="Whole run (s): no request waits and no retry starts past it.",
+    ),
 )
 _splunk = _options(
     click.option("--host", envvar="SPLUNK_HOST", default="localhost", show_default=True),
@@ -133,10 +140,9 @@ def install_splunk_command(
     Authenticates with SPLUNK_TOKEN, or SPLUNK_USERNAME/SPLUNK_PASSWORD (prompted when missing)."""
     choices = SiteChoices(enable, parse_index_options(indexes))
     content = apply_choices(load_package(package or _built_artifact("splunk_app")), choices)
-    service = connect_splunk(
-        _splunk_target(options), _splunk_credentials(options["username"]), _policy(options)
-    )
-    install_splunk(service, content, _policy(options), Console(highlight=False), options["dry_run"])
+    policy = _policy(options)  # one clock for the whole run: connecting counts against the deadline
+    service = connect_splunk(_splunk_target(options), _splunk_credentials(options["username"]), policy)
+    install_splunk(service, content, policy, Console(highlight=False), options["dry_run"])
 
 
 @uninstall.command("splunk")
@@ -144,10 +150,9 @@ def install_splunk_command(
 @_common
 def uninstall_splunk_command(**options: Any) -> None:
     """Remove exactly the objects listed in the app's install manifest (ghosthire_install.conf)."""
-    service = connect_splunk(
-        _splunk_target(options), _splunk_credentials(options["username"]), _policy(options)
-    )
-    uninstall_splunk(service, _policy(options), Console(highlight=False), options["dry_run"])
+    policy = _policy(options)
+    service = connect_splunk(_splunk_target(options), _splunk_credentials(options["username"]), policy)
+    uninstall_splunk(service, policy, Console(highlight=False), options["dry_run"])
 
 
 @install.command("elastic")
@@ -234,7 +239,9 @@ def _built_artifact(name: str) -> Path:
 
 
 def _policy(options: dict[str, Any]) -> RetryPolicy:
-    return RetryPolicy(options["retries"], options["retry_delay"], timeout=options["timeout"])
+    return RetryPolicy(
+        options["retries"], options["retry_delay"], timeout=options["timeout"], deadline=options["deadline"]
+    )
 
 
 def _check_tls(options: dict[str, Any]) -> None:
@@ -274,11 +281,11 @@ def _elasticsearch_client(
         return None
     target = KibanaTarget(options["elasticsearch_url"], None, options["ca_file"], options["insecure"])
     api_key = str(kibana.session.headers["Authorization"]).removeprefix("ApiKey ")
-    return KibanaClient(target, api_key, policy.timeout, service="Elasticsearch")
+    return KibanaClient(target, api_key, policy.request_timeout, service="Elasticsearch")
 
 
 def _kibana_client(options: dict[str, Any], policy: RetryPolicy) -> KibanaClient:
     _check_tls(options)
     api_key = os.environ.get("KIBANA_API_KEY") or click.prompt("Kibana API key", hide_input=True, err=True)
     target = KibanaTarget(options["url"], options["space"], options["ca_file"], options["insecure"])
-    return KibanaClient(target, api_key, policy.timeout)
+    return KibanaClient(target, api_key, policy.request_timeout)

@@ -3,7 +3,7 @@ Elasticsearch, with an API key (`Authorization: ApiKey`, which both accept) and 
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,9 +31,16 @@ class KibanaHTTPError(Exception):
 class KibanaClient:
     """A requests session against one Kibana space, sending `Authorization: ApiKey` and `kbn-xsrf`."""
 
-    def __init__(self, target: KibanaTarget, api_key: str, timeout: float, service: str = "Kibana") -> None:
+    def __init__(
+        self,
+        target: KibanaTarget,
+        api_key: str,
+        timeout: float | Callable[[], float],
+        service: str = "Kibana",
+    ) -> None:
         self.target = target
         self.service = service
+        # A callable gives each request its own timeout (RetryPolicy.request_timeout: never past the deadline).
         self.timeout = timeout
         space = f"/s/{quote(target.space, safe='')}" if target.space and target.space != "default" else ""
         self.base = target.url.rstrip("/") + space
@@ -46,7 +53,11 @@ class KibanaClient:
         """The status and the JSON object Kibana answered; raises KibanaHTTPError for an error status not
         in `allow`, and for an answer that is not a JSON object (a proxy's page, say)."""
         response = self.session.request(
-            method, self.base + path, timeout=self.timeout, verify=self.verify, **options
+            method,
+            self.base + path,
+            timeout=self.timeout() if callable(self.timeout) else self.timeout,
+            verify=self.verify,
+            **options,
         )
         try:
             body = response.json()

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.text import Text
 
-from ghosthire.deploy.retry import RetryPolicy, is_transient, with_retries
+from ghosthire.deploy.retry import DEADLINE_NOTE, RetryPolicy, is_transient, with_retries
 from ghosthire.errors import GhosthireError
 
 T = TypeVar("T")
@@ -172,7 +172,7 @@ def run_steps(
             try:
                 result = with_retries(step.run, policy, notice)
             except Exception as error:
-                reason = _final_reason(error, policy, describe)
+                reason = _final_reason(error, policy, describe, step.label)
                 if reason is None:
                     raise
                 report.stopped_by = reason
@@ -195,9 +195,14 @@ def read_with_retries(label: str, operation: Callable[[], T], policy: RetryPolic
         raise GhosthireError(f"{label}: {reason}") from error
 
 
-def _final_reason(error: Exception, policy: RetryPolicy, describe: Describe) -> str | None:
+def _final_reason(error: Exception, policy: RetryPolicy, describe: Describe, step: str = "") -> str | None:
     reason = describe(error)
-    if reason is not None and is_transient(error) and policy.attempts > 1:
+    if reason is None or not is_transient(error):
+        return reason
+    if DEADLINE_NOTE in getattr(error, "__notes__", ()):
+        waited = f" at step {step!r}" if step else ""
+        return f"{reason} (gave up{waited}: the run's {policy.deadline:g} s deadline passed)"
+    if policy.attempts > 1:
         reason += f" (gave up after {policy.attempts} attempts)"
     return reason
 

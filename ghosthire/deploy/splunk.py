@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from splunklib import binding, client
@@ -87,9 +88,15 @@ def connect_splunk(
             "Splunk credentials missing: set SPLUNK_TOKEN, or SPLUNK_USERNAME and SPLUNK_PASSWORD"
         )
     options = {"host": target.host, "port": target.port, "scheme": target.scheme, "verify": verify}
+
     # splunklib's own handler ignores timeouts unless built with one; `verify` must go to both, since the
     # handler is what opens connections (and splunklib defaults verify to False).
-    handler = binding.handler(timeout=policy.timeout, verify=verify, context=context)
+    # Each request gets the policy's timeout for it (never past the run's deadline).
+    def handler(url: str, message: dict[str, Any], **kwargs: Any) -> Any:
+        return binding.handler(timeout=policy.request_timeout(), verify=verify, context=context)(
+            url, message, **kwargs
+        )
+
     service_options = {**options, **auth, "owner": OWNER, "app": APP, "sharing": "app", "handler": handler}
     describe = _describer(bool(credentials.token), credentials.username, target)
     return read_with_retries(
