@@ -90,7 +90,7 @@ def hunt(
     finally:
         if output:
             stream.close()
-    _summary(findings)
+    _summary(findings, lookups)
 
 
 def _hunt(
@@ -129,7 +129,7 @@ def _hunt(
     return assess(outcome, directory)
 
 
-def _summary(findings: Findings) -> None:
+def _summary(findings: Findings, lookups: Path | None) -> None:
     """Records read, skipped with reasons, alerts per rule and elapsed time, on stderr; then the lookup
     rows not used and the identifiers two persons claim; then the first skipped records."""
     for line in summarise(findings.outcome).lines():
@@ -141,6 +141,13 @@ def _summary(findings: Findings) -> None:
         markup=False,
         soft_wrap=True,
     )
+    if lookups is None and findings.directory.persons:
+        stderr.print(
+            f"  persons resolved through the example company of {shipped_lookups_dir()}; "
+            "give your own with --lookups DIR (ghosthire identities builds it)",
+            markup=False,
+            soft_wrap=True,
+        )
     lookup_notes = [*map(str, findings.directory.problems), *map(str, findings.directory.conflicts)]
     for note in lookup_notes[:MAX_LISTED_PROBLEMS]:
         stderr.print(f"  lookup: {note}", markup=False, soft_wrap=True)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ghosthire.hunt.alerts import new_hire_note
@@ -29,6 +30,7 @@ LEVEL_STYLES: dict[Level, str] = {
 }
 # Persons listed after the queue, and persons whose timeline the table prints (the rest are in other formats).
 TOP_PERSONS = 10
+SHOWN_IDENTIFIERS = 3
 CSV_COLUMNS = (
     "time",
     "level",
@@ -89,12 +91,12 @@ def _persons_table(title: str, persons: list[PersonRisk]) -> Table:
         ("score", "right"),
     ):
         table.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
-    table.add_column("alerts", justify="right")
+    table.add_column("alerts\nwindow/all", justify="right")
     for risk in persons:
         marker = " [bold](new hire)[/]" if risk.new_hire else ""
         table.add_row(
             str(risk.rank),
-            f"{risk.name}{marker}\n[dim]{', '.join(risk.identifiers[:4])}[/]",
+            f"{escape(risk.name)}{marker}{_identifiers(risk)}",
             ", ".join(risk.guidance),
             str(risk.score),
             f"{len(risk.window.alerts)}/{len(risk.alerts)}",
@@ -102,8 +104,19 @@ def _persons_table(title: str, persons: list[PersonRisk]) -> Table:
     return table
 
 
+def _identifiers(risk: PersonRisk) -> str:
+    """The identifiers the alerts name, under a resolved person's name (the first few)."""
+    if risk.person is None:
+        return ""
+    shown = ", ".join(risk.identifiers[:SHOWN_IDENTIFIERS])
+    more = (
+        f" +{len(risk.identifiers) - SHOWN_IDENTIFIERS}" if len(risk.identifiers) > SHOWN_IDENTIFIERS else ""
+    )
+    return f"\n[dim]{escape(shown)}{more}[/]"
+
+
 def _timeline_table(risk: PersonRisk) -> Table:
-    table = Table(title=f"#{risk.rank} {risk.name}: timeline", title_justify="left")
+    table = Table(title=f"#{risk.rank} {escape(risk.name)}: timeline", title_justify="left")
     for column in ("time (UTC)", "level", "rule", "what"):
         table.add_column(column, overflow="fold")
     for row in timeline(risk.alerts):
@@ -112,8 +125,8 @@ def _timeline_table(risk: PersonRisk) -> Table:
         table.add_row(
             _when(row),
             f"[{LEVEL_STYLES.get(alert.level, '')}]{alert.level}[/]{marker}",
-            alert.rule.title + (f" [bold]x{row.count}[/]" if row.count > 1 else ""),
-            summary_of(alert),
+            escape(alert.rule.title) + (f" [bold]x{row.count}[/]" if row.count > 1 else ""),
+            escape(summary_of(alert)),
         )
     return table
 

@@ -4,6 +4,7 @@ with building blocks only, stay out of it; the policy's window decides what coun
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,6 +15,7 @@ from click.testing import CliRunner
 
 from ghosthire.cli import _register, cli
 from ghosthire.hunt import HuntOutcome, hunt_events
+from ghosthire.hunt.output import WRITERS
 from ghosthire.hunt.persons import assess, rank_persons
 from ghosthire.identities import Directory
 from ghosthire.triage import TriagePolicy, load_triage_policy
@@ -272,3 +274,30 @@ def test_cli_persons_format_with_a_company_lookups_folder(folder: Path, tmp_path
     assert first["first_seen"] == "2025-06-02T10:00:00Z" and first["last_seen"] == "2025-06-02T13:00:00Z"
     assert {alert["rule_name"] for alert in first["alerts"]} == {"proxy_session", "remote_tool", "repo_clone"}
     assert [record["person"] for record in records if record["triage"]] == ["jdoe"]
+
+
+@pytest.mark.parametrize("columns", [60, 100, 200])
+def test_the_table_fits_its_terminal_and_leads_with_the_queue(
+    outcome: HuntOutcome, folder: Path, monkeypatch: pytest.MonkeyPatch, columns: int
+) -> None:
+    monkeypatch.setenv("COLUMNS", str(columns))
+    stream = io.StringIO()
+    WRITERS["table"](assess(outcome, Directory.load(folder / "lookups")), stream)
+    lines = stream.getvalue().splitlines()
+    assert lines[0].startswith("triage queue: 1 of")
+    assert max(len(line) for line in lines) <= columns
+    text = stream.getvalue()
+    assert text.index("Jane Doe") < text.index("ranked persons") < text.index("#1 Jane Doe (jdoe): timeline")
+    assert " x5 " in text  # the five AnyDesk runs on the benign laptop, folded into one row
+
+
+def test_markup_in_log_values_is_printed_as_text(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ghosthire.rules import load_pack
+
+    monkeypatch.setenv("COLUMNS", "300")
+    hostile = "[/][bold red]LT-[link=x]"
+    events = [windows(hostile, 1, "C:\\AnyDesk.exe")]
+    outcome = hunt_events(load_pack(folder / "rules", require_metadata=False), events)
+    stream = io.StringIO()
+    WRITERS["table"](assess(outcome), stream)
+    assert f"#1 {hostile}: timeline" in stream.getvalue()
