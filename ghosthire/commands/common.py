@@ -26,3 +26,11 @@ lookups_option = click.option(
     "ghosthire_assets.csv, ghosthire_corporate_egress.csv, ...); a file it lacks is taken from the shipped "
     "examples (default: the shipped examples).",
 )
+
+
+def print_capped(lines: list[str], more: str, limit: int = 20) -> None:
+    """The first `limit` lines on stderr as plain text, then how many more `more` there are."""
+    for line in lines[:limit]:
+        stderr.print(line, markup=False, soft_wrap=True)
+    if len(lines) > limit:
+        stderr.print(f"  ... and {len(lines) - limit} more {more}", markup=False, soft_wrap=True)

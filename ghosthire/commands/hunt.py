@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ghosthire.commands.common import lookups_option, rules_option, stderr
+from ghosthire.commands.common import lookups_option, print_capped, rules_option, stderr
 from ghosthire.content import company_lookups_dir, rules_dir, shipped_lookups_dir, using_lookups
 from ghosthire.hunt import hunt as run_hunt
 from ghosthire.hunt.output import WRITERS
@@ -148,22 +148,13 @@ def _summary(findings: Findings, lookups: Path | None) -> None:
             markup=False,
             soft_wrap=True,
         )
-    lookup_notes = [*map(str, findings.directory.problems), *map(str, findings.directory.conflicts)]
-    for note in lookup_notes[:MAX_LISTED_PROBLEMS]:
-        stderr.print(f"  lookup: {note}", markup=False, soft_wrap=True)
-    if len(lookup_notes) > MAX_LISTED_PROBLEMS:
-        stderr.print(
-            f"  ... and {len(lookup_notes) - MAX_LISTED_PROBLEMS} more lookup notes",
-            markup=False,
-            soft_wrap=True,
-        )
+    notes = [*map(str, findings.directory.problems), *map(str, findings.directory.conflicts)]
+    print_capped([f"  lookup: {note}" for note in notes], "lookup notes", MAX_LISTED_PROBLEMS)
     problems = findings.outcome.result.report.problems
-    for problem in problems[:MAX_LISTED_PROBLEMS]:
-        where = f"{problem.file}:{problem.line}" if problem.line else problem.file
-        stderr.print(f"  skipped {where}: {problem.reason}", markup=False, soft_wrap=True)
-    if len(problems) > MAX_LISTED_PROBLEMS:
-        stderr.print(
-            f"  ... and {len(problems) - MAX_LISTED_PROBLEMS} more skipped records",
-            markup=False,
-            soft_wrap=True,
-        )
+    skipped = [
+        f"  skipped {problem.file}:{problem.line}: {problem.reason}"
+        if problem.line
+        else f"  skipped {problem.file}: {problem.reason}"
+        for problem in problems
+    ]
+    print_capped(skipped, "skipped records", MAX_LISTED_PROBLEMS)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ghosthire.commands.common import stderr
+from ghosthire.commands.common import print_capped, stderr
 from ghosthire.identities import ASSETS_FILE, IDENTITIES_FILE, Directory
 from ghosthire.identities.builder import LookupBuild
 from ghosthire.identities.exports import read_export
@@ -66,7 +66,4 @@ def identities(out_dir: Path, **exports: tuple[Path, ...]) -> None:
     )
     directory = Directory.load(out_dir)
     notes = [*build.notes, *map(str, directory.problems), *map(str, directory.conflicts)]
-    for note in notes[:MAX_LISTED_NOTES]:
-        stderr.print(f"  {note}", markup=False, soft_wrap=True)
-    if len(notes) > MAX_LISTED_NOTES:
-        stderr.print(f"  ... and {len(notes) - MAX_LISTED_NOTES} more notes", markup=False)
+    print_capped([f"  {note}" for note in notes], "notes", MAX_LISTED_NOTES)
