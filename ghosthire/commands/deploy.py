@@ -25,6 +25,7 @@ from ghosthire.deploy.kibana import (
     load_rules,
     uninstall_kibana,
 )
+from ghosthire.deploy.kibana_lists import TuningObjects, tuning_objects
 from ghosthire.deploy.retry import RetryPolicy
 from ghosthire.deploy.splunk import (
     SplunkCredentials,
@@ -172,12 +173,15 @@ def install_elastic_command(
     what already matches is left alone.
 
     Authenticates with KIBANA_API_KEY (prompted when missing)."""
-    rules = load_rules(rules_file or _built_artifact("kibana_rules"))
+    rules_path = rules_file or _built_artifact("kibana_rules")
+    rules = load_rules(rules_path)
     policy = _policy(options)
     console = Console(highlight=False)
     client = _kibana_client(options, policy)
+    lookups = lookups or splunk_app_dir() / "lookups"
+    tuning = _tuning(rules_path, lookups)
     index_name = _identities_index_name()
-    found = identities_index(lookups or splunk_app_dir() / "lookups", index_name)
+    found = identities_index(lookups, index_name)
     elasticsearch = _elasticsearch_client(options, policy, client)
     indices = []
     if found is not None and elasticsearch is not None:
@@ -200,6 +204,7 @@ def install_elastic_command(
         enable,
         elasticsearch=elasticsearch,
         lookup_indices=indices,
+        tuning=tuning,
     )
 
 
@@ -209,9 +214,11 @@ def install_elastic_command(
 def uninstall_elastic_command(rules_file: Path | None, **options: Any) -> None:
     """Delete the pack's rules (by rule_id, from --rules-file or the pack as built now) from Kibana, and
     with --elasticsearch-url the triage rule's lookup index."""
-    rule_ids = [str(rule["rule_id"]) for rule in load_rules(rules_file or _built_artifact("kibana_rules"))]
+    rules_path = rules_file or _built_artifact("kibana_rules")
+    rule_ids = [str(rule["rule_id"]) for rule in load_rules(rules_path)]
     policy = _policy(options)
     client = _kibana_client(options, policy)
+    tuning = _tuning(rules_path, splunk_app_dir() / "lookups")
     elasticsearch = _elasticsearch_client(options, policy, client)
     uninstall_kibana(
         client,
@@ -221,6 +228,7 @@ def uninstall_elastic_command(rules_file: Path | None, **options: Any) -> None:
         options["dry_run"],
         elasticsearch=elasticsearch,
         lookup_index_names=[_identities_index_name()] if elasticsearch else [],
+        tuning=tuning,
     )
 
 
@@ -265,6 +273,21 @@ def _splunk_credentials(username: str | None) -> SplunkCredentials:
         f"Splunk password for {username}", hide_input=True, err=True
     )
     return SplunkCredentials(username=username, password=password)
+
+
+def _tuning(rules_path: Path, lookups: Path) -> TuningObjects | None:
+    """The value and exception lists of the run-time filters built next to the rules, filled from the
+    lookups; a value a list cannot hold is named with its file and line, and left out."""
+    from ghosthire.elastic.exceptions import TUNING_NAME, read_tuning
+
+    path = (rules_path if rules_path.is_dir() else rules_path.parent) / TUNING_NAME
+    if not path.exists():
+        stderr.print(f"no {TUNING_NAME} next to the rules: no value lists or exception lists installed")
+        return None
+    tuning = tuning_objects(read_tuning(path), lookups)
+    for problem in tuning.problems:
+        stderr.print(problem)
+    return tuning
 
 
 def _identities_index_name() -> str:

@@ -50,8 +50,9 @@ class KibanaClient:
         self.verify: str | bool = str(target.ca_file) if target.ca_file else not target.insecure
 
     def request(self, method: str, path: str, allow: Collection[int] = (), **options: Any) -> tuple[int, Any]:
-        """The status and the JSON object Kibana answered; raises KibanaHTTPError for an error status not
-        in `allow`, and for an answer that is not a JSON object (a proxy's page, say)."""
+        """The status and the JSON Kibana answered (an object; a list where the API answers one); raises
+        KibanaHTTPError for an error status not in `allow`, and for an answer that is not JSON (a proxy's
+        page, say)."""
         response = self.session.request(
             method,
             self.base + path,
@@ -65,7 +66,7 @@ class KibanaClient:
             body = response.text
         if response.status_code >= 400 and response.status_code not in allow:
             raise KibanaHTTPError(response.status_code, error_message(body))
-        if not isinstance(body, dict):
+        if not isinstance(body, dict | list):
             raise KibanaHTTPError(response.status_code, f"expected a JSON object, got {str(body)[:80]!r}")
         return response.status_code, body
 

@@ -10,7 +10,7 @@ enables every pack rule. Uninstall deletes exactly the pack's rules, by rule_id.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -19,6 +19,15 @@ from typing import Any, TypeVar
 from rich.console import Console
 
 from ghosthire.deploy.elastic_client import KibanaClient, KibanaHTTPError, KibanaTarget, error_message
+from ghosthire.deploy.kibana_lists import (
+    TuningObjects,
+    delete_exception_list,
+    delete_value_list,
+    plan_exception_list,
+    plan_value_list,
+    sync_exception_list,
+    sync_value_list,
+)
 from ghosthire.deploy.lookup_index import (
     LookupIndex,
     delete_lookup_index,
@@ -110,9 +119,11 @@ def install_kibana(
     *,
     elasticsearch: KibanaClient | None = None,
     lookup_indices: Sequence[LookupIndex] = (),
+    tuning: TuningObjects | None = None,
 ) -> RunReport:
-    """Loads the lookup indices (through `elasticsearch`), imports the rules that differ from Kibana's, then
-    (with `enable`) enables the pack's disabled rules."""
+    """Loads the lookup indices (through `elasticsearch`), brings the tuning's value lists and exception
+    lists to the lookups' values, imports the rules that differ from Kibana's, then (with `enable`) enables
+    the pack's disabled rules."""
     report = RunReport(f"install elastic rules{_space_label(client)}", dry_run, INSTALL_HEADLINE)
     rules = [for_space(rule, client.target.space) for rule in rules]
     wanted = {str(rule["rule_id"]) for rule in rules}
@@ -121,6 +132,15 @@ def install_kibana(
     )
     plans = [_plan(rule, existing.get(str(rule["rule_id"])), enable) for rule in rules]
     if dry_run:
+        if tuning:
+            report.changes.extend(
+                read_with_retries(
+                    "cannot read Kibana's lists",
+                    partial(_plan_tuning, client, tuning),
+                    policy,
+                    client.describe,
+                )
+            )
         for index in lookup_indices:
             assert elasticsearch is not None, "lookup indices need an Elasticsearch client"
             plan = partial(plan_lookup_index, elasticsearch, index)
@@ -141,8 +161,14 @@ def install_kibana(
             # The rules read the lookup indices: none is imported over a failed load.
             report.not_applied.extend(plan.change.object_id for plan in plans if plan.needs_import)
             return finish(report, console)
-    steps = [
-        Step(f"import {chunk[0].rule_id} (+{len(chunk) - 1})", _ids(chunk), partial(_import, client, chunk))
+    list_ids: dict[str, str] = {}
+    steps = _tuning_steps(client, tuning, list_ids) if tuning else []
+    steps += [
+        Step(
+            f"import {chunk[0].rule_id} (+{len(chunk) - 1})",
+            _ids(chunk),
+            partial(_import, client, chunk, list_ids),
+        )
         for chunk in _chunked([plan for plan in plans if plan.needs_import], chunk_size)
     ]
     to_enable = [plan for plan in plans if plan.needs_enable]
@@ -161,8 +187,10 @@ def uninstall_kibana(
     *,
     elasticsearch: KibanaClient | None = None,
     lookup_index_names: Sequence[str] = (),
+    tuning: TuningObjects | None = None,
 ) -> RunReport:
-    """Deletes the rules with these rule_ids, then the named lookup indices, and nothing else."""
+    """Deletes the rules with these rule_ids, then the tuning's exception and value lists, then the named
+    lookup indices, and nothing else."""
     report = RunReport(f"uninstall elastic rules{_space_label(client)}", dry_run, UNINSTALL_HEADLINE)
     existing = read_with_retries(
         "cannot read Kibana's rules", partial(_find_rules, client, set(rule_ids)), policy, client.describe
@@ -182,19 +210,60 @@ def uninstall_kibana(
         )
         for chunk in _chunked(present, _IDS_PER_BULK_ACTION)
     ]
+    if tuning:
+        steps += [
+            Step(
+                f"delete {e.list_id}",
+                (e.object_id,),
+                partial(_deleted, delete_exception_list, client, e.list_id),
+            )
+            for e in tuning.exception_lists
+        ]
+        steps += [
+            Step(f"delete {v.id}", (v.object_id,), partial(_deleted, delete_value_list, client, v.id))
+            for v in tuning.value_lists
+        ]
     run_steps(steps, report, policy, console, client.describe)
     if lookup_index_names and report.stopped_by is None:
         assert elasticsearch is not None, "lookup indices need an Elasticsearch client"
         deletes = [
-            Step(f"delete {name}", (f"lookup-index:{name}",), partial(_delete_index, elasticsearch, name))
+            Step(
+                f"delete {name}",
+                (f"lookup-index:{name}",),
+                partial(_deleted, delete_lookup_index, elasticsearch, name),
+            )
             for name in lookup_index_names
         ]
         run_steps(deletes, report, policy, console, elasticsearch.describe)
     return finish(report, console)
 
 
-def _delete_index(elasticsearch: KibanaClient, name: str) -> StepResult:
-    return StepResult((delete_lookup_index(elasticsearch, name),))
+def _tuning_steps(client: KibanaClient, tuning: TuningObjects, list_ids: dict[str, str]) -> list[Step]:
+    """Value lists first (exception items refer to them), then the exception lists (the rules refer to
+    them; their Kibana ids go into `list_ids`)."""
+    return [
+        *(
+            Step(f"value list {v.id}", (v.object_id,), partial(sync_value_list, client, v))
+            for v in tuning.value_lists
+        ),
+        *(
+            Step(f"exceptions {e.list_id}", (e.object_id,), partial(sync_exception_list, client, e, list_ids))
+            for e in tuning.exception_lists
+        ),
+    ]
+
+
+def _plan_tuning(client: KibanaClient, tuning: TuningObjects) -> list[ObjectChange]:
+    return [
+        *(plan_value_list(client, value_list) for value_list in tuning.value_lists),
+        *(plan_exception_list(client, exceptions) for exceptions in tuning.exception_lists),
+    ]
+
+
+def _deleted(
+    delete: Callable[[KibanaClient, str], ObjectChange], client: KibanaClient, name: str
+) -> StepResult:
+    return StepResult((delete(client, name),))
 
 
 def for_space(rule: Rule, space: str | None) -> Rule:
@@ -215,6 +284,11 @@ def _plan(rule: Rule, current: Rule | None, enable: bool) -> _RulePlan:
     enabling = enable and not current.get("enabled")
     # Kept from the server: importing with overwrite would otherwise reset what the admin set on the rule.
     document = {**rule, **{key: current[key] for key in ADMIN_OWNED_KEYS if key in current}}
+    attached = list(current.get("exceptions_list") or [])
+    missing = [ref for ref in rule.get("exceptions_list") or [] if ref["list_id"] not in _list_ids(attached)]
+    if missing:  # the pack's exception lists join the ones the admin attached
+        document["exceptions_list"] = attached + missing
+        fields += (FieldChange("exceptions_list", _list_ids(attached), _list_ids(attached + missing)),)
     if enable:
         document["enabled"] = True
     shown = fields + ((FieldChange("enabled", False, True),) if enabling else ())
@@ -254,8 +328,23 @@ def _find_rules(client: KibanaClient, wanted: Collection[str]) -> dict[str, Rule
         page += 1
 
 
-def _import(client: KibanaClient, plans: Sequence[_RulePlan]) -> StepResult:
-    ndjson = "".join(json.dumps(plan.document, sort_keys=True) + "\n" for plan in plans)
+def _list_ids(references: Sequence[Mapping[str, Any]]) -> list[str]:
+    return [str(reference.get("list_id")) for reference in references]
+
+
+def _import(client: KibanaClient, plans: Sequence[_RulePlan], list_ids: Mapping[str, str]) -> StepResult:
+    """Imports the rules, their references to the pack's exception lists carrying the lists' Kibana ids."""
+    documents = [
+        {
+            **plan.document,
+            "exceptions_list": [
+                {**reference, "id": list_ids.get(reference["list_id"], reference["id"])}
+                for reference in plan.document.get("exceptions_list") or []
+            ],
+        }
+        for plan in plans
+    ]
+    ndjson = "".join(json.dumps(document, sort_keys=True) + "\n" for document in documents)
     _, body = client.request(
         "POST",
         f"{_RULES_API}/_import",

@@ -7,6 +7,7 @@ slides with the runs. Each rule is a typed model serialised with sorted keys; no
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from functools import cache
@@ -15,12 +16,21 @@ from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule
+from sigma.filters import SigmaFilter
 from sigma.rule import SigmaRule
 
-from ghosthire.compile import CompiledRule, TargetOutput
+from ghosthire.compile import CompiledRule, TargetOutput, compile_target
+from ghosthire.compile.targets import Target
 from ghosthire.content import backends_dir
 from ghosthire.elastic.ecs import ecs_fields_of, rule_field_ecs_name
+from ghosthire.elastic.exceptions import (
+    RunTimeFilter,
+    pack_filters,
+    run_time_filters,
+    write_tuning,
+)
 from ghosthire.elastic.fields import field_type, is_ecs_field
 from ghosthire.elastic.indices import indices_for
 from ghosthire.elastic.persons import (
@@ -171,6 +181,7 @@ def write_kibana_rules(pack: RulePack, outputs: dict[str, TargetOutput], out_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / NDJSON_NAME
     path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    write_tuning(run_time_filters(pack), out_dir)
     return path
 
 
@@ -180,6 +191,8 @@ def kibana_rules(pack: RulePack, outputs: dict[str, TargetOutput]) -> list[Kiban
     compiled = {
         target: {item.rule.id: item for item in outputs[target].compiled} for target in ("eql", "esql")
     }
+    exceptions = _run_time_filters_by_rule(pack)
+    filters = pack_filters(pack) if exceptions else []
     rules, included = [], []
     for pack_rule in pack.rules:
         languages: tuple[Literal["eql", "esql"], ...] = (
@@ -187,12 +200,50 @@ def kibana_rules(pack: RulePack, outputs: dict[str, TargetOutput]) -> list[Kiban
         )
         for language in languages:
             item = compiled[language].get(pack_rule.id)
-            if item is not None and item.ok and item.queries:
-                rules.append(kibana_rule(pack, pack_rule, item, language))
-                included.append(pack_rule)
-                break
+            if item is None or not item.ok or not item.queries:
+                continue
+            runtime = exceptions.get(pack_rule.name, []) if not pack_rule.is_correlation else []
+            if runtime:
+                item = without_filters(pack, pack_rule, runtime, filters, outputs[language].target)
+            rule = kibana_rule(pack, pack_rule, item, language)
+            if runtime:
+                rule = rule.model_copy(update={"exceptions_list": [f.reference() for f in runtime]})
+            rules.append(rule)
+            included.append(pack_rule)
+            break
     rules.append(person_rule(pack, included))
     return rules
+
+
+def _run_time_filters_by_rule(pack: RulePack) -> dict[str, list[RunTimeFilter]]:
+    by_rule: dict[str, list[RunTimeFilter]] = {}
+    for runtime in run_time_filters(pack):
+        for name in runtime.rules:
+            by_rule.setdefault(name, []).append(runtime)
+    return by_rule
+
+
+def without_filters(
+    pack: RulePack,
+    pack_rule: PackRule,
+    runtime: list[RunTimeFilter],
+    filters: list[SigmaFilter],
+    target: Target,
+) -> CompiledRule:
+    """The rule compiled as written plus the pack's other filters: Kibana applies `runtime` as exceptions."""
+    names = {f.name for f in runtime}
+    parsed = SigmaCollection.from_yaml(
+        pack_rule.path.read_text(encoding="utf-8"), collect_filters=True, resolve_references=False
+    )
+    rule = next(r for r in parsed.rules if str(r.id) == pack_rule.id)
+    for sigma_filter in filters:
+        if sigma_filter.name not in names:
+            rule = copy.deepcopy(sigma_filter).apply_on_rule(rule)
+    alone = RulePack([PackRule(rule, pack_rule.path, pack_rule.meta)], SigmaCollection([rule]), pack.root)
+    item = compile_target(alone, target).compiled[0]
+    if not item.ok:
+        raise ContentError(pack_rule.path, f"cannot compile without its run-time filters: {item.skipped}")
+    return CompiledRule(pack_rule, item.target, item.queries)
 
 
 def triage_thresholds() -> TriageThresholds:

@@ -102,8 +102,10 @@ def test_admin_enabled_state_and_exceptions_are_kept(
     kibana: FakeKibana, kibana_client: KibanaClient, rules_file: Path, policy: RetryPolicy, console: Console
 ) -> None:
     install_kibana(kibana_client, load_rules(rules_file), policy, console)
+    body = {"list_id": "site-allowlist", "name": "Site", "description": "the admin's", "type": "detection"}
+    _, created = kibana_client.request("POST", "/api/exception_lists", json=body)
     exceptions = [
-        {"id": "e1", "list_id": "ghosthire-allowlist", "namespace_type": "single", "type": "detection"}
+        {"id": created["id"], "list_id": "site-allowlist", "namespace_type": "single", "type": "detection"}
     ]
     kibana.rule(RMM).update(enabled=True, exceptions_list=exceptions)  # type: ignore[union-attr]
     kibana.rule(CRD)["enabled"] = True  # type: ignore[index]

@@ -11,11 +11,15 @@ import pytest
 from sigma.correlations import SigmaCorrelationRule
 
 from ghosthire.compile import CompiledRule, TargetOutput, compile_target, load_targets
+from ghosthire.content import splunk_app_dir
+from ghosthire.deploy.kibana_lists import tuning_objects
 from ghosthire.elastic.ecs import to_ecs
+from ghosthire.elastic.exceptions import run_time_filters
 from ghosthire.elastic.kibana import write_kibana_rules
 from ghosthire.model.sources import source_by_id
 from ghosthire.rules import PackRule, RulePack
 from ghosthire.rules.cases import RuleCases
+from tests.elastic.engines import KibanaExceptions
 from tests.elastic.esql_eval import EsqlQuery
 
 ELASTIC_TARGETS = ("eql", "esql", "lucene")
@@ -89,6 +93,12 @@ def esql_queries(elastic_outputs: dict[str, TargetOutput]) -> dict[str, EsqlQuer
 def kibana_rules(pack: RulePack, elastic_outputs: dict[str, TargetOutput], tmp_path_factory) -> list[dict]:
     path = write_kibana_rules(pack, elastic_outputs, tmp_path_factory.mktemp("kibana"))
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture(scope="session")
+def kibana_exceptions(pack: RulePack) -> KibanaExceptions:
+    """The exception and value lists the installer makes from the shipped lookups."""
+    return KibanaExceptions(tuning_objects(run_time_filters(pack), splunk_app_dir() / "lookups"))
 
 
 def base_rules(pack: RulePack, pack_rule: PackRule) -> list[PackRule]:

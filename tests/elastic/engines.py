@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from datetime import datetime, timedelta
 from typing import Any
@@ -10,7 +11,7 @@ import eql
 import eql.functions
 
 from ghosthire.compile.syntax import eql_tree
-from ghosthire.elastic.ecs import parse_time
+from ghosthire.elastic.ecs import get_path, parse_time
 
 DOC_KEY = "ghosthire_doc"
 
@@ -90,3 +91,48 @@ def kibana_runs(
         )
         run += interval
     return windows
+
+
+class KibanaExceptions:
+    """Kibana's rule exceptions as the detection engine applies them to a rule's matches: an item excepts
+    an event when all its entries hold; `is in list` compares a keyword exactly and an IP against the
+    list's ranges, `matches` is an Elasticsearch wildcard (`\\` escapes, case-sensitive)."""
+
+    def __init__(self, objects: Any) -> None:
+        self.lists = {value_list.id: value_list for value_list in objects.value_lists}
+        self.items = {exceptions.list_id: exceptions.items for exceptions in objects.exception_lists}
+
+    def excepted(self, rule: dict[str, Any], document: dict[str, Any]) -> bool:
+        lists = [reference["list_id"] for reference in rule.get("exceptions_list") or []]
+        return any(
+            all(self._holds(entry, document) for entry in item["entries"])
+            for list_id in lists
+            for item in self.items[list_id]
+        )
+
+    def _holds(self, entry: dict[str, Any], document: dict[str, Any]) -> bool:
+        value = get_path(document, entry["field"])
+        values = value if isinstance(value, list) else [value]
+        values = [str(item) for item in values if item is not None]
+        if entry["type"] == "wildcard":
+            pattern = _es_wildcard(entry["value"])
+            return any(pattern.fullmatch(item) for item in values)
+        assert entry["type"] == "list", entry
+        listed = self.lists[entry["list"]["id"]]
+        if listed.type == "ip_range":
+            networks = [ipaddress.ip_network(block) for block in listed.values]
+            return any(ipaddress.ip_address(item) in network for item in values for network in networks)
+        return any(item in listed.values for item in values)
+
+
+def _es_wildcard(pattern: str) -> re.Pattern[str]:
+    out, index = [], 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\" and index + 1 < len(pattern):
+            out.append(re.escape(pattern[index + 1]))
+            index += 2
+            continue
+        out.append(".*" if char == "*" else "." if char == "?" else re.escape(char))
+        index += 1
+    return re.compile("".join(out), re.DOTALL)

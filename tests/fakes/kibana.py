@@ -5,7 +5,15 @@
 be `.ndjson`, with `overwrite` semantics (409 per rule without it) and per-rule validation errors in the
 `errors` array, `_find` paging, `GET rules?rule_id=`, and `_bulk_action` by ids (at most 100) answering 500
 with `attributes.errors` when some rules failed. Stored rules carry the server-side fields and defaults
-Kibana adds, and `threshold.field` is normalised to a list.
+Kibana adds, and `threshold.field` is normalised to a list. An imported rule's `exceptions_list` entries are
+resolved by `list_id` to the space's exception lists (the id is replaced by the list's; a reference to a
+missing list is removed and reported), as Kibana's import does.
+
+Value lists (`/api/lists`): the space's list data streams (`/api/lists/index`, which must exist before a list
+is created), lists by `id` with a type, items found page by page, imported from a multipart text file
+(`/api/lists/items/_import?list_id=`, appended) and deleted by value. Exception lists
+(`/api/exception_lists`) by `list_id` and `namespace_type`, with items created, updated (PUT, by `item_id`),
+found page by page and deleted.
 """
 
 from __future__ import annotations
@@ -49,13 +57,221 @@ SERVER_DEFAULTS: dict[str, Any] = {
 }
 
 
-class FakeKibana(FakeServer):
+LIST_TYPES = ("keyword", "ip", "ip_range", "text", "long", "double", "date")
+
+
+class _ListsApi:
+    """Value lists and exception lists of FakeKibana (mixed into it below)."""
+
+    list_index: set[str]
+    value_lists: dict[str, dict[str, dict[str, Any]]]
+    list_items: dict[str, dict[str, list[str]]]
+    exception_lists: dict[str, dict[str, dict[str, Any]]]
+    exception_items: dict[str, dict[str, dict[str, dict[str, Any]]]]
+
+    def _resolve_exception_references(
+        self, space: str, document: dict[str, Any]
+    ) -> tuple[dict[str, Any], list[str]]:
+        kept, removed = [], []
+        for reference in document.get("exceptions_list") or []:
+            found = self.exception_lists[space].get(reference.get("list_id"))
+            if found is None:
+                removed.append(reference.get("list_id"))
+            else:
+                kept.append({**reference, "id": found["id"]})
+        return ({**document, "exceptions_list": kept} if "exceptions_list" in document else document), removed
+
+    # value lists
+    def _get_list_index(self, request: Request, space: str) -> Response:
+        if space not in self.list_index:
+            message = f"data stream .lists-{space} and data stream .items-{space} does not exist"
+            return _json(404, {"message": message, "status_code": 404})
+        return _json(200, {"list_index": True, "list_item_index": True})
+
+    def _create_list_index(self, request: Request, space: str) -> Response:
+        if space in self.list_index:
+            return _json(409, {"message": f"data stream: .lists-{space} already exists", "status_code": 409})
+        self.list_index.add(space)
+        return _json(200, {"acknowledged": True})
+
+    def _get_list(self, request: Request, space: str) -> Response:
+        found = self.value_lists[space].get(request.arg("id") or "")
+        if found is None:
+            return _json(404, {"message": f'list id: "{request.arg("id")}" not found', "status_code": 404})
+        return _json(200, found)
+
+    def _create_list(self, request: Request, space: str) -> Response:
+        body = json.loads(request.body or b"{}")
+        if space not in self.list_index:
+            message = f'To create a list, the data stream must exist first. Data stream ".lists-{space}" does not exist'
+            return _json(400, {"message": message, "status_code": 400})
+        if body.get("type") not in LIST_TYPES or not body.get("name"):
+            return _json(400, {"message": "[request body]: type: Invalid enum value", "status_code": 400})
+        list_id = body.get("id") or str(uuid.uuid4())
+        if list_id in self.value_lists[space]:
+            return _json(409, {"message": f'list id: "{list_id}" already exists', "status_code": 409})
+        stored = {"description": "", **body, "id": list_id, "immutable": False, "version": 1}
+        self.value_lists[space][list_id] = stored
+        self.list_items[space][list_id] = []
+        return _json(200, stored)
+
+    def _delete_list(self, request: Request, space: str) -> Response:
+        list_id = request.arg("id") or ""
+        if list_id not in self.value_lists[space]:
+            return _json(404, {"message": f'list id: "{list_id}" was not found', "status_code": 404})
+        referenced = [
+            item["list_id"]
+            for items in self.exception_items[space].values()
+            for item in items.values()
+            for entry in item["entries"]
+            if entry.get("type") == "list" and entry["list"]["id"] == list_id
+        ]
+        if (
+            referenced
+            and request.arg("deleteReferences") != "true"
+            and request.arg("ignoreReferences") != "true"
+        ):
+            message = f"Value list '{list_id}' is referenced in existing exception list(s): {sorted(set(referenced))}"
+            return _json(409, {"message": message, "status_code": 409})
+        del self.list_items[space][list_id]
+        return _json(200, self.value_lists[space].pop(list_id))
+
+    def _find_list_items(self, request: Request, space: str) -> Response:
+        list_id = request.arg("list_id") or ""
+        if list_id not in self.value_lists[space]:
+            return _json(404, {"message": f'list id: "{list_id}" does not exist', "status_code": 404})
+        page, per_page = int(request.arg("page", "1") or 1), int(request.arg("per_page", "20") or 20)
+        values = self.list_items[space][list_id]
+        data = [
+            {
+                "id": f"{list_id}-{n}",
+                "list_id": list_id,
+                "value": value,
+                "type": self.value_lists[space][list_id]["type"],
+            }
+            for n, value in enumerate(values)
+        ][(page - 1) * per_page : page * per_page]
+        return _json(
+            200, {"data": data, "page": page, "per_page": per_page, "total": len(values), "cursor": "x"}
+        )
+
+    def _import_list_items(self, request: Request, space: str) -> Response:
+        list_id = request.arg("list_id") or ""
+        if list_id not in self.value_lists[space]:
+            return _json(409, {"message": f'list id: "{list_id}" does not exist', "status_code": 409})
+        upload = _file_part(request)
+        if upload is None:
+            return _json(400, {"message": "[request body.file]: Required", "status_code": 400})
+        lines = [line.strip() for line in upload[1].decode().splitlines() if line.strip()]
+        self.list_items[space][list_id].extend(lines)  # appended, duplicates included, as Kibana does
+        return _json(200, self.value_lists[space][list_id])
+
+    def _delete_list_item(self, request: Request, space: str) -> Response:
+        list_id, value = request.arg("list_id") or "", request.arg("value")
+        items = self.list_items[space].get(list_id, [])
+        if value not in items:
+            message = f'list_id: "{list_id}" and value: "{value}" item not found'
+            return _json(404, {"message": message, "status_code": 404})
+        self.list_items[space][list_id] = [item for item in items if item != value]
+        return _json(200, [{"list_id": list_id, "value": value}])
+
+    # exception lists
+    def _exception_missing(self, list_id: str | None) -> Response:
+        return _json(
+            404, {"message": f'exception list list_id: "{list_id}" does not exist', "status_code": 404}
+        )
+
+    def _get_exception_list(self, request: Request, space: str) -> Response:
+        found = self.exception_lists[space].get(request.arg("list_id") or "")
+        return _json(200, found) if found else self._exception_missing(request.arg("list_id"))
+
+    def _create_exception_list(self, request: Request, space: str) -> Response:
+        body = json.loads(request.body or b"{}")
+        for key in ("list_id", "name", "description", "type"):
+            if key not in body:
+                return _json(400, {"message": f"[request body]: {key}: Required", "status_code": 400})
+        if body["list_id"] in self.exception_lists[space]:
+            message = f'exception list id: "{body["list_id"]}" already exists'
+            return _json(409, {"message": message, "status_code": 409})
+        stored = {"namespace_type": "single", "tags": [], **body, "id": str(uuid.uuid4()), "immutable": False}
+        self.exception_lists[space][body["list_id"]] = stored
+        self.exception_items[space][body["list_id"]] = {}
+        return _json(200, stored)
+
+    def _delete_exception_list(self, request: Request, space: str) -> Response:
+        list_id = request.arg("list_id") or ""
+        if list_id not in self.exception_lists[space]:
+            return self._exception_missing(list_id)
+        del self.exception_items[space][list_id]
+        return _json(200, self.exception_lists[space].pop(list_id))
+
+    def _find_exception_items(self, request: Request, space: str) -> Response:
+        list_id = request.arg("list_id") or ""
+        if list_id not in self.exception_lists[space]:
+            return self._exception_missing(list_id)
+        page, per_page = int(request.arg("page", "1") or 1), int(request.arg("per_page", "20") or 20)
+        items = list(self.exception_items[space][list_id].values())
+        data = items[(page - 1) * per_page : page * per_page]
+        return _json(200, {"data": data, "page": page, "per_page": per_page, "total": len(items)})
+
+    def _create_exception_item(self, request: Request, space: str) -> Response:
+        body = json.loads(request.body or b"{}")
+        problem = _exception_item_problem(body)
+        if problem:
+            return _json(400, {"message": problem, "status_code": 400})
+        items = self.exception_items[space].get(body["list_id"])
+        if items is None:
+            return self._exception_missing(body["list_id"])
+        item_id = body.get("item_id") or str(uuid.uuid4())
+        if any(item_id in other for other in self.exception_items[space].values()):
+            return _json(
+                409, {"message": f'exception list item id: "{item_id}" already exists', "status_code": 409}
+            )
+        items[item_id] = {
+            "namespace_type": "single",
+            "tags": [],
+            **body,
+            "item_id": item_id,
+            "id": str(uuid.uuid4()),
+        }
+        return _json(200, items[item_id])
+
+    def _update_exception_item(self, request: Request, space: str) -> Response:
+        body = json.loads(request.body or b"{}")
+        for items in self.exception_items[space].values():
+            current = items.get(body.get("item_id", ""))
+            if current is not None:
+                problem = _exception_item_problem({**body, "list_id": current["list_id"]})
+                if problem:
+                    return _json(400, {"message": problem, "status_code": 400})
+                items[body["item_id"]] = {**current, **body}
+                return _json(200, items[body["item_id"]])
+        message = f'exception list item item_id: "{body.get("item_id")}" does not exist'
+        return _json(404, {"message": message, "status_code": 404})
+
+    def _delete_exception_item(self, request: Request, space: str) -> Response:
+        item_id = request.arg("item_id") or ""
+        for items in self.exception_items[space].values():
+            if item_id in items:
+                return _json(200, items.pop(item_id))
+        message = f'exception list item item_id: "{item_id}" does not exist'
+        return _json(404, {"message": message, "status_code": 404})
+
+
+class FakeKibana(FakeServer, _ListsApi):
     def __init__(
         self, api_key: str, spaces: tuple[str, ...] = ("default",), tls: TlsFiles | None = None
     ) -> None:
         super().__init__(tls)
         self.api_key = api_key
         self.rules: dict[str, dict[str, dict[str, Any]]] = {space: {} for space in spaces}
+        self.list_index: set[str] = set()  # spaces whose .lists/.items data streams exist
+        self.value_lists: dict[str, dict[str, dict[str, Any]]] = {space: {} for space in spaces}
+        self.list_items: dict[str, dict[str, list[str]]] = {space: {} for space in spaces}
+        self.exception_lists: dict[str, dict[str, dict[str, Any]]] = {space: {} for space in spaces}
+        self.exception_items: dict[str, dict[str, dict[str, dict[str, Any]]]] = {
+            space: {} for space in spaces
+        }
         self.clock = 0
 
     # ------------------------------------------------------------------ what tests use as "the admin"
@@ -90,6 +306,21 @@ class FakeKibana(FakeServer):
             ("GET", RULES_API): self._read,
             ("POST", f"{RULES_API}/_import"): self._import,
             ("POST", f"{RULES_API}/_bulk_action"): self._bulk_action,
+            ("GET", "/api/lists/index"): self._get_list_index,
+            ("POST", "/api/lists/index"): self._create_list_index,
+            ("GET", "/api/lists"): self._get_list,
+            ("POST", "/api/lists"): self._create_list,
+            ("DELETE", "/api/lists"): self._delete_list,
+            ("GET", "/api/lists/items/_find"): self._find_list_items,
+            ("POST", "/api/lists/items/_import"): self._import_list_items,
+            ("DELETE", "/api/lists/items"): self._delete_list_item,
+            ("GET", "/api/exception_lists"): self._get_exception_list,
+            ("POST", "/api/exception_lists"): self._create_exception_list,
+            ("DELETE", "/api/exception_lists"): self._delete_exception_list,
+            ("GET", "/api/exception_lists/items/_find"): self._find_exception_items,
+            ("POST", "/api/exception_lists/items"): self._create_exception_item,
+            ("PUT", "/api/exception_lists/items"): self._update_exception_item,
+            ("DELETE", "/api/exception_lists/items"): self._delete_exception_item,
         }
         route = routes.get((request.method, path))
         return route(request, space) if route else self.error(404, "Not Found")
@@ -127,9 +358,16 @@ class FakeKibana(FakeServer):
             except json.JSONDecodeError as error:
                 errors.append(_rule_error("(unknown id)", 400, f"Unexpected token in JSON: {error.msg}"))
                 continue
+            document, removed = self._resolve_exception_references(space, document)
             problem = self._store(space, document, overwrite)
             if problem is not None:
                 errors.append(_rule_error(document.get("rule_id", "(unknown id)"), *problem))
+            for list_id in removed if problem is None else []:
+                message = (
+                    f'Rule with rule_id: "{document["rule_id"]}" references a non existent exception list of '
+                    f'list_id: "{list_id}". Reference has been removed.'
+                )
+                errors.append(_rule_error(document["rule_id"], 400, message))
         return _json(
             200,
             {
@@ -217,6 +455,20 @@ class FakeKibana(FakeServer):
                 "attributes": {"results": results, "summary": summary},
             },
         )
+
+
+def _exception_item_problem(body: dict[str, Any]) -> str | None:
+    for key in ("list_id", "name", "description", "type", "entries"):
+        if key not in body:
+            return f"[request body]: {key}: Required"
+    for entry in body["entries"]:
+        if entry.get("operator") not in ("included", "excluded") or not entry.get("field"):
+            return "[request body]: entries: Invalid entry"
+        if entry.get("type") == "list" and entry.get("list", {}).get("type") not in LIST_TYPES:
+            return "[request body]: entries.list.type: Invalid enum value"
+        if entry.get("type") not in ("match", "match_any", "list", "exists", "nested", "wildcard"):
+            return f"[request body]: entries.type: Invalid discriminator value {entry.get('type')!r}"
+    return None
 
 
 def _validate(document: dict[str, Any]) -> str | None:
