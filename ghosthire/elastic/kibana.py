@@ -243,7 +243,8 @@ def without_filters(
     item = compile_target(alone, target).compiled[0]
     if not item.ok:
         raise ContentError(pack_rule.path, f"cannot compile without its run-time filters: {item.skipped}")
-    return CompiledRule(pack_rule, item.target, item.queries)
+    # The compiled rule is the one the query comes from: its fields are the rule's required fields.
+    return CompiledRule(PackRule(rule, pack_rule.path, pack_rule.meta), item.target, item.queries)
 
 
 def triage_thresholds() -> TriageThresholds:
@@ -369,7 +370,7 @@ def _kibana_rule(
         license=rule.license or settings.default_license,
         note=investigation_guide(pack, pack_rule),
         building_block_type="default" if _is_building_block(rule) else None,
-        required_fields=required_fields(pack, pack_rule),
+        required_fields=required_fields(pack, item.rule),
     )
 
 
