@@ -185,9 +185,11 @@ def install_elastic_command(
     elasticsearch = _elasticsearch_client(options, policy, client)
     indices = []
     if found is not None and elasticsearch is not None:
-        index, conflicts = found
+        index, lookup = found
         indices.append(index)
-        for identifier, persons in conflicts.items():
+        for problem in lookup.problems:
+            stderr.print(problem)
+        for identifier, persons in lookup.conflicts.items():
             stderr.print(
                 f"identifier {identifier!r} is claimed by {', '.join(persons)}: left out of {index_name}"
             )

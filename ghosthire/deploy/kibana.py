@@ -49,6 +49,7 @@ from ghosthire.deploy.report import (
     run_steps,
 )
 from ghosthire.deploy.retry import RetryPolicy
+from ghosthire.elastic.persons import IdentityLookup
 from ghosthire.errors import ContentError
 
 __all__ = [
@@ -419,15 +420,14 @@ def _rule_error(error: Mapping[str, Any]) -> str:
     return f"{error.get('message', 'no reason given')} (HTTP {error.get('status_code', '?')})"
 
 
-def identities_index(lookups: Path, name: str) -> tuple[LookupIndex, dict[str, list[str]]] | None:
-    """The lookup index of the triage rule from a lookups folder (None without an identities lookup), and
-    the identifiers left out because several persons claim them."""
-    from ghosthire.elastic.persons import IDENTIFIER, LOOKUP_MAPPING, identity_documents
+def identities_index(lookups: Path, name: str) -> tuple[LookupIndex, IdentityLookup] | None:
+    """The lookup index of the triage rule from a lookups folder (None without an identities lookup), with
+    what was read: the identifiers left out because several persons claim them, the unusable rows."""
+    from ghosthire.elastic.persons import LOOKUP_MAPPING, identity_documents
+    from ghosthire.identities import IDENTITIES_FILE
 
-    identities = lookups / "ghosthire_identities.csv"
-    if not identities.exists():
+    if not (lookups / IDENTITIES_FILE).exists():
         return None
-    lookup = identity_documents(identities, lookups / "ghosthire_assets.csv")
-    key = IDENTIFIER.split(".")[1]
-    documents = {document["ghosthire"][key]: document for document in lookup.documents}
-    return LookupIndex(name, LOOKUP_MAPPING, documents), lookup.conflicts
+    lookup = identity_documents(lookups)
+    documents = {document["ghosthire"]["identifier"]: document for document in lookup.documents}
+    return LookupIndex(name, LOOKUP_MAPPING, documents), lookup

@@ -37,7 +37,6 @@ from ghosthire.elastic.persons import (
     PERSON,
     PERSON_RULE_ID,
     PersonRiskSettings,
-    TriageThresholds,
     person_risk_query,
 )
 from ghosthire.elastic.schedule import (
@@ -53,6 +52,7 @@ from ghosthire.elastic.versions import content_hash, load_lock, version_for
 from ghosthire.errors import ContentError
 from ghosthire.model.levels import Level
 from ghosthire.rules import PackRule, RulePack
+from ghosthire.triage import load_triage_policy
 
 NDJSON_NAME = "ghosthire-elastic-rules.ndjson"
 Severity = Literal["low", "medium", "high", "critical"]
@@ -247,29 +247,24 @@ def without_filters(
     return CompiledRule(PackRule(rule, pack_rule.path, pack_rule.meta), item.target, item.queries)
 
 
-def triage_thresholds() -> TriageThresholds:
-    return TriageThresholds(window_days=7, min_guidance=3, min_score=150)
-
-
 def person_rule(pack: RulePack, rules: list[PackRule]) -> KibanaRule:
     """The triage queue: a person whose alerts of the last window cross the triage thresholds."""
     settings = load_settings()
-    thresholds = triage_thresholds()
+    policy = load_triage_policy()
     person = settings.person_risk
     level = settings.levels["high"]
     return KibanaRule(
         rule_id=PERSON_RULE_ID,
         name="Ghosthire - Person in the triage queue",
         description=(
-            f"A person (every identifier the identities and assets lookups give them, joined) whose ghosthire "
-            f"alerts of the last {thresholds.window_days} days cover at least {thresholds.min_guidance} "
-            f"guidance areas of the FBI guidance or add up to a risk score of at least {thresholds.min_score}. "
-            "Building-block alerts add risk but never raise this alone."
+            "A person (every identifier the identities and assets lookups give them, joined) whose ghosthire "
+            f"alerts reach the triage queue: {policy.describe()} (FBI guidance areas; score: the sum of the "
+            "alerts' risk scores). Building-block alerts add risk but never raise this alone."
         ),
         type="esql",
         language="esql",
-        query=person_risk_query(pack, rules, person, thresholds),
-        lookback=f"now-{thresholds.window_days}d",
+        query=person_risk_query(pack, rules, person, policy),
+        lookback=f"now-{policy.window}",
         interval=person.interval,
         max_signals=settings.max_signals,
         severity=level.severity,

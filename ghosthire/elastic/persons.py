@@ -11,7 +11,6 @@ mode).
 
 from __future__ import annotations
 
-import csv
 import ipaddress
 from collections import defaultdict
 from collections.abc import Iterable
@@ -25,8 +24,11 @@ from ghosthire.elastic.backends import string_literal
 from ghosthire.elastic.ecs import rule_field_ecs_name
 from ghosthire.elastic.fields import STRING_TYPES, field_type
 from ghosthire.elastic.schedule import Duration
+from ghosthire.identities import ASSETS_FILE, Directory, LookupProblem, Person
+from ghosthire.identities.lookups import read_assets
 from ghosthire.rules import PackRule, RulePack
 from ghosthire.rules.metadata import Guidance, RiskEntity
+from ghosthire.triage import TriagePolicy
 from ghosthire.tuning import NEW_HIRE_DAYS, NEW_HIRE_SCORE_FACTOR
 
 PERSON_RULE_ID = "5e1f0b7a-9c3d-4e8a-b2f6-7d4c1a0e9b31"
@@ -61,23 +63,14 @@ class PersonRiskSettings(BaseModel):
     suppression: Duration
 
 
-@dataclass(frozen=True)
-class TriageThresholds:
-    """When a person reaches the triage queue: within `window_days`, at least `min_guidance` guidance areas
-    or a score of at least `min_score`, with at least one alert that is not a building block."""
-
-    window_days: int
-    min_guidance: int
-    min_score: int
-
-
 # --- the query -------------------------------------------------------------------------------------------
 
 
 def person_risk_query(
-    pack: RulePack, rules: list[PackRule], settings: PersonRiskSettings, thresholds: TriageThresholds
+    pack: RulePack, rules: list[PackRule], settings: PersonRiskSettings, policy: TriagePolicy
 ) -> str:
-    """The ES|QL of the triage rule over the alerts of `rules` (those with risk metadata count)."""
+    """The ES|QL of the triage rule over the alerts of `rules` (those with risk metadata count); the rule
+    searches the policy's window."""
     rules = [rule for rule in rules if rule.meta is not None]
     flags = {area: [rule for rule in rules if area in rule.meta.guidance] for area in Guidance}  # type: ignore[union-attr]
     names = {
@@ -98,7 +91,7 @@ def person_risk_query(
             f"| eval {PERSON} = COALESCE({PERSON}, {IDENTIFIER}),",
             "  ghosthire.signal = CASE(kibana.alert.building_block_type is null, 1, 0),",
             f"  ghosthire.score = CASE({days} >= 0 and {days} <= {NEW_HIRE_DAYS}, "
-            f"ghosthire.score * {NEW_HIRE_SCORE_FACTOR}, ghosthire.score * 1.0),",
+            f"LEAST(ROUND(ghosthire.score * {NEW_HIRE_SCORE_FACTOR}), 100.0), ghosthire.score * 1.0),",
             f"  {guidance}",
             f"| stats {maxima}, ghosthire.risk_score = SUM(ghosthire.score), "
             "ghosthire.signals = SUM(ghosthire.signal), ghosthire.alerts = COUNT(*), "
@@ -107,10 +100,27 @@ def person_risk_query(
             f"by {PERSON}",
             f"| eval ghosthire.guidance_areas = {' + '.join(names.values())}, "
             "ghosthire.risk_score = ROUND(ghosthire.risk_score)",
-            f"| where ghosthire.signals > 0 and (ghosthire.guidance_areas >= {thresholds.min_guidance} "
-            f"or ghosthire.risk_score >= {thresholds.min_score})",
+            f"| where {queue_condition(policy)}",
             "| sort ghosthire.guidance_areas desc, ghosthire.risk_score desc",
         ]
+    )
+
+
+def queue_condition(policy: TriagePolicy) -> str:
+    """The policy's `queue_when` over the per-person columns; building blocks alone do not queue."""
+    conditions = " or ".join(
+        "("
+        + " and ".join(
+            [f"ghosthire.guidance_areas >= {c.min_guidance_areas}"]
+            + ([f"ghosthire.risk_score >= {c.min_score}"] if c.min_score else [])
+        )
+        + ")"
+        for c in policy.queue_when
+    )
+    return (
+        f"({conditions})"
+        if policy.building_blocks_queue_alone
+        else f"ghosthire.signals > 0 and ({conditions})"
     )
 
 
@@ -159,78 +169,74 @@ def entity_field(pack: RulePack, pack_rule: PackRule) -> str:
 
 @dataclass(frozen=True)
 class IdentityLookup:
-    """The lookup index's documents (one per normalised identifier) and the identifiers left out because
-    two persons claim them."""
+    """The lookup index's documents (one per normalised identifier), the identifiers left out because two
+    persons claim them, and the lookup rows that could not be used (file:line: why)."""
 
     documents: list[dict[str, Any]]
     conflicts: dict[str, list[str]]
+    problems: list[str]
 
 
-def identifier_keys(identifier: str, host: bool = False) -> set[str]:
-    """The normalised forms an alert's entity can take for this identifier: lower-cased, without a
-    `DOMAIN\\`; an e-mail or UPN also as its bare name, a DNS host name also as its short name."""
-    text = identifier.strip().lower()
+def identifier_keys(identifier: str, host: bool = False, domains: Iterable[str] = ()) -> set[str]:
+    """The normalised forms an alert's entity can take for this identifier, as ghosthire.identities
+    resolves them: lower-cased, without a `DOMAIN\\`; an address at a company domain also as its bare name,
+    a bare name also at each company domain; a DNS host name also as its short name."""
+    text = identifier.strip().lower().rsplit("\\", 1)[-1]
     if not text:
         return set()
-    text = text.rsplit("\\", 1)[-1]
     keys = {text}
-    if "@" in text:
-        keys.add(text.split("@", 1)[0])
-    elif host and "." in text and not _is_ip(text):
-        keys.add(text.split(".", 1)[0])
+    if host:
+        text = text.rstrip("$")
+        keys |= {text} | ({text.split(".", 1)[0]} if "." in text and not _is_ip(text) else set())
+        return keys
+    local, _, domain = text.partition("@")
+    if domain and domain in domains:
+        keys.add(local)
+    if not domain:
+        keys.update(f"{text}@{company}" for company in domains)
     return keys
 
 
-def identity_documents(identities_csv: Path, assets_csv: Path | None = None) -> IdentityLookup:
-    """One document per identifier of every person in the identities lookup (Splunk ES identity columns)
-    and of every single-owner asset of the assets lookup, keyed by the normalised identifier."""
-    persons: dict[str, dict[str, Any]] = {}
+def identity_documents(lookups: Path) -> IdentityLookup:
+    """One document per identifier of every person of the identities lookup and of every asset one person
+    owns (assets lookup), keyed by the normalised identifier (ghosthire.identities reads both files)."""
+    directory = Directory.load(lookups)
+    domains = sorted(directory.company_domains)
     claims: dict[str, set[str]] = defaultdict(set)
-    for row in _rows(identities_csv):
-        identifiers = [part for part in (row.get("identity") or "").split("|") if part.strip()]
-        if not identifiers:
-            continue
-        person = (row.get("email") or identifiers[0]).strip().lower()
-        persons[person] = _person_fields(person, row)
-        for identifier in [*identifiers, row.get("email") or ""]:
-            for key in identifier_keys(identifier):
-                claims[key].add(person)
-    owner_of = {key: next(iter(owners)) for key, owners in claims.items() if len(owners) == 1}
-    if assets_csv is not None and assets_csv.exists():
-        for row in _rows(assets_csv):
-            owner = owner_of.get((row.get("owner") or "").strip().lower().rsplit("\\", 1)[-1])
-            if owner is None or {"shared", "kiosk"} & set((row.get("category") or "").split("|")):
-                continue  # an asset nobody or several people use is not one person's evidence
-            for column in ("nt_host", "dns", "ip", "mac", "device_id"):
-                for value in (row.get(column) or "").split("|"):
-                    for key in identifier_keys(value, host=True):
-                        claims[key].add(owner)
+    for person in directory.persons.values():
+        for identifier in {*person.identifiers, *([person.email] if person.email else [])}:
+            for key in identifier_keys(identifier, domains=domains):
+                claims[key].add(person.key)
+        for host in (*person.hosts, *person.device_ids):
+            for key in identifier_keys(host, host=True):
+                claims[key].add(person.key)
+    problems: list[LookupProblem] = []
+    for asset in read_assets(lookups / ASSETS_FILE, problems):
+        owner = None if asset.shared else directory.resolve("user", asset.owner)
+        for address in asset.ips if owner is not None else ():
+            if _is_ip(address):  # a range cannot be a join key; ghosthire.identities resolves those locally
+                claims[address.lower()].add(owner.key)
     documents, conflicts = [], {}
     for key, owners in sorted(claims.items()):
         if len(owners) > 1:
             conflicts[key] = sorted(owners)
             continue
-        documents.append({**persons[next(iter(owners))], IDENTIFIER.split(".")[1]: key})
-    return IdentityLookup([{"ghosthire": document} for document in documents], conflicts)
+        person = directory.persons[next(iter(owners))]
+        documents.append({"ghosthire": {**_person_fields(person), "identifier": key}})
+    return IdentityLookup(documents, conflicts, [str(problem) for problem in directory.problems])
 
 
-def _person_fields(person: str, row: dict[str, str]) -> dict[str, Any]:
-    name = " ".join(part for part in (row.get("first", "").strip(), row.get("last", "").strip()) if part)
+def _person_fields(person: Person) -> dict[str, Any]:
     fields: dict[str, Any] = {
-        "person": person,
-        "person_name": name or None,
-        "category": [c for c in (row.get("category") or "").split("|") if c] or None,
-        "bunit": row.get("bunit") or None,
-        "work_country": row.get("work_country") or None,
-        "watchlist": (row.get("watchlist") or "").strip().lower() == "true",
-        "start_date": (row.get("startDate") or "").strip() or None,
+        "person": person.key,
+        "person_name": person.display_name,
+        "category": list(person.categories) or None,
+        "bunit": person.bunit or None,
+        "work_country": person.work_country,
+        "watchlist": person.watchlist,
+        "start_date": person.start_date.isoformat() if person.start_date else None,
     }
     return {key: value for key, value in fields.items() if value is not None}
-
-
-def _rows(path: Path) -> Iterable[dict[str, str]]:
-    with path.open(newline="", encoding="utf-8") as handle:
-        yield from csv.DictReader(handle)
 
 
 def _is_ip(text: str) -> bool:

@@ -377,6 +377,9 @@ def _function(node: Any) -> Expr:
         return lambda row: _to_ip(compiled[0](row))
     if name == "DATE_DIFF":
         return _date_diff(*compiled)
+    if name in ("LEAST", "GREATEST"):
+        pick = min if name == "LEAST" else max
+        return lambda row: _extreme(pick, [argument(row) for argument in compiled])
     if name == "COALESCE":
         return lambda row: next((v for v in (c(row) for c in compiled) if v is not None), None)
     if name == "TO_STRING":
@@ -388,6 +391,11 @@ def _function(node: Any) -> Expr:
     if name == "REPLACE":
         return _replace(*compiled)
     raise EsqlUnsupported(f"function {name}")
+
+
+def _extreme(pick: Callable[[list[Any]], Any], values: list[Any]) -> Any:
+    """LEAST/GREATEST: null when any argument is null."""
+    return None if any(value is None or _is_mv(value) for value in values) else pick(values)
 
 
 def _single(argument: Expr, convert: Callable[[Any], Any]) -> Expr:

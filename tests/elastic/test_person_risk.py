@@ -10,20 +10,22 @@ from typing import Any
 import pytest
 
 from ghosthire.elastic.ecs import set_path
-from ghosthire.elastic.kibana import load_settings, triage_thresholds
+from ghosthire.elastic.kibana import load_settings
 from ghosthire.elastic.persons import PERSON_RULE_ID, entity_field, identifier_keys, identity_documents
 from ghosthire.rules import Guidance, PackRule, RiskEntity, RulePack
+from ghosthire.triage import load_triage_policy
 from tests.elastic.esql_eval import EsqlQuery
 
 IDENTITIES = """identity,first,last,email,category,watchlist,startDate,work_country
-jsmith|jordan.smith@acme-corp.com|jsmith@acme-corp.com|ACME\\jsmith|jsmith-acme|E100142,Jordan,Smith,jordan.smith@acme-corp.com,employee,false,2020-01-06,US
+jsmith|jordan.smith@acme-corp.com|jsmith-acme|E100142,Jordan,Smith,jordan.smith@acme-corp.com,employee,false,2020-01-06,US
 akim|alex.kim@acme-corp.com|E100077,Alex,Kim,alex.kim@acme-corp.com,employee,false,2019-03-04,US
 newbie|new.hire@acme-corp.com,New,Hire,new.hire@acme-corp.com,employee,false,{start},US
-shared-login|jsmith@other.example,Someone,Else,,employee,false,,US
+contractor|pair-login,Some,Contractor,,contractor,false,,US
+pair|pair-login,Another,Contractor,,contractor,false,,US
 """
-ASSETS = """nt_host,dns,owner,category,device_id
-LT-JSMITH-0142,LT-JSMITH-0142.corp.example.com,jordan.smith@acme-corp.com,laptop,8b4c2f6e-3d1a
-KIOSK-01,KIOSK-01.corp.example.com,akim,kiosk|shared,
+ASSETS = """ip,nt_host,dns,owner,category,device_id
+10.8.0.17,LT-JSMITH-0142,LT-JSMITH-0142.corp.example.com,jordan.smith@acme-corp.com,laptop,8b4c2f6e-3d1a
+10.8.1.5,KIOSK-01,KIOSK-01.corp.example.com,akim,kiosk|shared,
 """
 NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)
 
@@ -32,9 +34,9 @@ NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)
 def lookup(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     folder = tmp_path_factory.mktemp("lookups")
     start = (NOW - timedelta(days=20)).date().isoformat()
-    (folder / "identities.csv").write_text(IDENTITIES.format(start=start), encoding="utf-8")
-    (folder / "assets.csv").write_text(ASSETS, encoding="utf-8")
-    return identity_documents(folder / "identities.csv", folder / "assets.csv").documents
+    (folder / "ghosthire_identities.csv").write_text(IDENTITIES.format(start=start), encoding="utf-8")
+    (folder / "ghosthire_assets.csv").write_text(ASSETS, encoding="utf-8")
+    return identity_documents(folder).documents
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +74,8 @@ def alert(pack: RulePack, rule: PackRule, entity: str, days_ago: float = 1, **ex
 def test_the_triage_rule_is_an_esql_rule_over_the_alerts_with_suppression(kibana_rules: list[dict]) -> None:
     rule = next(rule for rule in kibana_rules if rule["rule_id"] == PERSON_RULE_ID)
     settings = load_settings().person_risk
-    assert (rule["type"], rule["from"], rule["interval"]) == ("esql", "now-7d", settings.interval)
+    window = load_triage_policy().window
+    assert (rule["type"], rule["from"], rule["interval"]) == ("esql", f"now-{window}", settings.interval)
     assert rule["query"].startswith(f"from {settings.alerts_index}\n")
     assert f"| lookup join {settings.identities_index} on ghosthire.identifier" in rule["query"]
     assert rule["alert_suppression"]["group_by"] == ["ghosthire.person"]
@@ -88,17 +91,17 @@ def test_one_person_across_identifiers_reaches_the_queue(
     exfil = pick(pack, Guidance.EXFILTRATION, RiskEntity.USER)
     alerts = [
         alert(pack, host, "LT-JSMITH-0142.corp.example.com"),
-        alert(pack, okta, "JSmith@acme-corp.com", days_ago=3),
+        alert(pack, okta, "ACME\\JSmith", days_ago=3),
         alert(pack, exfil, "jsmith-acme", days_ago=5),
         # Alex: two areas, below the threshold.
         alert(pack, host, "lt-akim-0077"),
         alert(pack, okta, "alex.kim@acme-corp.com"),
     ]
     rows = triage.run(alerts, {"ghosthire-identities": lookup})
-    assert [row["ghosthire.person"] for row in rows] == ["jordan.smith@acme-corp.com"]
+    assert [row["ghosthire.person"] for row in rows] == ["jsmith"]
     row = rows[0]
     assert row["ghosthire.guidance_areas"] == 3 and row["ghosthire.alerts"] == 3
-    assert sorted(row["ghosthire.identifiers"]) == ["jsmith-acme", "jsmith@acme-corp.com", "lt-jsmith-0142"]
+    assert sorted(row["ghosthire.identifiers"]) == ["jsmith", "jsmith-acme", "lt-jsmith-0142"]
     expected = sum(rule.meta.risk.score for rule in (host, okta, exfil))  # type: ignore[union-attr]
     assert row["ghosthire.risk_score"] == expected
 
@@ -136,37 +139,47 @@ def test_building_blocks_add_risk_but_never_raise_alone(
     assert triage.run(only_blocks, {"ghosthire-identities": lookup}) == []
 
 
-def test_new_hires_weigh_more_and_the_score_threshold_alone_raises(
+def test_new_hires_weigh_more_and_a_score_condition_raises_with_fewer_areas(
     pack: RulePack, triage: EsqlQuery, lookup: list[dict[str, Any]]
 ) -> None:
+    condition = next(c for c in load_triage_policy().queue_when if c.min_score)
+    assert condition.min_guidance_areas == 2, "the scenario below is written for two areas"
     exfil = pick(pack, Guidance.EXFILTRATION, RiskEntity.USER)
-    score = exfil.meta.risk.score  # type: ignore[union-attr]
-    threshold = triage_thresholds().min_score
-    count = -(-threshold // score)  # enough alerts of one area for anyone
-    rows = triage.run([alert(pack, exfil, "akim")] * count, {"ghosthire-identities": lookup})
-    assert [row["ghosthire.person"] for row in rows] == ["alex.kim@acme-corp.com"]
-    fewer = int(-(-threshold // (score * 1.5)))
+    host = pick(pack, Guidance.REMOTE_ACCESS, RiskEntity.HOST)
+    scores = [rule.meta.risk.score for rule in (exfil, host)]  # type: ignore[union-attr]
+    count = -(-condition.min_score // sum(scores))  # enough pairs of alerts for anyone
+    pairs = [alert(pack, exfil, "akim"), alert(pack, host, "akim")] * count
+    rows = triage.run(pairs, {"ghosthire-identities": lookup})
+    assert [row["ghosthire.person"] for row in rows] == ["akim"]
+    raised = sum(min(100, round(score * 1.5)) for score in scores)
+    fewer = -(-condition.min_score // raised)
     assert fewer < count
-    hire = triage.run([alert(pack, exfil, "new.hire")] * fewer, {"ghosthire-identities": lookup})
-    assert [row["ghosthire.person"] for row in hire] == ["new.hire@acme-corp.com"]
-    assert triage.run([alert(pack, exfil, "akim")] * fewer, {"ghosthire-identities": lookup}) == []
+    hire = [alert(pack, exfil, "new.hire"), alert(pack, host, "newbie")] * fewer
+    assert [row["ghosthire.person"] for row in triage.run(hire, {"ghosthire-identities": lookup})] == [
+        "newbie"
+    ]
+    plain = [alert(pack, exfil, "akim"), alert(pack, host, "akim")] * fewer
+    assert triage.run(plain, {"ghosthire-identities": lookup}) == []
 
 
 def test_lookup_documents_normalise_and_report_conflicts(
     lookup: list[dict[str, Any]], tmp_path: Path
 ) -> None:
     keys = {doc["ghosthire"]["identifier"]: doc["ghosthire"]["person"] for doc in lookup}
-    assert (
-        keys["jsmith-acme"] == keys["lt-jsmith-0142"] == keys["8b4c2f6e-3d1a"] == "jordan.smith@acme-corp.com"
+    jordan = (
+        "jsmith-acme",
+        "lt-jsmith-0142",
+        "lt-jsmith-0142.corp.example.com",
+        "8b4c2f6e-3d1a",
+        "10.8.0.17",
     )
-    assert keys["lt-jsmith-0142.corp.example.com"] == "jordan.smith@acme-corp.com"
-    assert "jsmith" not in keys, "jsmith@other.example is someone else's: the bare name is ambiguous"
-    assert "kiosk-01" not in keys, "a shared kiosk is nobody's evidence"
-    (tmp_path / "i.csv").write_text(IDENTITIES.format(start=""), encoding="utf-8")
-    assert identity_documents(tmp_path / "i.csv").conflicts["jsmith"] == [
-        "jordan.smith@acme-corp.com",
-        "shared-login",
-    ]
+    assert {keys[key] for key in jordan} == {"jsmith"}
+    assert keys["jsmith@acme-corp.com"] == keys["jordan.smith"] == "jsmith", "company-domain forms"
+    assert "pair-login" not in keys, "an identifier two persons claim resolves to nobody"
+    assert "kiosk-01" not in keys and "10.8.1.5" not in keys, "a shared kiosk is nobody's evidence"
+    (tmp_path / "ghosthire_identities.csv").write_text(IDENTITIES.format(start=""), encoding="utf-8")
+    assert identity_documents(tmp_path).conflicts["pair-login"] == ["contractor", "pair"]
     assert identifier_keys("ACME\\JSmith") == {"jsmith"}
+    assert identifier_keys("jsmith", domains=["acme-corp.com"]) == {"jsmith", "jsmith@acme-corp.com"}
     assert identifier_keys("LT-1.corp.example.com", host=True) == {"lt-1.corp.example.com", "lt-1"}
     assert identifier_keys("10.8.0.17", host=True) == {"10.8.0.17"}
