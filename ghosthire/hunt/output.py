@@ -31,6 +31,7 @@ LEVEL_STYLES: dict[Level, str] = {
 # Persons listed after the queue, and persons whose timeline the table prints (the rest are in other formats).
 TOP_PERSONS = 10
 SHOWN_IDENTIFIERS = 3
+TIMELINE_ROWS = 40
 CSV_COLUMNS = (
     "time",
     "level",
@@ -119,7 +120,8 @@ def _timeline_table(risk: PersonRisk) -> Table:
     table = Table(title=f"#{risk.rank} {escape(risk.name)}: timeline", title_justify="left")
     for column in ("time (UTC)", "level", "rule", "what"):
         table.add_column(column, overflow="fold")
-    for row in timeline(risk.alerts):
+    rows = timeline(risk.alerts)
+    for row in rows[:TIMELINE_ROWS]:
         alert = row.alert
         marker = " [bold](new hire)[/]" if alert.new_hire else ""
         table.add_row(
@@ -128,6 +130,8 @@ def _timeline_table(risk: PersonRisk) -> Table:
             escape(alert.rule.title) + (f" [bold]x{row.count}[/]" if row.count > 1 else ""),
             escape(summary_of(alert)),
         )
+    if len(rows) > TIMELINE_ROWS:
+        table.caption = f"first {TIMELINE_ROWS} of {len(rows)} rows; --format html or jsonl has them all"
     return table
 
 

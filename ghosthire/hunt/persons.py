@@ -22,6 +22,9 @@ from ghosthire.identities import Directory, Person
 from ghosthire.triage import TriagePolicy, load_triage_policy
 from ghosthire.tuning import NewHire, escalation_since
 
+# Contributing alerts listed per person in `--format persons` (the counts cover them all).
+MAX_LISTED_ALERTS = 1000
+
 
 @dataclass(frozen=True)
 class Window:
@@ -100,7 +103,8 @@ class PersonRisk:
             "identifiers": self.identifiers,
             "guidance": self.guidance,
             "score": self.score,
-            "alerts": [_alert_json(alert) for alert in self.window.alerts],
+            "alerts": [_alert_json(alert) for alert in self.window.alerts[:MAX_LISTED_ALERTS]],
+            "window_alert_count": len(self.window.alerts),
             "alert_count": len(self.alerts),
             "triage": self.triage,
             "new_hire": self.new_hire,
@@ -143,11 +147,12 @@ def riskiest_window(alerts: list[Alert], policy: TriagePolicy) -> Window:
     areas: Counter[str] = Counter(area for alert in untimed for area in _areas(alert))
     score = sum(alert.score for alert in untimed)
     best, best_span = (sum(count > 0 for count in areas.values()), score), (0, 0)
+    length = policy.window_length
     start = 0
     for end, alert in enumerate(timed):
         areas.update(_areas(alert))
         score += alert.score
-        while timed[start].time < alert.time - policy.window_length:  # type: ignore[operator]
+        while timed[start].time < alert.time - length:  # type: ignore[operator]
             areas.subtract(_areas(timed[start]))
             score -= timed[start].score
             start += 1

@@ -11,6 +11,7 @@ resolved to nobody, so two people are never merged silently.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -26,6 +27,8 @@ from ghosthire.identities.lookups import (
     read_assets,
     read_identities,
 )
+
+ADDRESS_LIKE = re.compile(r"[\d.]+")
 
 
 class EntityKind(StrEnum):
@@ -108,6 +111,8 @@ class Directory:
     _devices: _Index = field(default_factory=lambda: _Index("device"))
     _ips: _Index = field(default_factory=lambda: _Index("ip"))
     _networks: list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str]] = field(default_factory=list)
+    # (kind, normalised value) -> person key: a hunt names the same few entities again and again.
+    _resolved: dict[tuple[str, str], str | None] = field(default_factory=dict)
 
     @classmethod
     def load(cls, lookups_dir: Path) -> Directory:
@@ -151,13 +156,17 @@ class Directory:
         if not value or not value.strip():
             return None
         text = value.strip().lower()
-        match kind:
-            case EntityKind.HOST | EntityKind.DEVICE:
-                key = self._host_owner(text)
-            case EntityKind.IP:
-                key = self._ip_owner(text)
-            case _:
-                key = self._user_owner(text)
+        cached = (kind, text)
+        if cached not in self._resolved:
+            match kind:
+                case EntityKind.HOST | EntityKind.DEVICE:
+                    key = self._host_owner(text)
+                case EntityKind.IP:
+                    key = self._ip_owner(text)
+                case _:
+                    key = self._user_owner(text)
+            self._resolved[cached] = key
+        key = self._resolved[cached]
         return self.persons.get(key) if key else None
 
     def _add_identity(self, row: IdentityRow, rows: dict[str, IdentityRow], lookup: Path) -> None:
@@ -247,15 +256,8 @@ class Directory:
 
 
 def _short_host(name: str) -> str:
-    return name if _is_address(name) else name.split(".", 1)[0]
-
-
-def _is_address(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
+    """The first label of a host name; an address (IPv4 digits and dots, or IPv6) is left whole."""
+    return name if ":" in name or ADDRESS_LIKE.fullmatch(name) else name.split(".", 1)[0]
 
 
 def _person(row: IdentityRow, assets: list[AssetRow]) -> Person:
