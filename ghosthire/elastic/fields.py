@@ -1,5 +1,6 @@
-"""Elasticsearch field types of the ECS fields the Elastic pipelines write, and the value transformations
-that follow from them (backends/elastic/field_types.yml).
+"""Elasticsearch field types of the fields the Elastic pipelines write, and the value transformations that
+follow from them: ECS fields as Elastic's ECS definition types them (backends/elastic/ecs_fields.json),
+integration fields as backends/elastic/field_types.yml does.
 
 Three pySigma transformations are registered here for the pipelines' YAML:
 
@@ -20,6 +21,7 @@ ECS document it is tested against always go through the same conversion.
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -55,74 +57,91 @@ from ghosthire.errors import ContentError
 FieldType = Literal["ip", "long", "boolean", "keyword", "wildcard", "date", "unknown"]
 TYPES: tuple[FieldType, ...] = ("ip", "long", "boolean", "wildcard", "date", "unknown")
 STRING_TYPES = ("keyword", "wildcard")
-# ECS field sets (https://www.elastic.co/guide/en/ecs/current/ecs-field-reference.html) the pipelines use;
-# everything else (winlog.*, okta.*, azure.*, github.*, google_workspace.*, o365.*, zeek.*, hr.*) is an
-# integration's or ghosthire's own namespace.
-ECS_FIELD_SETS = frozenset(
-    {
-        "@timestamp",
-        "client",
-        "destination",
-        "dll",
-        "dns",
-        "event",
-        "file",
-        "geo",
-        "group",
-        "host",
-        "http",
-        "network",
-        "organization",
-        "process",
-        "registry",
-        "related",
-        "source",
-        "url",
-        "user",
-        "user_agent",
-    }
-)
+# How ghosthire compares values of each Elasticsearch type ECS uses.
+_ECS_TYPES: dict[str, FieldType] = {
+    "keyword": "keyword",
+    "constant_keyword": "keyword",
+    "match_only_text": "keyword",
+    "text": "keyword",
+    "wildcard": "wildcard",
+    "ip": "ip",
+    "date": "date",
+    "boolean": "boolean",
+    **dict.fromkeys(("long", "integer", "short", "byte", "float", "double", "scaled_float"), "long"),
+}
 
 
 def field_types_path() -> Path:
     return backends_dir() / "elastic" / "field_types.yml"
 
 
+def ecs_fields_path() -> Path:
+    return backends_dir() / "elastic" / "ecs_fields.json"
+
+
 @cache
-def _type_table() -> tuple[dict[str, FieldType], tuple[str, ...]]:
+def ecs_fields() -> dict[str, str]:
+    """Every ECS field and its Elasticsearch type, from Elastic's ECS definition (scripts/ecs_fields.py)."""
+    path = ecs_fields_path()
+    try:
+        return dict(json.loads(path.read_text(encoding="utf-8"))["fields"])
+    except (OSError, ValueError, KeyError) as error:
+        raise ContentError(path, f"invalid ECS field table: {error}") from None
+
+
+@dataclass(frozen=True)
+class _NamespaceTable:
+    namespaces: dict[str, str]  # prefix -> the integration (or ghosthire export) that defines it
+    exact: dict[str, FieldType]
+    unknown_prefixes: tuple[str, ...]
+
+
+@cache
+def _namespace_table() -> _NamespaceTable:
     path = field_types_path()
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as error:
         raise ContentError(path, f"invalid field type table: {error}") from None
-    unknown = set(raw) - set(TYPES)
+    types = raw.get("types") or {}
+    unknown = set(types) - set(TYPES)
     if unknown:
         raise ContentError(path, f"unknown field types {sorted(unknown)}; known: {list(TYPES)}")
     exact: dict[str, FieldType] = {}
     prefixes: list[str] = []
-    for type_name, names in raw.items():
+    for type_name, names in types.items():
         for name in names or []:
             if type_name == "unknown":
                 prefixes.append(name)
-            elif name in exact:
-                raise ContentError(path, f"field {name} is listed under two types")
+            elif name in exact or name in ecs_fields():
+                raise ContentError(path, f"field {name} is listed twice (or ECS defines it)")
             else:
                 exact[name] = type_name
-    return exact, tuple(prefixes)
+    return _NamespaceTable(dict(raw.get("namespaces") or {}), exact, tuple(prefixes))
 
 
 def field_type(name: str) -> FieldType:
-    """The Elasticsearch type of an ECS/integration field the pipelines write (keyword unless listed)."""
-    exact, unknown_prefixes = _type_table()
-    if name in exact:
-        return exact[name]
-    if name.startswith(unknown_prefixes):
+    """The Elasticsearch type of a field the pipelines write: ECS's, else the integration's (keyword
+    unless field_types.yml says otherwise)."""
+    ecs = ecs_fields().get(name)
+    if ecs is not None:
+        return _ECS_TYPES.get(ecs, "unknown")
+    table = _namespace_table()
+    if name in table.exact:
+        return table.exact[name]
+    if name.startswith(table.unknown_prefixes):
         return "unknown"
     return "keyword"
 
 
 def is_ecs_field(name: str) -> bool:
-    return name.split(".", 1)[0] in ECS_FIELD_SETS
+    return name in ecs_fields()
+
+
+def integration_of(name: str) -> str | None:
+    """The integration (or ghosthire export) whose namespace holds a non-ECS field, if one is documented."""
+    table = _namespace_table()
+    return next((source for prefix, source in table.namespaces.items() if name.startswith(prefix)), None)
 
 
 class ValueNotExpressible(SigmaValueError):
