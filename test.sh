@@ -4,4 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")"
 bash scripts/bootstrap.sh dev
 bash scripts/system-deps.sh
+# Splunk's Dashboard Studio validator, from npm into a cache directory (the tests skip if npm cannot reach it).
+bash scripts/dashboard-tools.sh >/dev/null || true
 exec .venv/bin/python -m pytest "$@"

@@ -76,10 +76,18 @@ def problems(definition: dict[str, Any]) -> list[str]:
         if source.get("type") == "ds.search" and not source.get("options", {}).get("query", "").strip()
     ]
     layout = definition["layout"]
+    structures = [layout.get("structure", [])]  # the pre-tabs layout form
+    structures += [item.get("structure", []) for item in layout.get("layoutDefinitions", {}).values()]
     found += [
         f"layout places undefined item {block.get('item')!r}"
-        for block in layout.get("structure", [])
+        for structure in structures
+        for block in structure
         if block.get("item") not in items
+    ]
+    found += [
+        f"tab uses undefined layout {tab.get('layoutId')!r}"
+        for tab in layout.get("tabs", {}).get("items", [])
+        if tab.get("layoutId") not in layout.get("layoutDefinitions", {})
     ]
     found += [
         f"layout names undefined input {name!r}"

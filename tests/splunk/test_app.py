@@ -258,18 +258,23 @@ def test_navigation_lists_every_dashboard(app_files: dict[str, bytes]) -> None:
     assert set(re.findall(r'<view name="(ghosthire_\w+)"', nav)) == views
 
 
-@pytest.mark.parametrize("definition_problem", ["unknown data source", "unplaced item"])
+@pytest.mark.parametrize("definition_problem", ["unknown data source", "unplaced item", "tab without layout"])
 def test_a_broken_dashboard_is_reported(definition_problem: str) -> None:
     definition = {
         "title": "t",
         "dataSources": {"ds": {"type": "ds.search", "options": {"query": "| makeresults"}}},
         "visualizations": {"viz": {"type": "splunk.table", "dataSources": {"primary": "ds"}}},
-        "layout": {"structure": [{"item": "viz"}]},
+        "layout": {
+            "tabs": {"items": [{"layoutId": "main", "label": "t"}]},
+            "layoutDefinitions": {"main": {"type": "grid", "structure": [{"item": "viz"}]}},
+        },
     }
     if definition_problem == "unknown data source":
         definition["visualizations"]["viz"]["dataSources"]["primary"] = "nope"
+    elif definition_problem == "unplaced item":
+        definition["layout"]["layoutDefinitions"]["main"]["structure"].append({"item": "ghost"})
     else:
-        definition["layout"]["structure"].append({"item": "ghost"})
+        definition["layout"]["tabs"]["items"].append({"layoutId": "nowhere"})
     assert problems(definition)
 
 
