@@ -13,7 +13,9 @@ from the pipelines, so that a field the Splunk pipelines name wrongly does not m
   event under `event` and its parameters as {"name", "value"|"boolValue"|"intValue"|"multiValue"}
   objects; `_raw` keeps the JSON for `spath`;
 - Windows (XmlWinEventLog, renderXml=true): EventData fields under their own names, System fields as
-  EventCode, Computer, Channel, SourceName; source `XmlWinEventLog:<channel>`.
+  EventCode, Computer, Channel, SourceName; source `XmlWinEventLog:<channel>`;
+- Sysmon for Linux (Splunk Add-on for Sysmon for Linux, sourcetype sysmon:linux): the same XML, EventData
+  fields under their own names, the event id as EventID, Computer from System; source syslog.
 
 Each event gets `index`, `sourcetype` (and `source`, `category`) so the source macros of macros.conf are
 evaluated as shipped, and `_time` from the add-on's timestamp field.
@@ -25,6 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 Event = dict[str, Any]
+LINUX_SYSMON_CHANNEL = "Linux-Sysmon/Operational"
 # How a JSON null reaches Splunk's fields: the string "null", or no field.
 NULL_MODELS = ("null-string", "absent")
 _ABSENT = object()
@@ -57,6 +60,9 @@ def _apply_nulls(event: Event, nulls: str) -> Event:
 
 
 def recognise(record: dict[str, Any]) -> str:
+    system = (record.get("Event") or {}).get("System") or {}
+    if (system.get("Channel") or record.get("Channel")) == LINUX_SYSMON_CHANNEL:
+        return "linux_sysmon"
     if "Event" in record or "EventCode" in record:
         return "windows"
     if record.get("kind") == "admin#reports#activity":
@@ -222,6 +228,15 @@ def windows(record: dict[str, Any]) -> list[Event]:
     ]
 
 
+def linux_sysmon(record: dict[str, Any]) -> list[Event]:
+    system = record["Event"]["System"]
+    fields = {"EventID": scalar(system["EventID"]), "Computer": scalar(system.get("Computer"))}
+    data = record["Event"].get("EventData") or {}
+    fields |= {name: scalar(value) for name, value in data.items() if value is not None}
+    time = epoch(system["TimeCreated"]["#attributes"]["SystemTime"])
+    return [{**fields, "index": "main", "sourcetype": "sysmon:linux", "source": "syslog", "_time": time}]
+
+
 CONVERTERS = {
     "okta": okta,
     "github_audit": github_audit,
@@ -230,4 +245,5 @@ CONVERTERS = {
     "entra_signin": entra_signin,
     "google_workspace": google_workspace,
     "windows": windows,
+    "linux_sysmon": linux_sysmon,
 }
