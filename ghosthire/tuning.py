@@ -9,17 +9,21 @@ lookup's `startDate` and `work_country` (ghosthire.identities); the older `ghost
 from __future__ import annotations
 
 import csv
+import io
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from ghosthire.content import lookup_path
 from ghosthire.errors import ContentError
+from ghosthire.identities import Person
 from ghosthire.model.levels import Level, raised
 
 NEW_HIRE_DAYS = 90
 NEW_HIRE_SCORE_FACTOR = 1.5
 NEW_HIRES_FILE = "ghosthire_new_hires.csv"
+NEW_HIRES_COLUMNS = ("user", "start_date", "expected_country")
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,27 @@ def load_new_hires(path: Path | None = None) -> dict[str, NewHire]:
                 ) from None
             hires[hire.user.lower()] = hire
     return hires
+
+
+def hires_from_persons(persons: Iterable[Person]) -> dict[str, NewHire]:
+    """Every identifier and host of each person with a `startDate` in the identity lookup, as new-hire
+    rows (the escalation itself checks the 90 days), for targets that look entities up by name."""
+    hires: dict[str, NewHire] = {}
+    for person in persons:
+        if person.start_date is not None:
+            for name in (*person.identifiers, *person.hosts, *person.device_ids):
+                hires.setdefault(name.lower(), NewHire(name, person.start_date, person.work_country))
+    return hires
+
+
+def new_hires_csv(hires: dict[str, NewHire]) -> bytes:
+    """The new-hire lookup (`user,start_date,expected_country`) holding these hires."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(NEW_HIRES_COLUMNS)
+    for hire in sorted(hires.values(), key=lambda hire: hire.user.lower()):
+        writer.writerow([hire.user, hire.start_date.isoformat(), hire.expected_country or ""])
+    return buffer.getvalue().encode("utf-8")
 
 
 def escalation_for(hires: dict[str, NewHire], entity: str | None, when: datetime | None) -> Escalation | None:

@@ -10,7 +10,7 @@ import click
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ghosthire.commands.common import lookups_option, print_capped, rules_option, stderr
-from ghosthire.content import company_lookups_dir, rules_dir, shipped_lookups_dir, using_lookups
+from ghosthire.content import rules_dir, shipped_lookups_dir, using_lookups
 from ghosthire.hunt import hunt as run_hunt
 from ghosthire.hunt.output import WRITERS
 from ghosthire.hunt.persons import Findings, assess
@@ -102,7 +102,7 @@ def _hunt(
     new_hires_file: Path | None,
     progress: bool | None,
 ) -> Findings:
-    directory = Directory.load(company_lookups_dir() or shipped_lookups_dir())
+    directory = Directory.in_use()
     pack = load_pack(rules or rules_dir(), require_metadata=rules is None)
     new_hires = load_new_hires(new_hires_file)
     total = sum(path.stat().st_size for path in input_files(paths))

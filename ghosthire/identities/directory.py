@@ -18,6 +18,7 @@ from datetime import date
 from enum import StrEnum
 from pathlib import Path
 
+from ghosthire.content import company_lookups_dir, shipped_lookups_dir
 from ghosthire.identities.lookups import (
     ASSETS_FILE,
     IDENTITIES_FILE,
@@ -122,6 +123,12 @@ class Directory:
         identities = read_identities(lookups_dir / IDENTITIES_FILE, problems)
         assets = read_assets(lookups_dir / ASSETS_FILE, problems)
         return cls.from_rows(identities, assets, problems, lookups_dir)
+
+    @classmethod
+    def in_use(cls) -> Directory:
+        """The company's folder while `--lookups` is in effect (ghosthire.content.using_lookups), else the
+        shipped example company; identities and assets always come from the same folder."""
+        return cls.load(company_lookups_dir() or shipped_lookups_dir())
 
     @classmethod
     def from_rows(

@@ -62,7 +62,16 @@ from ghosthire.splunk.searches import (
 )
 from ghosthire.splunk.settings import AppSettings, load_settings
 from ghosthire.triage import TriagePolicy, load_triage_policy
-from ghosthire.tuning import NEW_HIRE_DAYS, NEW_HIRE_SCORE_FACTOR, Escalation, NewHire
+from ghosthire.tuning import (
+    NEW_HIRE_DAYS,
+    NEW_HIRE_SCORE_FACTOR,
+    NEW_HIRES_FILE,
+    Escalation,
+    NewHire,
+    hires_from_persons,
+    load_new_hires,
+    new_hires_csv,
+)
 
 # The escalation tuning.py applies to a signal about a recent hire; its score and level depend only on the
 # rule, so the build writes them into the rule catalogue and Splunk looks them up instead of recomputing.
@@ -208,10 +217,16 @@ def app_lookups(searches: list[SavedSearch], pack: RulePack) -> list[Lookup]:
     """Every lookup CSV (the company's folder first, `--lookups`, then the shipped examples), and the
     rule catalogue the dashboards and the roll-up join on."""
     paths = [lookup_path(name) for name in lookup_filenames()]
-    shipped = [Lookup(path.stem, path.name, path.read_bytes()) for path in paths]
+    directory = company_directory()[0]
+    # New hires: the listed ones, and every identifier and host of a person with a startDate.
+    hires = new_hires_csv({**hires_from_persons(directory.persons.values()), **load_new_hires()})
+    shipped = [
+        Lookup(path.stem, path.name, hires if path.name == NEW_HIRES_FILE else path.read_bytes())
+        for path in paths
+    ]
     generated = [
         Lookup(Path(RULE_CATALOGUE).stem, RULE_CATALOGUE, rule_catalogue(searches, pack)),
-        Lookup(Path(IDENTITY_KEYS).stem, IDENTITY_KEYS, identity_keys(company_directory()[0])),
+        Lookup(Path(IDENTITY_KEYS).stem, IDENTITY_KEYS, identity_keys(directory)),
     ]
     for lookup in generated:
         if lookup.filename in {path.name for path in paths}:

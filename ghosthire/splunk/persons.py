@@ -20,9 +20,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from ghosthire.content import lookup_path
-from ghosthire.identities import ASSETS_FILE, IDENTITIES_FILE, Directory, LookupProblem, Person
-from ghosthire.identities.lookups import read_assets, read_identities
+from ghosthire.identities import Directory, LookupProblem, Person
 from ghosthire.triage import TriagePolicy
 
 IDENTITY_KEYS = "ghosthire_identity_keys.csv"
@@ -42,10 +40,7 @@ COLUMNS = (
 
 def company_directory() -> tuple[Directory, list[LookupProblem]]:
     """The identities and assets the build uses (the company's `--lookups` folder, else the examples)."""
-    problems: list[LookupProblem] = []
-    identities = read_identities(lookup_path(IDENTITIES_FILE), problems)
-    assets = read_assets(lookup_path(ASSETS_FILE), problems)
-    directory = Directory.from_rows(identities, assets, problems)
+    directory = Directory.in_use()
     return directory, directory.problems
 
 

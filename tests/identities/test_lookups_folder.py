@@ -69,3 +69,33 @@ def test_the_hunt_command_reports_malformed_lookup_rows_and_goes_on(tmp_path: Pa
 
 def _empty_pack() -> RulePack:
     return RulePack([], SigmaCollection([]), Path("."))
+
+
+def test_the_apps_new_hire_lookup_lists_every_identifier_and_host_of_a_recent_start(tmp_path: Path) -> None:
+    folder = tmp_path / "company"
+    folder.mkdir()
+    (folder / "ghosthire_identities.csv").write_text(
+        "identity,email,startDate,work_country\n"
+        "zed|zed@corp.example|zed-gh,zed@corp.example,2025-05-01,US\n"
+        "old|old@corp.example,old@corp.example,,\n",
+        encoding="utf-8",
+    )
+    (folder / "ghosthire_assets.csv").write_text(
+        "nt_host,owner,device_id\nLT-ZED,zed,dev-1\n", encoding="utf-8"
+    )
+    (folder / "ghosthire_new_hires.csv").write_text(
+        "user,start_date,expected_country\nlisted@corp.example,2025-04-01,GB\nzed-gh,2025-05-03,CA\n",
+        encoding="utf-8",
+    )
+    with using_lookups(folder):
+        lookups = {lookup.filename: lookup.content for lookup in app_lookups([], _empty_pack())}
+    rows = lookups["ghosthire_new_hires.csv"].decode().splitlines()
+    assert rows[0] == "user,start_date,expected_country"
+    assert set(rows[1:]) == {
+        "zed,2025-05-01,US",
+        "zed@corp.example,2025-05-01,US",
+        "zed-gh,2025-05-03,CA",  # the listed row wins over the identity's
+        "LT-ZED,2025-05-01,US",
+        "dev-1,2025-05-01,US",
+        "listed@corp.example,2025-04-01,GB",
+    }
