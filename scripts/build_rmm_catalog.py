@@ -35,6 +35,8 @@ What is dropped, and why (keeps the rules from drowning in noise):
     servers): they are not domains, so a DNS or host-name match on them means nothing, they go stale with
     hosting changes, and a Splunk app that ships public addresses fails AppInspect `check_hostnames_and_ips`.
     They are counted on stderr and left out of the lookup (see splunk_app/lookups/README.md);
+  * wildcards over the whole domain of a vendor whose other products (antivirus updates, meeting
+    clients, help desks, office suites) every customer reaches (VENDOR_WIDE_DOMAINS);
   * ports 80/443 and other general-purpose ports (GENERIC_PORTS), services other software also installs
     (GENERIC_SERVICES), and LOLRMM entries that are not remote access into the host (NON_RMM_TOOLS).
 ghosthire's own additions (CURATED) carry origin `ghosthire` and cite where they come from.
@@ -90,10 +92,14 @@ GENERIC_PROCESSES = {
     "niniteone.exe",
     "installshield setup.exe",
     "installcore.exe",
+    "installer.exe",
     "mousewithoutborders.exe",
     "quickassist.exe",
     # names too generic to attribute to one product
     "agent.exe",
+    "agent32.exe",
+    "agent64.exe",
+    "appcore.exe",
     "connect.exe",
     "rdp.exe",
     "remote access.exe",
@@ -142,6 +148,29 @@ SHARED_SUFFIXES = (
     "herokuapp.com",
     "cloudflare.com",
 )
+# Whole domains of vendors that sell much more than remote access (antivirus updates, meeting clients,
+# help desks, mail and CRM suites): a wildcard over them fires on every customer of their other products.
+# The remote-access products' own hosts under them (assist.zoho.com, *.dms.zoho.com,
+# desktopcentral.manageengine.com) are kept.
+VENDOR_WIDE_DOMAINS = {
+    "sophos.com",
+    "sophosupd.com",
+    "sophosupd.net",
+    "getgo.com",
+    "cdn.getgo.com",
+    "zoho.com",
+    "zoho.eu",
+    "zoho.in",
+    "zoho.com.au",
+    "zoho.com.cn",
+    "freshworks.com",
+    "myfreshworks.com",
+    "freshworksapi.com",
+    "ivanti.com",
+    "ivanticloud.com",
+    "manageengine.com",
+    "parallels.com",
+}
 GENERIC_PORTS = {
     20,
     21,
@@ -174,7 +203,15 @@ GENERIC_PORTS = {
 # Service names that other software also installs (hardware-monitoring drivers) or that are too short.
 GENERIC_SERVICES = {"level", "winring0_1_2_0"}
 # LOLRMM entries that are not remote access into this host (built-ins, accessibility, input sharing).
-NON_RMM_TOOLS = ("Mouse Without Borders", "mstsc.exe", "NVDA", "Quick Assist")
+# Sophos's Remote Management System is the management channel of its endpoint protection: on every
+# machine that runs Sophos antivirus.
+NON_RMM_TOOLS = (
+    "Mouse Without Borders",
+    "mstsc.exe",
+    "NVDA",
+    "Quick Assist",
+    "Sophos-Remote Management System",
+)
 
 # Remote desktop products named in DPRK IT worker reporting (threat model, section 3).
 DPRK_REPORTED = {"AnyDesk", "Chrome Remote Desktop", "RustDesk", "Splashtop", "TeamViewer", "Jump Desktop"}
@@ -365,6 +402,8 @@ def domain_pattern(entry: str) -> str | None:
         return None
     if any(bare == suffix or bare.endswith("." + suffix) for suffix in SHARED_SUFFIXES):
         return None
+    if value.startswith("*.") and bare in VENDOR_WIDE_DOMAINS:
+        return None  # a vendor's whole domain (see VENDOR_WIDE_DOMAINS)
     return value
 
 

@@ -14,6 +14,7 @@ from sigma.exceptions import SigmaError
 from sigma.processing.pipeline import ProcessingPipeline
 
 from ghosthire.compile import lookups as _lookups  # noqa: F401  registers its pipeline transformation
+from ghosthire.compile.addresses import address_patterns
 from ghosthire.content import backends_dir, lookup_path
 from ghosthire.errors import ContentError
 
@@ -74,6 +75,8 @@ class PlaceholderLookup(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     lookup: str
     column: str
+    # `address`: CIDR ranges and IPv4/IPv6 addresses, written as the wildcard patterns every target matches
+    values: Literal["text", "address"] = "text"
 
 
 def placeholder_lookups() -> dict[str, PlaceholderLookup]:
@@ -97,4 +100,17 @@ def _lookup_column(name: str, placeholder: PlaceholderLookup) -> list[str]:
         rows = list(csv.DictReader(handle))
     if not rows or placeholder.column not in rows[0]:
         raise ContentError(path, f"placeholder {name!r}: lookup has no column {placeholder.column!r}")
-    return sorted({row[placeholder.column] for row in rows if row[placeholder.column]})
+    values = [
+        (line, row[placeholder.column]) for line, row in enumerate(rows, start=2) if row[placeholder.column]
+    ]
+    if placeholder.values == "text":
+        return sorted({value for _line, value in values})
+    patterns: set[str] = set()
+    for line, value in values:
+        try:
+            patterns.update(address_patterns(value))
+        except ValueError as error:
+            raise ContentError(
+                path, f"placeholder {name!r}: {value!r} is not an address, range or pattern ({error})", line
+            ) from None
+    return sorted(patterns)
