@@ -398,10 +398,8 @@ class Company:
         return Network(self._cidr_ip(cidr), OFFICE_ASN[0], OFFICE_ASN[1], person.country)
 
     def mobile(self, person: Person) -> Network:
-        # Carrier-grade NAT: a small pool of public addresses shared by many subscribers, new one per hop.
-        return Network(
-            self._ip_in(person.carrier, pool=4096), person.carrier[0], person.carrier[1], person.country
-        )
+        # Carrier-grade NAT: public addresses shared by many subscribers, a new one per hop.
+        return Network(self._ip_in(person.carrier), person.carrier[0], person.carrier[1], person.country)
 
     def vpn(self, person: Person) -> Network:
         return Network(self._cidr_ip(VPN_EGRESS), OFFICE_ASN[0], OFFICE_ASN[1], "US")

@@ -241,6 +241,9 @@ class MapValuesTransformation(ValueTransformation):
 
 
 IPV4_PREFIX = re.compile(r"^(?:\d{1,3}\.){1,3}$")
+# Whole 16-bit groups of an IPv6 prefix as the corporate egress lookup writes them (`2001:db8:4a00:*`,
+# `2001:db8:4a00::*` for a trailing zero run; ghosthire.compile.addresses).
+IPV6_PREFIX = re.compile(r"^(?:[0-9a-f]{1,4}:){1,7}:?$", re.IGNORECASE)
 
 
 def _ip_value(field: str, val: SigmaType) -> SigmaType | None:
@@ -262,8 +265,12 @@ def _ip_value(field: str, val: SigmaType) -> SigmaType | None:
         if all(0 <= int(octet) <= 255 for octet in octets):
             network = ".".join(octets + ["0"] * (4 - len(octets)))
             return SigmaCIDRExpression(f"{network}/{8 * len(octets)}")
+    if parts[-1] is SpecialChars.WILDCARD_MULTI and len(parts) == 2 and IPV6_PREFIX.match(text):
+        groups = text.rstrip(":").split(":") + (["0"] if text.endswith("::") else [])
+        if len(groups) < 8:
+            return SigmaCIDRExpression(f"{':'.join(groups)}::/{16 * len(groups)}")
     raise ValueNotExpressible(
-        f"{field} is an IP field: the wildcard {val.to_plain()!r} is not an address prefix (a.b.c.*)"
+        f"{field} is an IP field: the wildcard {val.to_plain()!r} is not an address prefix (a.b.c.* or x:y:z:*)"
     )
 
 
