@@ -3,7 +3,7 @@ resolved to one person through the identity and asset lookups.
 
 Matching is case-insensitive. A user name is tried as written, then `DOMAIN\\user` and a UPN or e-mail at a
 company domain as the bare name, and a bare name as a UPN at each company domain; a host as written, then its
-short name (an FQDN matches `LT-1`, a machine account `LT-1$` too), then as a cloud device id. An address
+short name (an FQDN matches `LT-1`, a machine account `LT-1$` too), then as a cloud device id or address. An address
 resolves only where one person owns it. An identifier two persons claim is a conflict: reported, and
 resolved to nobody, so two people are never merged silently.
 """
@@ -249,7 +249,8 @@ class Directory:
                 return self._hosts.owner(candidate)
         if text in self._devices.owners:
             return self._devices.owner(text)
-        return None
+        # Some sources name a host by its address: resolve it as one (only a single owner's).
+        return self._ip_owner(name) if ":" in name or ADDRESS_LIKE.fullmatch(name) else None
 
     def _ip_owner(self, text: str) -> str | None:
         try:

@@ -87,6 +87,7 @@ def directory(tmp_path: Path) -> Directory:
         ("device", "aaaa-1111"),
         ("host", "DTHASH-77"),
         ("ip", "10.1.0.5"),
+        ("host", "10.1.0.5"),
     ],
 )
 def test_each_identifier_form_resolves_to_the_one_person(directory: Directory, kind: str, value: str) -> None:
