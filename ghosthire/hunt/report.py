@@ -75,6 +75,7 @@ def render_report(findings: Findings, generated: str | None = None) -> str:
         guidance=guidance_areas(findings.alerts, findings.persons),
         alert_count=len(findings.alerts),
         evidence=list(evidence.values()),
+        lookup_notes=[*map(str, findings.directory.problems), *map(str, findings.directory.conflicts)],
         generated=generated,
         max_timeline=MAX_TIMELINE,
     )

@@ -4,6 +4,7 @@ its evidence, and an attacker's script in an event value shown as text, never ru
 
 from __future__ import annotations
 
+import io
 import re
 import shutil
 import subprocess
@@ -183,3 +184,21 @@ def test_the_first_screen_leads_with_the_triage_queue(report: Path, tmp_path: Pa
     tinted = pixel_rows_with(rows, QUEUE_TINT, tolerance=2)
     assert tinted and tinted[0] < height // 4, "the queue is not at the top of the first screen"
     assert len(tinted) > height // 5, "the queue takes too little of the first screen"
+
+
+def test_lookup_problems_and_conflicts_are_in_the_report(tmp_path: Path) -> None:
+    outcome = hunt_events(write_pack(tmp_path / "rules", RULES, "9a1d2c3e-0000-4000-8000-000000000"), EVENTS)
+    lookups = write_lookups(
+        tmp_path / "lookups",
+        [
+            {"identity": "carol|shared-id"},
+            {"identity": "dave|shared-id"},
+            {"identity": "eve", "startDate": "soon"},
+        ],
+        [],
+    )
+    stream = io.StringIO()
+    WRITERS["html"](assess(outcome, Directory.load(lookups)), stream)
+    html = stream.getvalue()
+    assert "ghosthire_identities.csv:4: row skipped: startDate &#39;soon&#39;" in html
+    assert "identifier &#39;shared-id&#39; is claimed by carol, dave" in html
