@@ -32,7 +32,7 @@ from ghosthire.elastic.exceptions import (
     write_tuning,
 )
 from ghosthire.elastic.fields import field_type, is_ecs_field
-from ghosthire.elastic.indices import indices_for
+from ghosthire.elastic.indices import IndexEntry, Integration, index_entry, indices_for
 from ghosthire.elastic.persons import (
     PERSON,
     PERSON_RULE_ID,
@@ -145,10 +145,11 @@ class KibanaRule(BaseModel):
     license: str
     note: str
     setup: str = ""
+    timestamp_override: str | None = None
     alert_suppression: AlertSuppression | None = None
     building_block_type: Literal["default"] | None = None
     exceptions_list: list[dict[str, str]] = []
-    related_integrations: list[dict[str, str]] = []
+    related_integrations: list[Integration] = []
     required_fields: list[RequiredField] = []
     version: Annotated[int, Field(ge=1)] = 1
 
@@ -270,7 +271,14 @@ def person_rule(pack: RulePack, rules: list[PackRule]) -> KibanaRule:
         severity=level.severity,
         risk_score=level.risk_score,
         threat=[],
-        tags=["ghosthire", "Rule Type: Higher-Order Rule", "Use Case: Insider Threat Detection"],
+        tags=[
+            "Domain: Identity",
+            "Use Case: Insider Threat Detection",
+            "Use Case: Risk Based Alerting",
+            "Resources: Investigation Guide",
+            "Rule Type: Higher-Order Rule",
+            "ghosthire",
+        ],
         false_positives=[
             "A person whose remote-work set-up trips several indicators; review the alerts listed."
         ],
@@ -344,6 +352,9 @@ def _kibana_rule(
     interval: str,
 ) -> KibanaRule:
     rule = pack_rule.rule
+    sources = _index_entries(pack, pack_rule)
+    threat = threat_entries(_tactic_tags(rule), pack_rule.attack_ids)
+    sequence = language == "eql" and pack_rule.is_correlation
     return KibanaRule(
         rule_id=pack_rule.id,
         name=pack_rule.title,
@@ -357,16 +368,45 @@ def _kibana_rule(
         max_signals=settings.max_signals,
         severity=level.severity,
         risk_score=level.risk_score,
-        threat=threat_entries(_tactic_tags(rule), pack_rule.attack_ids),
-        tags=_tags(pack_rule),
+        threat=threat,
+        tags=_tags(pack_rule, sources, threat),
         false_positives=list(rule.falsepositives or []),
         references=list(rule.references or []),
         author=[rule.author or settings.default_author],
         license=rule.license or settings.default_license,
         note=investigation_guide(pack, pack_rule),
+        setup=f"## Setup\n\n{pack_rule.meta.implementation.strip()}\n" if pack_rule.meta else "",
+        # EQL selects by its timestamp field; a late source is read by ingest time so nothing is missed.
+        timestamp_override="event.ingested"
+        if language == "eql" and any(s.ingest_delayed for s in sources)
+        else None,
+        alert_suppression=None if sequence else _correlation_suppression(pack, pack_rule, settings),
         building_block_type="default" if _is_building_block(rule) else None,
+        related_integrations=list(dict.fromkeys(i for s in sources for i in s.integrations)),
         required_fields=required_fields(pack, item.rule),
     )
+
+
+def _index_entries(pack: RulePack, pack_rule: PackRule) -> list[IndexEntry]:
+    """The index table entries of the log sources a rule reads (a correlation: its rules')."""
+    entries = [
+        index_entry(dependency.rule.logsource)
+        for dependency in pack.dependencies(pack_rule)
+        if isinstance(dependency.rule, SigmaRule)
+    ]
+    return list({id(entry): entry for entry in entries}.values())  # the table's own entries, once each
+
+
+def _correlation_suppression(
+    pack: RulePack, pack_rule: PackRule, settings: KibanaSettings
+) -> AlertSuppression | None:
+    """A correlation alerts once per group for the suppression period: consecutive runs see overlapping
+    windows (Kibana suppresses up to three fields; without a group-by, the whole rule is one group)."""
+    rule = pack_rule.rule
+    if not isinstance(rule, SigmaCorrelationRule):
+        return None
+    fields = [rule_field_ecs_name(pack, pack_rule, field) for field in rule.group_by or []][:3]
+    return AlertSuppression.by(fields, settings.correlation.suppression) if fields else None
 
 
 def schedule(
@@ -399,8 +439,6 @@ def investigation_guide(pack: RulePack, pack_rule: PackRule) -> str:
     sections = [
         f"## Triage and analysis\n\n### Investigating {pack_rule.title}\n\n{(rule.description or '').strip()}"
     ]
-    if pack_rule.meta is not None:
-        sections.append(f"### Data and setup\n\n{pack_rule.meta.implementation.strip()}")
     if rule.falsepositives:
         sections.append(
             "### False positive analysis\n\n" + "\n".join(f"- {fp}" for fp in rule.falsepositives)
@@ -432,10 +470,22 @@ def required_fields(pack: RulePack, pack_rule: PackRule) -> list[RequiredField]:
     return [RequiredField(name=name, type=field_type(name), ecs=is_ecs_field(name)) for name in sorted(names)]
 
 
-def _tags(pack_rule: PackRule) -> list[str]:
+def _tags(pack_rule: PackRule, sources: list[IndexEntry], threat: list[Threat]) -> list[str]:
+    """detection-rules' vocabulary (Domain:, OS:, Use Case:, Tactic:, Data Source:, Resources:, Rule Type:)
+    first, then ghosthire's own (the pack, the FBI guidance areas, the Sigma rule)."""
     guidance = [f"Guidance: {g.value}" for g in pack_rule.meta.guidance] if pack_rule.meta else []
-    kind = "Correlation" if pack_rule.is_correlation else "Single event"
-    return ["ghosthire", f"Sigma: {pack_rule.name}", f"Rule Type: {kind}", *guidance, *pack_rule.attack_ids]
+    tags = [
+        *(tag for source in sources for tag in source.tags if not tag.startswith("Data Source:")),
+        "Use Case: Threat Detection",
+        *(f"Tactic: {entry.tactic.name}" for entry in threat),
+        *(tag for source in sources for tag in source.tags if tag.startswith("Data Source:")),
+        "Resources: Investigation Guide",
+        *(["Rule Type: BBR"] if _is_building_block(pack_rule.rule) else []),
+        "ghosthire",
+        *guidance,
+        f"Sigma: {pack_rule.name}",
+    ]
+    return list(dict.fromkeys(tags))
 
 
 def _tactic_tags(rule: SigmaRule | SigmaCorrelationRule) -> list[str]:

@@ -1,8 +1,9 @@
 """How a correlation's Kibana ES|QL rule is scheduled, and what that means for its query.
 
 Each run searches [now - lookback, now] and runs every `interval` (backends/elastic/kibana.yml,
-`correlation`). Normally the lookback is the Sigma timespan and the interval timespan / runs_per_timespan,
-so the window slides with the runs: a burst shorter than timespan - interval is always inside one run.
+`correlation`). Normally the lookback is the Sigma timespan and the interval the longest schedule people
+recognise (`schedules`: 1m, 5m, 15m, 1h, ...) that is at most timespan / runs_per_timespan, so the window
+slides with the runs: a burst shorter than timespan - interval is always inside one run.
 
 A timespan too short to run that often (interval clamped up to min_interval, e.g. a 30s correlation and
 Kibana's 1m minimum) would leave runs that never see some events. Such a rule looks back
@@ -32,8 +33,8 @@ UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 class CorrelationSchedule(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     runs_per_timespan: Annotated[int, Field(ge=1)]
-    min_interval: Duration
-    max_interval: Duration
+    schedules: Annotated[list[Duration], Field(min_length=1)]
+    suppression: Duration
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,8 @@ def correlation_window(timespan: int, settings: CorrelationSchedule | None = Non
     """The lookback and interval of a correlation rule with this Sigma timespan (seconds)."""
     settings = settings or load_correlation_schedule()
     wanted = timespan // settings.runs_per_timespan
-    interval = min(max(wanted, seconds(settings.min_interval)), seconds(settings.max_interval))
+    choices = sorted(seconds(schedule) for schedule in settings.schedules)
+    interval = max((choice for choice in choices if choice <= wanted), default=choices[0])
     if interval > timespan // 2:
         # Cannot run often enough: look back one interval more and bound the spread in the query.
         return CorrelationWindow(timespan, timespan + interval, interval)

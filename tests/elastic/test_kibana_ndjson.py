@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from ghosthire.elastic.backends import GhosthireEqlBackend, GhosthireEsqlBackend, GhosthireLuceneBackend
 from ghosthire.elastic.fields import field_type, is_ecs_field
+from ghosthire.elastic.indices import load_index_table
 from ghosthire.elastic.kibana import load_settings
+from ghosthire.elastic.persons import PERSON_RULE_ID
 from ghosthire.model.attack import load_attack
 from tests.elastic.engines import parse_eql
 from tests.elastic.lucene_eval import parse_lucene
@@ -127,3 +129,49 @@ def test_special_characters_stay_one_value() -> None:
 
     assert parse_esql(queries["esql"]) == 0
     assert '== "a\\"b\\\\c*d:e or f"' in queries["esql"], queries["esql"]
+
+
+def test_rules_carry_what_elastic_prebuilt_rules_carry(kibana_rules: list[dict], pack) -> None:
+    """related_integrations, setup apart from the note, detection-rules' tags, readable schedules, and
+    alert suppression on the correlations (one alert per group a day, as on Splunk)."""
+    settings = load_settings()
+    schedules = {
+        *settings.correlation.schedules,
+        settings.single_event.interval,
+        settings.person_risk.interval,
+    }
+    packages = {i.package for entry in load_index_table() for i in entry.integrations}
+    for rule in kibana_rules:
+        name = rule["name"]
+        assert rule["interval"] in schedules, f"{name}: {rule['interval']}"
+        prefixes = {tag.split(": ", 1)[0] for tag in rule["tags"] if ": " in tag}
+        assert {"Domain", "Use Case", "Resources"} <= prefixes, name
+        tactics = {f"Tactic: {entry['tactic']['name']}" for entry in rule["threat"]}
+        assert tactics <= set(rule["tags"]), name
+        assert all(i["package"] in packages and i["version"] for i in rule["related_integrations"]), name
+        if rule["rule_id"] == PERSON_RULE_ID:
+            continue
+        pack_rule = pack.get(rule["rule_id"])
+        assert "Data Source" in prefixes, name
+        assert rule["setup"].startswith("## Setup") and pack_rule.meta.implementation.strip() in rule["setup"]
+        assert pack_rule.meta.implementation.strip() not in rule["note"], (
+            f"{name}: setup repeated in the note"
+        )
+        assert ("Rule Type: BBR" in rule["tags"]) == ("building_block_type" in rule), name
+        group_by = getattr(pack_rule.rule, "group_by", None)
+        if rule["type"] == "esql" and group_by:
+            suppression = rule["alert_suppression"]
+            assert len(suppression["group_by"]) == min(3, len(group_by)), name
+            assert suppression["duration"] == {"value": 24, "unit": "h"}, name
+        elif rule["type"] == "eql":
+            assert "alert_suppression" not in rule, f"{name}: EQL sequences cannot be suppressed"
+    with_integrations = [rule for rule in kibana_rules if rule["related_integrations"]]
+    assert len(with_integrations) >= 60
+    late = [rule for rule in kibana_rules if rule.get("timestamp_override")]
+    assert late and all(
+        rule["timestamp_override"] == "event.ingested" and rule["type"] == "eql" for rule in late
+    )
+    okta = [rule for rule in kibana_rules if "Data Source: Okta" in rule["tags"] and rule["type"] == "eql"]
+    assert okta and all(rule.get("timestamp_override") for rule in okta), (
+        "the Okta API is polled: read late events"
+    )
