@@ -16,7 +16,7 @@ import click
 from rich.console import Console
 
 from ghosthire.commands.common import stderr
-from ghosthire.content import splunk_app_dir
+from ghosthire.content import shipped_lookups_dir
 from ghosthire.deploy.kibana import (
     KibanaClient,
     KibanaTarget,
@@ -178,7 +178,7 @@ def install_elastic_command(
     policy = _policy(options)
     console = Console(highlight=False)
     client = _kibana_client(options, policy)
-    lookups = lookups or splunk_app_dir() / "lookups"
+    lookups = lookups or shipped_lookups_dir()
     tuning = _tuning(rules_path, lookups)
     index_name = _identities_index_name()
     found = identities_index(lookups, index_name)
@@ -220,7 +220,7 @@ def uninstall_elastic_command(rules_file: Path | None, **options: Any) -> None:
     rule_ids = [str(rule["rule_id"]) for rule in load_rules(rules_path)]
     policy = _policy(options)
     client = _kibana_client(options, policy)
-    tuning = _tuning(rules_path, splunk_app_dir() / "lookups")
+    tuning = _tuning(rules_path, shipped_lookups_dir())
     elasticsearch = _elasticsearch_client(options, policy, client)
     uninstall_kibana(
         client,

@@ -22,6 +22,7 @@ from sigma.filters import SigmaFilter
 from sigma.rule import SigmaRule
 
 from ghosthire.compile import CompiledRule, TargetOutput, compile_target
+from ghosthire.compile.syntax import QuerySyntaxError, check_esql
 from ghosthire.compile.targets import Target
 from ghosthire.content import backends_dir
 from ghosthire.elastic.ecs import ecs_fields_of, rule_field_ecs_name
@@ -253,6 +254,11 @@ def person_rule(pack: RulePack, rules: list[PackRule]) -> KibanaRule:
     settings = load_settings()
     policy = load_triage_policy()
     person = settings.person_risk
+    query = person_risk_query(pack, rules, person, policy)
+    try:
+        check_esql(query)  # as every compiled query is, before anything is written
+    except QuerySyntaxError as error:
+        raise ContentError(settings_path(), f"the triage rule's ES|QL does not parse: {error}") from None
     level = settings.levels["high"]
     return KibanaRule(
         rule_id=PERSON_RULE_ID,
@@ -264,7 +270,7 @@ def person_rule(pack: RulePack, rules: list[PackRule]) -> KibanaRule:
         ),
         type="esql",
         language="esql",
-        query=person_risk_query(pack, rules, person, policy),
+        query=query,
         lookback=f"now-{policy.window}",
         interval=person.interval,
         max_signals=settings.max_signals,
