@@ -89,6 +89,33 @@ def pack_filters(pack: RulePack) -> list[SigmaFilter]:
     return filters
 
 
+def tuning_table(pack: RulePack) -> str:
+    """Markdown: per rule, the exception list Kibana applies and the correlations that inline the filter
+    (docs/elastic.md holds this table; `python -m ghosthire.elastic.exceptions` prints it)."""
+    lines = [
+        "| rule | Kibana exception list (compared as) | kept at build time in |",
+        "|---|---|---|",
+    ]
+    rows = []
+    for runtime in run_time_filters(pack):
+        compared = ", ".join(
+            dict.fromkeys(
+                f"`{item.field}` {'is in list' if item.field_type == 'ip' or item.match == 'exact' else 'matches'}"
+                for item in runtime.items
+            )
+        )
+        for name in runtime.rules:
+            rule = pack.get(name)
+            users = [
+                other.name
+                for other in pack.rules
+                if other.is_correlation and rule in pack.dependencies(other)
+            ]
+            inlined = ", ".join(f"`{user}`" for user in users) or "-"
+            rows.append(f"| `{name}` | `{runtime.list_id}` ({compared}) | {inlined} |")
+    return "\n".join([*lines, *sorted(rows)]) + "\n"
+
+
 def write_tuning(filters: list[RunTimeFilter], out_dir: Path) -> Path:
     """The filters as data for the installer, next to the rules' NDJSON."""
     path = out_dir / TUNING_NAME
@@ -172,3 +199,10 @@ def _item(key: str, value: Any, logsource: SigmaLogSource) -> TuningItem | None:
         return None
     match: Match = _MODIFIERS[others[0]] if others else "exact"
     return TuningItem(ecs, field_type(ecs), match, placeholder.group(1))
+
+
+if __name__ == "__main__":
+    from ghosthire.content import rules_dir
+    from ghosthire.rules import load_pack
+
+    print(tuning_table(load_pack(rules_dir())), end="")

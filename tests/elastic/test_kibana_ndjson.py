@@ -3,7 +3,10 @@ escaping."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ghosthire.elastic.backends import GhosthireEqlBackend, GhosthireEsqlBackend, GhosthireLuceneBackend
+from ghosthire.elastic.exceptions import run_time_filters, tuning_table
 from ghosthire.elastic.fields import field_type, is_ecs_field
 from ghosthire.elastic.indices import load_index_table
 from ghosthire.elastic.kibana import load_settings
@@ -175,3 +178,13 @@ def test_rules_carry_what_elastic_prebuilt_rules_carry(kibana_rules: list[dict],
     assert okta and all(rule.get("timestamp_override") for rule in okta), (
         "the Okta API is polled: read late events"
     )
+
+
+def test_the_docs_say_per_rule_which_tuning_is_run_time(kibana_rules: list[dict], pack) -> None:
+    """docs/elastic.md lists every rule Kibana tunes with an exception list; the rules carry those lists."""
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "elastic.md").read_text(encoding="utf-8")
+    assert tuning_table(pack) in docs, "regenerate the table: python -m ghosthire.elastic.exceptions"
+    attached = {rule["rule_id"]: [ref["list_id"] for ref in rule["exceptions_list"]] for rule in kibana_rules}
+    for runtime in run_time_filters(pack):
+        for name in runtime.rules:
+            assert runtime.list_id in attached[pack.get(name).id], name
