@@ -272,7 +272,8 @@ class GhosthireEsqlBackend(ESQLBackend):
 
 
 class GhosthireLuceneBackend(LuceneBackend):
-    """Lucene whose string matches ignore case as Sigma's do, through per-letter regex classes."""
+    """Lucene whose string matches ignore case as Sigma's do, through per-letter regex classes; values
+    with unprintable characters are regular expressions too."""
 
     finalize_correlation_subqueries = True
 
@@ -281,7 +282,7 @@ class GhosthireLuceneBackend(LuceneBackend):
     def convert_condition_field_eq_val_str(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> Any:
-        if not _needs_case_folding(cond.value):
+        if not _needs_regex(cond.value):
             return super().convert_condition_field_eq_val_str(cond, state)
         return f"{self.escape_and_quote_field(cond.field)}:/{self.caseless_regex(cond.value)}/"
 
@@ -289,7 +290,7 @@ class GhosthireLuceneBackend(LuceneBackend):
         self, cond: ConditionOR | ConditionAND, state: ConversionState
     ) -> bool:
         return super().decide_convert_condition_as_in_expression(cond, state) and not any(
-            isinstance(arg.value, SigmaString) and _needs_case_folding(arg.value) for arg in cond.args
+            isinstance(arg.value, SigmaString) and _needs_regex(arg.value) for arg in cond.args
         )
 
     def caseless_regex(self, value: SigmaString) -> str:
@@ -307,6 +308,13 @@ class GhosthireLuceneBackend(LuceneBackend):
         if char.lower() != char.upper():
             return f"[{char.lower()}{char.upper()}]"
         return f"\\{char}" if char in self.regex_reserved else char
+
+
+def _needs_regex(value: SigmaString) -> bool:
+    """A term cannot hold tabs, newlines or other unprintable characters (the query parser splits on
+    them, escaped or not); a regular expression holds any character as itself."""
+    text = "".join(part for part in value.s if isinstance(part, str))
+    return _needs_case_folding(value) or not text.isprintable()
 
 
 def _needs_case_folding(value: SigmaString) -> bool:

@@ -1,8 +1,8 @@
 """A document matcher for the Lucene query_string subset pySigma emits, on luqum trees, with the semantics
 of the field's Elasticsearch type (backends/elastic/field_types.yml):
 
-* keyword: terms and wildcards are exact and case-sensitive; a regex must match the whole value and `.`
-  matches any character, newlines included (Lucene RegExp has no line mode);
+* keyword: terms and wildcards are exact and case-sensitive; a regex must match the whole value, `.`
+  matches any character, newlines included (Lucene RegExp has no line mode) and `^`, `$` are plain;
 * ip: a term is an address or a CIDR block (`source.ip:10.0.0.0\\/8`); wildcards and regexes are errors;
 * long: terms and ranges compare numbers.
 """
@@ -50,10 +50,10 @@ def matches(node: tree.Item, document: dict[str, Any], field: str | None = None)
         return _ip_matches(node, field, _values(raw))
     values = _values(raw)
     if isinstance(node, tree.Regex):
-        pattern = re.compile(str(node.value)[1:-1].replace("\\/", "/"), re.DOTALL)
+        pattern = re.compile(_python_regex(str(node.value)[1:-1]), re.DOTALL)
         return any(pattern.fullmatch(value) for value in values)
     if isinstance(node, tree.Phrase):
-        return str(node.value)[1:-1].replace('\\"', '"') in values
+        return _unescape(str(node.value)[1:-1]) in values
     if isinstance(node, tree.Word):
         return any(_word_matches(node.value, value) for value in values)
     raise AssertionError(f"unsupported Lucene node {type(node).__name__}: {node}")
@@ -101,6 +101,21 @@ def _word_matches(word: str, value: str) -> bool:
         pattern.append(".*" if char == "*" else "." if char == "?" else re.escape(char))
         index += 1
     return re.fullmatch("".join(pattern), value, re.DOTALL) is not None
+
+
+def _python_regex(lucene: str) -> str:
+    """Lucene's RegExp as Python's: a backslash makes any character literal, and `^` and `$` are plain
+    characters (Lucene has no anchors: a pattern always matches the whole value)."""
+    pieces, index = [], 0
+    while index < len(lucene):
+        char = lucene[index]
+        if char == "\\" and index + 1 < len(lucene):
+            pieces.append(re.escape(lucene[index + 1]))
+            index += 2
+            continue
+        pieces.append(re.escape(char) if char in "^$" else char)
+        index += 1
+    return "".join(pieces)
 
 
 def _unescape(text: str) -> str:

@@ -66,6 +66,26 @@ _MACRO_CALL = re.compile(r"`(\w+)`")
 _ARG_MACRO_CALL = re.compile(r"`(\w+)\(([^`()]*)\)`")
 
 
+def squeezed(text: str) -> str:
+    """Runs of whitespace outside quotes made one space (a quoted value keeps its own whitespace)."""
+    pieces, quoted, escaped, space = [], False, False, False
+    for char in text.strip():
+        if not quoted and char.isspace():
+            space = True
+            continue
+        if space:
+            pieces.append(" ")
+            space = False
+        pieces.append(char)
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == '"':
+            quoted = not quoted
+    return "".join(pieces)
+
+
 def commands(query: str) -> list[str]:
     """The query split at `|` outside quotes and `[...]` subsearches."""
     parts, current, depth, quoted, escaped = [], [], 0, False, False
@@ -190,7 +210,7 @@ def _format_escape(value: str) -> str:
 
 def _generate(first: str, events: list[Event], macros: Macros, info_min_time: float) -> list[Event]:
     """The first command: a base search over the indexed events, or a multisearch of subsearches."""
-    text = " ".join(first.split())
+    text = squeezed(first)
     if text.startswith("multisearch "):
         results: list[Event] = []
         for subsearch in _subsearches(first):
@@ -248,7 +268,7 @@ def _definition(macros: Macros, name: str) -> str:
 def _command(
     command: str, results: list[Event], info_min_time: float, macros: Macros | None = None
 ) -> list[Event]:
-    text = " ".join(command.split())
+    text = squeezed(command)
     if (match := _ARG_MACRO_CALL.fullmatch(text)) and macros is not None:
         values = [value.strip() for value in match[2].split(",")]
         definition = _definition(macros, f"{match[1]}({len(values)})")
