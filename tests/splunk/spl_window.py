@@ -38,11 +38,15 @@ import contextvars
 import csv
 import io
 import ipaddress
+import itertools
 import json
+import math
 import operator
 import re
+import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 from ghosthire.deploy.conf import parse_conf
@@ -56,7 +60,7 @@ _OPS: dict[str, Callable[[Any, Any], bool]] = {
     "=": operator.eq,
     "!=": operator.ne,
 }
-_AGGREGATE = re.compile(r"(?:(count)|(dc|values|max|min)\(([^)]+)\)) as (\S+)")
+_AGGREGATE = re.compile(r"(?:(count)|(dc|values|max|min|sum)\(([^)]+)\)) as (\S+)")
 
 
 Macros = Mapping[str, str]
@@ -222,10 +226,35 @@ def _generate(first: str, events: list[Event], macros: Macros, info_min_time: fl
                 found = _command(command, found, info_min_time, macros)
             results += found
         return results
-    if _MACRO_CALL.fullmatch(text) and "|" in macros.get(_MACRO_CALL.fullmatch(text)[1], ""):
-        raise AssertionError(f"a generating macro with pipes is not supported: {text!r}")
+    if match := re.fullmatch(r"inputlookup (\w+)", text):
+        rows = (_LOOKUPS.get() or {}).get(match[1])
+        if rows is None:
+            raise AssertionError(f"lookup {match[1]!r} is not among the test's lookups")
+        return [{k: v for k, v in row.items() if v not in ("", None)} for row in rows]
+    definition = _macro_text(text, macros)
+    if (
+        definition is not None and "|" in definition
+    ):  # a macro that is a whole search (`ghosthire_signals`...)
+        [head, *rest] = commands(definition)
+        results = _generate(head, events, macros, info_min_time)
+        for command in rest:
+            results = _command(command, results, info_min_time, macros)
+        return results
     matcher = search_expression(_expand(text, macros))
     return [dict(event) for event in events if matcher(event)]
+
+
+def _macro_text(text: str, macros: Macros) -> str | None:
+    """The definition a whole-command macro call expands to (arguments substituted), else None."""
+    if match := _MACRO_CALL.fullmatch(text):
+        return _definition(macros, match[1])
+    if match := _ARG_MACRO_CALL.fullmatch(text):
+        values = [value.strip() for value in match[2].split(",")]
+        definition = _definition(macros, f"{match[1]}({len(values)})")
+        for position, value in enumerate(values, 1):
+            definition = definition.replace(f"${position}$", value)
+        return definition
+    return None
 
 
 def _subsearches(command: str) -> list[str]:
@@ -357,6 +386,19 @@ def _command(
         ]
     if text.startswith("lookup "):
         return _lookup_command(text, results)
+    if match := re.fullmatch(r"(table|fields) ([\w. ]+)", text):
+        names = match[2].split()
+        return [{name: event[name] for name in names if name in event} for event in results]
+    if match := re.fullmatch(r"sort 0 ((?:- ?)?\w+(?: (?:- ?)?\w+)*)", text):
+        return _sorted(re.findall(r"(-)? ?(\w+)", match[1]), results)
+    if match := re.fullmatch(r"head (\d+)", text):
+        return results[: int(match[1])]
+    if match := re.fullmatch(r"timechart (count|sum\((\w+)\) as (\w+)) by (\w+)", text):
+        return _timechart(match[2], match[4], results)
+    if match := re.fullmatch(r"rename (\w+ [Aa][Ss] \w+(?:, \w+ [Aa][Ss] \w+)*)", text):
+        return [_renamed(event, re.findall(r"(\w+) [Aa][Ss] (\w+)", match[1])) for event in results]
+    if text.startswith("where "):
+        return [event for event in results if _eval_or(_eval_tokens(text.removeprefix("where ")), event)[0]]
     if match := re.fullmatch(r"fields - ([\w ]+)", text):
         dropped = set(match[1].split())
         return [{name: value for name, value in event.items() if name not in dropped} for event in results]
@@ -398,8 +440,26 @@ def _aggregate(function: str, field: str | None, window: list[Event]) -> Any:
     if function == "dc":
         return len(set(values))
     if function == "values":
-        return sorted(set(values)) or None
+        return sorted(set(values), key=str) or None
+    if function == "sum":
+        return _tidy(sum(_number(value) or 0 for value in values)) if values else None
+    if values and all(_number(value) is not None for value in values):
+        values = [_number(value) for value in values]
     return (max if function == "max" else min)(values) if values else None
+
+
+def _number(value: Any) -> float | None:
+    """A field's value as a number, as eval and stats read numeric strings; None if it is not one."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _tidy(number: float) -> float | int:
+    return int(number) if float(number).is_integer() else number
 
 
 def _values(value: Any) -> list[Any]:
@@ -414,10 +474,12 @@ def _group(event: Event, by: list[str]) -> tuple[Any, ...] | None:
 
 
 def _stats(spec: str, by: list[str], results: list[Event]) -> list[Event]:
+    """A multivalue by-field puts the event in the group of each of its values, as Splunk does."""
     groups: dict[tuple[Any, ...], list[Event]] = defaultdict(list)
+    if not by and {function for function, _, _ in _aggregates(spec)} & {"count", "dc"}:
+        groups[()] = []  # `stats count` of nothing is one row, count 0
     for event in results:
-        key = _group(event, by)
-        if key is not None:
+        for key in itertools.product(*(_values(event.get(field)) for field in by)):
             groups[key].append(event)
     return [
         {
@@ -650,7 +712,7 @@ def _match(pattern: Pattern, value: str) -> bool:
 _LOOKUPS: contextvars.ContextVar[Lookups | None] = contextvars.ContextVar("lookups", default=None)
 _EVAL_TOKEN = re.compile(
     r'\s*(?:"(?P<string>(?:[^"\\]|\\.)*)"|\'(?P<field>[^\']+)\'|(?P<number>\d+(?:\.\d+)?)'
-    r"|(?P<op>>=|<=|!=|[=<>(),.])|(?P<name>[A-Za-z_][\w.{}]*))"
+    r"|(?P<op>>=|<=|!=|[=<>(),.+*/-])|(?P<name>[A-Za-z_][\w.{}]*))"
 )
 
 
@@ -677,12 +739,17 @@ def _eval_tokens(text: str) -> list[tuple[str, str]]:
             raise AssertionError(f"cannot read eval expression at {text[position:]!r}")
         kind = next(name for name, value in match.groupdict().items() if value is not None)
         value = match[kind]
-        tokens.append((kind, _unescape(value) if kind == "string" else value))
+        tokens.append((kind, _eval_unescape(value) if kind == "string" else value))
         position = match.end()
     return tokens
 
 
 Tokens = list[tuple[str, str]]
+
+
+def _eval_unescape(value: str) -> str:
+    """An eval string: `\\\\` and `\\"` are escapes; any other backslash stays (a regex's `\\|`)."""
+    return re.sub(r'\\([\\"])', r"\1", value)
 
 
 def _eval_or(tokens: Tokens, event: Event) -> tuple[Any, Tokens]:
@@ -709,19 +776,42 @@ def _eval_not(tokens: Tokens, event: Event) -> tuple[Any, Tokens]:
 
 
 def _eval_comparison(tokens: Tokens, event: Event) -> tuple[Any, Tokens]:
+    """Numbers compare as numbers, anything else as strings (eval's rule)."""
     left, tokens = _eval_concat(tokens, event)
     if tokens and tokens[0][0] == "op" and tokens[0][1] in _OPS:
         compare = _OPS[tokens[0][1]]
         right, tokens = _eval_concat(tokens[1:], event)
-        return (left is not None and right is not None and compare(str(left), str(right))), tokens
+        if left is None or right is None:
+            return False, tokens
+        if _number(left) is not None and _number(right) is not None:
+            return compare(_number(left), _number(right)), tokens
+        return compare(str(left), str(right)), tokens
     return left, tokens
 
 
 def _eval_concat(tokens: Tokens, event: Event) -> tuple[Any, Tokens]:
+    """`.` joins strings; `+` and `-` are arithmetic (null in, null out)."""
+    left, tokens = _eval_product(tokens, event)
+    while tokens and tokens[0] in (("op", "."), ("op", "+"), ("op", "-")):
+        operator_, (right, tokens) = tokens[0][1], _eval_product(tokens[1:], event)
+        if left is None or right is None:
+            left = None
+        elif operator_ == ".":
+            left = f"{left}{right}"
+        else:
+            left = _tidy(_number(left) + (_number(right) if operator_ == "+" else -_number(right)))  # type: ignore[operator]
+    return left, tokens
+
+
+def _eval_product(tokens: Tokens, event: Event) -> tuple[Any, Tokens]:
     left, tokens = _eval_atom(tokens, event)
-    while tokens and tokens[0] == ("op", "."):
-        right, tokens = _eval_atom(tokens[1:], event)
-        left = None if left is None or right is None else f"{left}{right}"
+    while tokens and tokens[0] in (("op", "*"), ("op", "/")):
+        operator_, (right, tokens) = tokens[0][1], _eval_atom(tokens[1:], event)
+        if left is None or right is None:
+            left = None
+        else:
+            a, b = _number(left), _number(right)
+            left = _tidy(a * b if operator_ == "*" else a / b)  # type: ignore[operator]
     return left, tokens
 
 
@@ -764,7 +854,50 @@ _EVAL_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "replace": lambda value, pattern, new: (
         None if value is None else _splunk_regex(pattern).sub(new.replace("\\", "\\\\"), str(value))
     ),
+    "case": lambda *pairs: next((pairs[i + 1] for i in range(0, len(pairs), 2) if pairs[i]), None),
+    "split": lambda value, separator: None if value is None else str(value).split(separator),
+    "floor": lambda value: None if _number(value) is None else math.floor(_number(value)),  # type: ignore[arg-type]
+    "strftime": lambda value, pattern: (
+        None if _number(value) is None else time.strftime(pattern, time.gmtime(_number(value)))  # type: ignore[arg-type]
+    ),
+    "strptime": lambda value, pattern: None if value is None else _strptime(str(value), pattern),
 }
+
+
+def _strptime(value: str, pattern: str) -> float | None:
+    try:
+        return datetime.strptime(value, pattern).timestamp()
+    except ValueError:
+        return None
+
+
+def _sorted(keys: list[tuple[str, str]], results: list[Event]) -> list[Event]:
+    """`sort 0 - a b`: numbers before strings, as Splunk orders mixed values; `-` descending."""
+    ordered = list(results)
+    for descending, field in reversed(keys):
+        ordered.sort(
+            key=lambda event, f=field: (
+                (0, _number(event[f]), "")
+                if _number(event.get(f)) is not None
+                else (1, 0, str(event.get(f, "")))
+            ),
+            reverse=bool(descending),
+        )
+    return ordered
+
+
+def _timechart(value_field: str | None, by: str, results: list[Event]) -> list[Event]:
+    """`timechart count|sum(x) by f` in one-day buckets: a row per day, a column per value of `f`."""
+    buckets: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for event in results:
+        day = int(float(event["_time"]) // 86400 * 86400)
+        amount = 1.0 if value_field is None else (_number(event.get(value_field)) or 0.0)
+        for value in _values(event.get(by)):
+            buckets[day][str(value)] += amount
+    return [
+        {"_time": day, **{k: _tidy(v) for k, v in columns.items()}}
+        for day, columns in sorted(buckets.items())
+    ]
 
 
 def _lookup_command(text: str, results: list[Event]) -> list[Event]:
