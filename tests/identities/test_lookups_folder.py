@@ -5,12 +5,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from sigma.collection import SigmaCollection
 
 from ghosthire.cli import _register, cli
 from ghosthire.compile.targets import placeholder_values
-from ghosthire.content import lookup_filenames, lookup_path, shipped_lookups_dir, using_lookups
+from ghosthire.content import (
+    company_lookups_dir,
+    lookup_filenames,
+    lookup_path,
+    shipped_lookups_dir,
+    using_lookups,
+)
+from ghosthire.errors import GhosthireError
 from ghosthire.rules import RulePack
 from ghosthire.splunk.app import app_lookups
 from ghosthire.tuning import default_new_hires_path
@@ -99,3 +107,23 @@ def test_the_apps_new_hire_lookup_lists_every_identifier_and_host_of_a_recent_st
         "dev-1,2025-05-01,US",
         "listed@corp.example,2025-04-01,GB",
     }
+
+
+def test_the_build_command_compiles_under_the_company_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ghosthire.commands.build as build_command
+
+    seen: list[Path | None] = []
+
+    def fake_build(out_dir: Path, **_: object) -> None:
+        seen.append(company_lookups_dir())
+        raise GhosthireError("stop here")
+
+    monkeypatch.setattr(build_command, "run_build", fake_build)
+    _register()
+    folder = _company(tmp_path)
+    result = CliRunner().invoke(cli, ["build", "--lookups", str(folder), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2 and "stop here" in result.stderr
+    assert seen == [folder]
+    assert company_lookups_dir() is None
