@@ -33,7 +33,7 @@ class Window:
     alerts: tuple[Alert, ...]
     guidance: tuple[str, ...]
     score: int
-    alerting: bool
+    queued: bool
 
     @property
     def start(self) -> datetime | None:
@@ -132,7 +132,7 @@ def rank_persons(alerts: Iterable[Alert], directory: Directory, policy: TriagePo
         persons.setdefault(key, PersonRisk(label, person)).alerts.append(alert)
     for risk in persons.values():
         risk.window = riskiest_window(risk.alerts, policy)
-        risk.triage = policy.queues(len(risk.window.guidance), risk.window.score, risk.window.alerting)
+        risk.triage = risk.window.queued
     ranked = sorted(persons.values(), key=lambda risk: (-len(risk.guidance), -risk.score, risk.key.lower()))
     for rank, risk in enumerate(ranked, start=1):
         risk.rank = rank
@@ -140,26 +140,37 @@ def rank_persons(alerts: Iterable[Alert], directory: Directory, policy: TriagePo
 
 
 def riskiest_window(alerts: list[Alert], policy: TriagePolicy) -> Window:
-    """The window of the policy's length (ending at some alert) with the most guidance areas, then the
-    highest score. Alerts without a time belong to every window. `alerts` are in time order."""
+    """The window of the policy's length (ending at some alert) that puts the person in the queue, if
+    any does, with the most guidance areas, then the highest score. Alerts without a time belong to
+    every window. `alerts` are in time order."""
     timed = [alert for alert in alerts if alert.time]
     untimed = [alert for alert in alerts if not alert.time]
     areas: Counter[str] = Counter(area for alert in untimed for area in _areas(alert))
     score = sum(alert.score for alert in untimed)
-    best, best_span = (sum(count > 0 for count in areas.values()), score), (0, 0)
+    alerting = sum(not _building_block(alert) for alert in untimed)
+    best, best_span = _reach(policy, areas, score, alerting), (0, 0)
     length = policy.window_length
     start = 0
     for end, alert in enumerate(timed):
         areas.update(_areas(alert))
         score += alert.score
+        alerting += not _building_block(alert)
         while timed[start].time < alert.time - length:  # type: ignore[operator]
-            areas.subtract(_areas(timed[start]))
-            score -= timed[start].score
+            leaving = timed[start]
+            areas.subtract(_areas(leaving))
+            score -= leaving.score
+            alerting -= not _building_block(leaving)
             start += 1
-        reached = (sum(count > 0 for count in areas.values()), score)
+        reached = _reach(policy, areas, score, alerting)
         if reached > best:
             best, best_span = reached, (start, end + 1)
-    return _window([*untimed, *timed[best_span[0] : best_span[1]]])
+    return _window([*untimed, *timed[best_span[0] : best_span[1]]], best[0])
+
+
+def _reach(policy: TriagePolicy, areas: Counter[str], score: int, alerting: int) -> tuple[bool, int, int]:
+    """How far a window goes: whether it queues the person, its distinct guidance areas, its score."""
+    distinct = sum(count > 0 for count in areas.values())
+    return (policy.queues(distinct, score, alerting > 0), distinct, score)
 
 
 def escalate_new_hires(alerts: Iterable[Alert], directory: Directory) -> None:
@@ -205,10 +216,9 @@ def timeline(alerts: list[Alert]) -> list[TimelineRow]:
     return rows
 
 
-def _window(alerts: list[Alert]) -> Window:
+def _window(alerts: list[Alert], queued: bool) -> Window:
     areas = sorted({area for alert in alerts for area in _areas(alert)})
-    alerting = any(not _building_block(alert) for alert in alerts)
-    return Window(tuple(alerts), tuple(areas), sum(alert.score for alert in alerts), alerting)
+    return Window(tuple(alerts), tuple(areas), sum(alert.score for alert in alerts), queued)
 
 
 def _areas(alert: Alert) -> list[str]:

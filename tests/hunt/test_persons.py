@@ -301,3 +301,34 @@ def test_markup_in_log_values_is_printed_as_text(folder: Path, monkeypatch: pyte
     stream = io.StringIO()
     WRITERS["table"](assess(outcome), stream)
     assert f"#1 {hostile}: timeline" in stream.getvalue()
+
+
+def test_a_later_window_with_an_alerting_rule_queues_even_when_an_earlier_one_scores_higher(
+    folder: Path, tmp_path: Path
+) -> None:
+    """Day 1: five building blocks in three areas (score 100, never queued alone). Day 10: a proxy
+    sign-in and two building blocks, three areas again (score 80): that window queues the person."""
+    from ghosthire.rules import load_pack
+
+    user, login, host = "mixed@example.com", "mixed-gh", "LT-MIXED-9"
+    day_ten = 24 * 9
+    events = [
+        okta(user, 1, event="user.account.privilege.grant"),
+        okta(user, 2, event="user.account.privilege.grant"),
+        github(login, 3, "repo.download_zip"),
+        github(login, 4, "repo.download_zip"),
+        windows(host, 5, "C:\\Tools\\TeamViewer.exe"),
+        okta(user, day_ten + 1, proxy=True),
+        okta(user, day_ten + 2, event="user.account.privilege.grant"),
+        github(login, day_ten + 3, "repo.download_zip"),
+    ]
+    lookups = write_lookups(
+        tmp_path / "lookups",
+        [{"identity": f"mixed|{user}|{login}", "email": user}],
+        [{"nt_host": host, "owner": "mixed", "category": "laptop"}],
+    )
+    outcome = hunt_events(load_pack(folder / "rules", require_metadata=False), events)
+    (mixed,) = rank_persons(outcome.alerts, Directory.load(lookups), load_triage_policy())
+    assert mixed.triage
+    assert (mixed.guidance, mixed.score) == (["exfiltration", "least-privilege", "session-theft"], 80)
+    assert len(mixed.alerts) == 8 and len(mixed.window.alerts) == 3
