@@ -39,8 +39,9 @@ class Target(BaseModel):
         return getattr(importlib.import_module(module_name), class_name)
 
     def pipeline(self) -> ProcessingPipeline:
-        """The target's pipelines from YAML, resolved by priority, with the pack's placeholder values."""
-        pipelines = [_load_pipeline(backends_dir() / name) for name in self.pipelines]
+        """The target's pipelines (YAML files under backends/, or `module:function` for one built from a
+        library's data), resolved by priority, with the pack's placeholder values."""
+        pipelines = [_load_pipeline(name) for name in self.pipelines]
         resolved = sum(sorted(pipelines, key=lambda pipeline: pipeline.priority), ProcessingPipeline())
         resolved.vars = {**placeholder_values(), **resolved.vars}
         return resolved
@@ -62,7 +63,11 @@ def load_targets(path: Path | None = None) -> list[Target]:
         raise ContentError(path, f"invalid target table: {error}") from None
 
 
-def _load_pipeline(path: Path) -> ProcessingPipeline:
+def _load_pipeline(name: str) -> ProcessingPipeline:
+    if ":" in name:
+        module_name, function_name = name.split(":")
+        return getattr(importlib.import_module(module_name), function_name)()
+    path = backends_dir() / name
     try:
         return ProcessingPipeline.from_yaml(path.read_text())
     except (OSError, yaml.YAMLError, SigmaError) as error:

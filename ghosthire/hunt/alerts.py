@@ -129,8 +129,9 @@ def to_time(epoch: float | None) -> datetime | None:
     return datetime.fromtimestamp(epoch, UTC) if epoch is not None else None
 
 
-def alerts_from(result: EngineResult) -> list[Alert]:
-    """Single-event hits one alert each; overlapping windows of one correlation group merged into one."""
+def alerts_from(result: EngineResult, cited: dict[int, str]) -> list[Alert]:
+    """Single-event hits one alert each; overlapping windows of one correlation group merged into one
+    (`cited`: the text of the events correlations cite, by event id)."""
     alerts = [
         Alert(
             rule=hit.detection.rule,
@@ -142,7 +143,7 @@ def alerts_from(result: EngineResult) -> list[Alert]:
         )
         for hit in result.hits
     ]
-    alerts.extend(_correlation_alert(result, run) for run in merge_windows(result.occurrences))
+    alerts.extend(_correlation_alert(result, run, cited) for run in merge_windows(result.occurrences))
     # Events at one time for one rule follow the input: the engine finds them in no set order.
     alerts.sort(
         key=lambda alert: (
@@ -172,12 +173,12 @@ def merge_windows(occurrences: list[Occurrence]) -> list[list[Occurrence]]:
     return runs
 
 
-def _correlation_alert(result: EngineResult, run: list[Occurrence]) -> Alert:
+def _correlation_alert(result: EngineResult, run: list[Occurrence], cited: dict[int, str]) -> Alert:
     first = run[0]
     correlation = first.correlation
     eids = sorted({eid for occurrence in run for eid in occurrence.evidence})
     evidence = [result.evidence[eid] for eid in eids if eid in result.evidence]
-    texts = [item.raw for item in evidence[:MAX_EVIDENCE] if item.raw is not None]
+    texts = [cited[eid] for eid in eids[:MAX_EVIDENCE] if eid in cited]
     group = dict(zip(correlation.group_by, first.group, strict=True))
     entity_field = correlation.rule.meta.risk.field if correlation.rule.meta else None
     return Alert(

@@ -111,8 +111,8 @@ class DuckDBBackend(TextQueryBackend):
     field_null_expression: ClassVar[str] = "{field} IS NULL"
     field_exists_expression: ClassVar[str] = "{field} IS NOT NULL"
     field_not_exists_expression: ClassVar[str] = "{field} IS NULL"
-    unbound_value_str_expression: ClassVar[str] = RAW_FIELD + " ILIKE {value} ESCAPE '\\'"
-    unbound_value_num_expression: ClassVar[str] = RAW_FIELD + " ILIKE '%{value}%'"
+    unbound_value_str_expression: ClassVar[str] = f'"{RAW_FIELD}"' + " ILIKE {value} ESCAPE '\\'"
+    unbound_value_num_expression: ClassVar[str] = f'"{RAW_FIELD}"' + " ILIKE '%{value}%'"
     any_of_expression: ClassVar[str] = "regexp_matches({field}, {regex})"
     deferred_start: ClassVar[str] = ""
     deferred_separator: ClassVar[str] = ""
@@ -284,8 +284,21 @@ class DuckDBBackend(TextQueryBackend):
             raise SigmaFeatureNotSupportedByBackendError(
                 f"no local source reads logsource {_describe(rule)}; add it to backends/local/pipeline.yml"
             )
+        if state.processing_state.get("log_source_conditions") == "required" and not self._restricted(rule):
+            raise SigmaFeatureNotSupportedByBackendError(
+                f"no event condition for logsource {_describe(rule)}: the engine cannot tell its records "
+                "from the rest of the source"
+            )
         condition = rule.detection.parsed_condition[index].parsed
         return LocalQuery(table, query, frozenset(self._fields), required_numbers(condition))
+
+    def _restricted(self, rule: SigmaRule) -> bool:
+        """Whether a log-source pipeline item narrowed the rule to its category or service (a rule that
+        names neither reads the whole source, as Sigma means)."""
+        logsource = rule.logsource
+        if not (logsource.category or logsource.service):
+            return True
+        return any(rule.was_processed_by(identifier) for identifier in self._log_source_items)
 
     def finalize_output_default(self, queries: list[LocalQuery]) -> list[LocalQuery]:
         return queries

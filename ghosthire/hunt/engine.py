@@ -1,15 +1,12 @@
-"""The local hunt engine: batches of JSON records -> DuckDB -> single-event alerts and correlations.
+"""The local hunt engine in two stages: ingest-and-match, then correlate.
 
-Batches are parsed into the `parsed` table (ghosthire.hunt.extract): every record once to recognise
-its source, its reader and time, and once more, for the records some rule can match, to read the fields
-its rules use. A window of up to WINDOW_ROWS records is parsed before the rules run over it: all
-single-event rules as one query, each over its readers' rows only, and the rules that feed
-correlations as another, whose matches are kept as (correlation, rule, event id, time, group, value)
-rows without their text. The correlations run at the end over true sliding windows (one candidate
-window per event, as SigmaHQ's SQLite backend does), so memory grows with matches and the window, not
-with the input. The text of NDJSON records is not kept: the events an alert cites are read back from the
-input at the end (ghosthire.hunt.run), by where their lines start; records of other layouts (documents,
-CSV, EVTX) are kept with their window, up to KEPT_BYTES, for the alerts among them.
+Ingest and match are one streamed DuckDB statement (ghosthire.hunt.extract), planned once per hunt:
+DuckDB pulls the input's batches as an Arrow stream and hands back one outcome per record, which
+`_Tally` counts by file and source, and from which it keeps the matches (with the text of the records
+an alerting rule matched) and the malformed lines. Memory grows with the matches, not with the input.
+The correlations then run over the matches that feed them, over true sliding windows (one candidate
+window per event, as SigmaHQ's SQLite backend does). The events a correlation alert cites are read
+back from the input at the end (ghosthire.hunt.run), by where their lines start.
 """
 
 from __future__ import annotations
@@ -21,33 +18,38 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import chain
 
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from ghosthire.hunt.backend import quote_identifier
 from ghosthire.hunt.extract import TIMESTAMP_MACRO, Extraction
 from ghosthire.hunt.plan import Correlation, Detection, HuntPlan
 from ghosthire.hunt.readers import ReadReport, RecordBatch
 from ghosthire.model.sources import load_sources, source_by_id
 
+# An event's id across the hunt: its file's index times this, plus its line (or record) number.
 EID_FILE_FACTOR = 1 << 40
-# Records parsed before the rules run over them (about 270 bytes each in the `parsed` table).
-WINDOW_ROWS = 1_000_000
-# Text parsed by one statement: planning one costs tens of ms, and its batches are held until it ends.
-PARSE_BYTES = 256 * 1024 * 1024
-# Text kept in memory for the alerts of inputs without line offsets, before the rules run over it.
-KEPT_BYTES = 128 * 1024 * 1024
+# Outcome rows DuckDB hands back at a time.
+OUTCOME_ROWS = 1 << 20
 # Arrow record batches of this many rows let DuckDB scan one batch on several threads.
 SCAN_ROWS = 32 * 1024
+# DuckDB's vector: the rules cost a fixed time per vector evaluated, full or not.
+VECTOR_ROWS = 2048
+UNHELPFUL_OPTIMIZERS = (
+    "expression_rewriter",
+    "common_subexpressions",
+    "projection_pullup",
+    "statistics_propagation",
+    "filter_pushdown",
+)
 PROBLEM_REASONS = {"invalid": "malformed JSON (truncated or invalid)", "other": "not a JSON object"}
 
 
-@dataclass
+@dataclass(frozen=True)
 class Hit:
-    """A single-event rule matched one record; `raw` is filled in from the input after the hunt."""
+    """A single-event rule matched one record (`raw`: its text)."""
 
     detection: Detection
     file: int
@@ -55,7 +57,7 @@ class Hit:
     ts: float | None
     start: int | None
     entity: str | None
-    raw: str | None = None
+    raw: str | None
 
 
 @dataclass(frozen=True)
@@ -70,15 +72,14 @@ class Occurrence:
     evidence: tuple[int, ...]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Evidence:
-    """An event a correlation alert cites; `raw` is filled in from the input after the hunt."""
+    """Where an event a correlation alert cites is: its file's index, line, time and line start."""
 
     file: int
     line: int
     ts: float | None
     start: int | None
-    raw: str | None = None
 
 
 @dataclass
@@ -92,7 +93,7 @@ class EngineStats:
     elapsed: float = 0.0
 
 
-@dataclass
+@dataclass(frozen=True)
 class EngineResult:
     hits: list[Hit]
     occurrences: list[Occurrence]
@@ -100,44 +101,6 @@ class EngineResult:
     stats: EngineStats
     report: ReadReport
     files: dict[int, str]
-
-
-@dataclass
-class _Window:
-    """The records read since the rules last ran, and the batches whose text is kept for the alerts (an
-    input without line offsets, a JSON document, CSV or EVTX, is only read again whole). A window is full
-    at WINDOW_ROWS records or KEPT_BYTES of kept text."""
-
-    rows: int = 0
-    kept: dict[int, list[RecordBatch]] = field(default_factory=dict)
-    kept_bytes: int = 0
-
-    def add(self, batch: RecordBatch, file_index: int) -> None:
-        self.rows += len(batch)
-        if batch.starts is None:
-            self.kept.setdefault(file_index, []).append(batch)
-            self.kept_bytes += batch.byte_count
-
-    @property
-    def full(self) -> bool:
-        return self.rows >= WINDOW_ROWS or self.kept_bytes >= KEPT_BYTES
-
-    def attach_kept_texts(self, hits: list[Hit]) -> None:
-        """The text of hits in kept batches, found by record number."""
-        for file_index, batches in self.kept.items():
-            by_line: dict[int, list[Hit]] = {}
-            for hit in hits:
-                if hit.file == file_index:
-                    by_line.setdefault(hit.line, []).append(hit)
-            if not by_line:
-                continue
-            wanted = np.fromiter(by_line, np.int64)
-            for batch in batches:
-                numbers = batch.numbers.to_numpy()
-                positions = np.flatnonzero(np.isin(numbers, wanted))
-                for position, text in zip(positions, batch.texts_at(int(p) for p in positions), strict=True):
-                    for hit in by_line[int(numbers[position])]:
-                        hit.raw = text
 
 
 class HuntEngine:
@@ -153,8 +116,6 @@ class HuntEngine:
         memory_limit: str = "1GB",
     ) -> None:
         self.plan = plan
-        self.since = since.timestamp() if since else None
-        self.until = until.timestamp() if until else None
         self._spill = tempfile.TemporaryDirectory(prefix="ghosthire-")
         self.db = duckdb.connect(
             config={
@@ -164,15 +125,17 @@ class HuntEngine:
             }
         )
         _read_times_as_utc(self.db)
+        # The hunt statement is large (thousands of rules) and already simple: these optimizers would
+        # rewrite every expression of it for nothing, and cost more than the rest of its planning.
+        self.db.execute(f"SET disabled_optimizers = '{','.join(UNHELPFUL_OPTIMIZERS)}'")
         self.db.execute(TIMESTAMP_MACRO)
         candidates = (source_by_id(source),) if source else load_sources()
-        self.extraction = Extraction(plan, candidates=candidates, since=self.since, until=self.until)
-        self.db.execute(
-            "CREATE TEMP TABLE corr_rows "
-            "(c INTEGER, slot INTEGER, eid BIGINT, start BIGINT, ts DOUBLE, g VARCHAR[], v VARCHAR)"
+        self.extraction = Extraction(
+            plan,
+            candidates=candidates,
+            since=since.timestamp() if since else None,
+            until=until.timestamp() if until else None,
         )
-
-    # -- per batch ----------------------------------------------------------------------------
 
     def run(
         self,
@@ -180,156 +143,79 @@ class HuntEngine:
         report: ReadReport,
         on_batch: Callable[[RecordBatch], None] | None = None,
     ) -> EngineResult:
+        """Ingest and match in one streamed statement; then the correlations over what fed them."""
         started = time.perf_counter()
-        stats = EngineStats()
-        hits: list[Hit] = []
-        files: dict[str, int] = {}
-        pending = iter(batches)
-        window = _Window()
-        while (first := next(pending, None)) is not None:
-            if window.rows == 0:
-                self.db.execute(self.extraction.parsed_table_sql())
-            more = _ParseStatement(chain([first], pending), window, files, on_batch).run(
-                self.db, self.extraction
-            )
-            if window.full or not more:
-                hits += self._close_window(window, stats, report, files)
-                window = _Window()
+        tally = _Tally()
+        feed = _Feed(iter(batches), on_batch)
+        self.db.register("batch", pa.RecordBatchReader.from_batches(BATCH_SCHEMA, feed.stream()))
+        try:
+            for outcomes in self.db.sql(self.extraction.hunt_sql()).to_arrow_reader(OUTCOME_ROWS):
+                tally.add(outcomes)
+        except duckdb.Error:
+            if feed.failure is None:
+                raise
+        finally:
+            self.db.unregister("batch")
+        if feed.failure is not None:
+            raise feed.failure
+        files = {index: name for name, index in feed.files.items()}
+        tally.report_problems(report, files)
         report.sort()
+        matches = tally.matches()
+        alerting = pc.less(matches["target"], self.extraction.alerting)
+        hits = self._hits(matches.filter(alerting))
+        self._load_correlation_inputs(matches.filter(pc.invert(alerting)))
         occurrences = self._correlate()
         evidence = self._evidence(occurrences)
+        stats = tally.stats(files)
         stats.elapsed = time.perf_counter() - started
-        names = {index: name for name, index in files.items()}
-        return EngineResult(hits, occurrences, evidence, stats, report, names)
+        return EngineResult(hits, occurrences, evidence, stats, report, files)
 
-    def _close_window(
-        self, window: _Window, stats: EngineStats, report: ReadReport, files: dict[str, int]
-    ) -> list[Hit]:
-        """Rules and correlation inputs over the window's records: DuckDB compiles the rules' regular
-        expressions each time a query runs (hundreds of tool names, tens of ms in all), so rules run
-        over many batches at once, and only the rules some record of the window can match."""
-        names = {index: name for name, index in files.items()}
-        self._report_problems(report, names)
-        filled = self._count(stats, names)
-        hits = self._single_event_hits(filled)
-        window.attach_kept_texts(hits)
-        correlation_rows = self._correlation_rows_sql(filled)
-        if correlation_rows:
-            self.db.execute(correlation_rows)
-        return hits
+    def source_rows(self, batches: Iterable[RecordBatch]) -> dict[str, pa.Table]:
+        """Each source's records as the rules read them, columns named by Sigma field (the differential
+        tests load them into SQLite to run SigmaHQ's backend on exactly what this engine sees)."""
+        texts = [_arrow_table(batch, index) for index, batch in enumerate(batches)]
+        tables = {}
+        for source in self.extraction.used:
+            self.db.register("batch", pa.concat_tables(texts) if texts else BATCH_SCHEMA.empty_table())
+            try:
+                tables[source.id] = self.db.sql(self.extraction.source_rows_sql(source.id)).to_arrow_table()
+            finally:
+                self.db.unregister("batch")
+        return tables
 
-    def source_rows(self) -> dict[str, pa.Table]:
-        """Each source's rows of the last window, columns named by Sigma field (the differential tests
-        load them into SQLite to run SigmaHQ's backend on exactly what this engine saw)."""
-        return {
-            source.id: self.db.sql(self.extraction.source_rows_sql(source.id)).to_arrow_table()
-            for source in self.extraction.used
-        }
-
-    def _report_problems(self, report: ReadReport, files: dict[int, str]) -> None:
-        rows = self.db.execute(
-            "SELECT _file, _n, _kind FROM parsed WHERE _kind IN ('invalid', 'other') ORDER BY _file, _n"
-        ).fetchall()
-        for file_index, number, kind in rows:
-            report.problem(files[file_index], number, PROBLEM_REASONS[kind])
-
-    def _count(self, stats: EngineStats, files: dict[int, str]) -> set[int]:
-        """Count the window's records by file and source; the readers that have a record in it."""
-        rows = self.db.execute(
-            "SELECT _file, _source, _in_range, _reader, count(*) FROM parsed WHERE _kind = 'object' GROUP BY ALL"
-        ).fetchall()
-        for file_index, source_id, in_range, _, count in rows:
-            stats.records += count
-            if source_id is None:
-                stats.unrecognised += count
-                name = files[file_index]
-                stats.unrecognised_in[name] = stats.unrecognised_in.get(name, 0) + count
-            elif not in_range:
-                stats.out_of_range += count
-            else:
-                stats.by_source[source_id] = stats.by_source.get(source_id, 0) + count
-        return {reader for *_, reader, _ in rows if reader is not None}
-
-    def _single_event_sql(self, filled: set[int]) -> str | None:
-        """Every alerting rule that can match a record of the filled readers, tagged with its place in
-        `_alerting`."""
-        selects = []
-        for index, detection in enumerate(self._alerting):
-            rows = self.extraction.rows_sql(detection, filled)
-            if rows is None:
-                continue
-            entity = (
-                f"{quote_identifier(detection.entity_field)}::VARCHAR"
-                if detection.entity_field
-                else "NULL::VARCHAR"
-            )
-            selects.append(
-                f"SELECT {index} AS r, _file, _n, _start, _ts, {entity} AS entity "
-                f"FROM ({rows}) WHERE {detection.query.where}"
-            )
-        return " UNION ALL ".join(selects) or None
-
-    @property
-    def _alerting(self) -> list[Detection]:
-        return [d for d in self.plan.detections if d.alerts]
-
-    def _single_event_hits(self, filled: set[int]) -> list[Hit]:
-        sql = self._single_event_sql(filled)
-        if not sql:
-            return []
-        alerting = self._alerting
+    def _hits(self, matches: pa.Table) -> list[Hit]:
+        targets = self.extraction.targets
+        columns = ("target", "file", "number", "ts", "start", "entity", "matched_text")
         return [
-            Hit(alerting[r], file, line, ts, start, entity)
-            for r, file, line, start, ts, entity in self.db.execute(sql).fetchall()
+            Hit(targets[target].detection, file, line, ts, start, entity, text)
+            for target, file, line, ts, start, entity, text in zip(
+                *(matches[name].to_pylist() for name in columns), strict=True
+            )
         ]
 
-    def _correlation_rows_sql(self, filled: set[int]) -> str | None:
-        """INSERT each correlation's input rows from the filled readers. A rule several correlations
-        read (sign-ins feed three) is matched once: its matches, with every field those correlations
-        read, are a CTE."""
-        matches: dict[int, str] = {}  # id(detection) -> its CTE's name
-        ctes = []
-        selects = []
-        for c, correlation in enumerate(self.plan.correlations):
-            for s, slot in enumerate(correlation.slots):
-                detection = slot.detection
-                rows = self.extraction.rows_sql(detection, filled)
-                if rows is None:
-                    continue
-                if id(detection) not in matches:
-                    matches[id(detection)] = f"m{len(matches)}"
-                    ctes.append(
-                        f"{matches[id(detection)]} AS MATERIALIZED ({self._matches_sql(detection, rows)})"
-                    )
-                groups = [_lowered(name) for name in slot.group_fields]
-                value = _lowered(slot.value_field) if slot.value_field else "NULL"
-                present = " AND ".join(["true", *(f"{group} IS NOT NULL" for group in groups)])
-                selects.append(
-                    f"SELECT {c}, {s}, eid, _start, _ts, [{', '.join(groups)}]::VARCHAR[], {value} "
-                    f"FROM {matches[id(detection)]} WHERE {present}"
-                )
-        if not selects:
-            return None
-        return f"INSERT INTO corr_rows WITH {', '.join(ctes)} " + " UNION ALL ".join(selects)
-
-    def _matches_sql(self, detection: Detection, rows: str) -> str:
-        """A rule's timed matches in some rows, with every field a correlation reads on them, lower-cased."""
-        fields = sorted(
+    def _load_correlation_inputs(self, matches: pa.Table) -> None:
+        """The matches that feed correlation slots, with their event ids, as `correlation_inputs`."""
+        targets = self.extraction.targets
+        slots = pa.table(
             {
-                name
-                for correlation in self.plan.correlations
-                for slot in correlation.slots
-                if slot.detection is detection
-                for name in (*slot.group_fields, *([slot.value_field] if slot.value_field else []))
+                "target": pa.array(range(len(targets)), pa.int32()),
+                "correlation": pa.array([target.correlation for target in targets], pa.int32()),
+                "slot": pa.array([target.slot for target in targets], pa.int32()),
             }
         )
-        columns = "".join(
-            f", lower({quote_identifier(name)}::VARCHAR) AS {_lowered(name)}" for name in fields
-        )
-        return (
-            f"SELECT _file * {EID_FILE_FACTOR} + _n AS eid, _start, _ts{columns} "
-            f"FROM ({rows}) WHERE ({detection.query.where}) AND _ts IS NOT NULL"
-        )
+        self.db.register("fed", matches)
+        self.db.register("target_slots", slots)
+        try:
+            self.db.execute(
+                "CREATE OR REPLACE TEMP TABLE correlation_inputs AS "
+                f"SELECT correlation, slot, file * {EID_FILE_FACTOR} + number AS event_id, start, ts, "
+                "group_values, value FROM fed JOIN target_slots USING (target) "
+                "WHERE ts IS NOT NULL AND list_count(group_values) = len(group_values)"
+            )
+        finally:
+            self.db.unregister("fed")
+            self.db.unregister("target_slots")
 
     # -- correlations -------------------------------------------------------------------------
 
@@ -355,11 +241,12 @@ class HuntEngine:
     def _correlate_ordered(self, correlation: Correlation, index: int) -> list[Occurrence]:
         """Ordered temporal correlation: in a window, each rule's first event after the previous rule's."""
         rows = self.db.execute(
-            f"SELECT DISTINCT g, ts, slot, eid FROM corr_rows WHERE c = {index} ORDER BY g, ts, slot, eid"
+            "SELECT DISTINCT group_values, ts, slot, event_id FROM correlation_inputs "
+            f"WHERE correlation = {index} ORDER BY group_values, ts, slot, event_id"
         ).fetchall()
         by_group: dict[tuple[str, ...], list[tuple[float, int, int]]] = {}
-        for group, ts, slot, eid in rows:
-            by_group.setdefault(tuple(group), []).append((ts, slot, eid))
+        for group, ts, slot, event_id in rows:
+            by_group.setdefault(tuple(group), []).append((ts, slot, event_id))
         span = correlation.timespan
         occurrences = []
         for group, events in by_group.items():
@@ -382,10 +269,11 @@ class HuntEngine:
         wanted = sorted({eid for occurrence in occurrences for eid in occurrence.evidence})
         if not wanted:
             return {}
-        self.db.register("wanted", pa.table({"eid": pa.array(wanted, pa.int64())}))
+        self.db.register("wanted", pa.table({"event_id": pa.array(wanted, pa.int64())}))
         try:
             rows = self.db.execute(
-                "SELECT DISTINCT ON (r.eid) r.eid, r.ts, r.start FROM corr_rows r JOIN wanted USING (eid)"
+                "SELECT DISTINCT ON (event_id) event_id, ts, start FROM correlation_inputs "
+                "JOIN wanted USING (event_id)"
             ).fetchall()
         finally:
             self.db.unregister("wanted")
@@ -398,68 +286,93 @@ class HuntEngine:
         self._spill.cleanup()
 
 
-class _ParseStatement:
-    """One INSERT into `parsed` that DuckDB feeds itself from the input as the reader delivers it: an
-    Arrow stream of batches, pulled while earlier ones are parsed, so reading overlaps parsing and the
-    statement is planned once for up to PARSE_BYTES of text (planning costs tens of ms). It ends there,
-    when the window is full or at the end of the input. Its batches are held until it has run: a
-    malformed line fails the statement, and they are parsed again, tolerantly."""
+class _Feed:
+    """The input as the Arrow stream DuckDB pulls: each batch numbered by its file. A read error is kept
+    and raised again once DuckDB has stopped pulling (raised inside the stream, DuckDB would wrap it)."""
 
     def __init__(
-        self,
-        pending: Iterator[RecordBatch],
-        window: _Window,
-        files: dict[str, int],
-        on_batch: Callable[[RecordBatch], None] | None,
+        self, batches: Iterator[RecordBatch], on_batch: Callable[[RecordBatch], None] | None
     ) -> None:
-        self.pending = pending
-        self.window = window
-        self.files = files
+        self.batches = batches
         self.on_batch = on_batch
-        self.tables: list[pa.Table] = []
-        self.exhausted = False
+        self.files: dict[str, int] = {}
         self.failure: BaseException | None = None
 
-    def run(self, db: duckdb.DuckDBPyConnection, extraction: Extraction) -> bool:
-        """Parse this statement's batches; False once the input is exhausted."""
-        stream = self._stream()
-        db.register("batch", pa.RecordBatchReader.from_batches(BATCH_SCHEMA, stream))
+    def stream(self) -> Iterator[pa.RecordBatch]:
+        """Record batches of SCAN_ROWS rows, those of small files put together: the hunt statement's
+        rules cost a fixed time per chunk of rows, whatever its size."""
+        pending: list[pa.Table] = []
+        rows = 0
         try:
-            db.execute(extraction.parse_sql(tolerant=False))
-        except duckdb.InvalidInputException:
-            if self.failure is None:
-                # A malformed line: every line of the statement is parsed again; malformed ones read as NULL.
-                for _ in stream:
-                    pass
-                db.register(
-                    "batch",
-                    pa.Table.from_batches(
-                        [b for table in self.tables for b in table.to_batches()], BATCH_SCHEMA
-                    ),
-                )
-                db.execute(extraction.parse_sql(tolerant=True))
-        finally:
-            db.unregister("batch")
-        if self.failure is not None:
-            raise self.failure
-        return not self.exhausted
-
-    def _stream(self) -> Iterator[pa.RecordBatch]:
-        size = 0
-        try:
-            for batch in self.pending:
-                table = _arrow_table(batch, self.files.setdefault(batch.file, len(self.files)))
-                self.window.add(batch, self.files[batch.file])
-                self.tables.append(table)
+            for batch in self.batches:
+                pending.append(_arrow_table(batch, self.files.setdefault(batch.file, len(self.files))))
+                rows += len(batch)
                 if self.on_batch:
                     self.on_batch(batch)
-                yield from table.to_batches()
-                size += batch.byte_count
-                if size >= PARSE_BYTES or self.window.full:
-                    return
-            self.exhausted = True
+                if rows >= SCAN_ROWS:
+                    yield from _rebatched(pending)
+                    pending, rows = [], 0
+            yield from _rebatched(pending)
         except BaseException as error:  # a read error: raised again once DuckDB has stopped pulling
             self.failure = error
+
+
+class _Tally:
+    """What the outcomes of the records add up to: counts by file, source and range, the malformed
+    lines, and the matches (one row per target a record's matches feed)."""
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[int, str | None, bool], int] = {}
+        self.problems: list[tuple[int, int, str]] = []
+        self._matched: list[pa.Table] = []
+
+    def add(self, outcomes: pa.RecordBatch) -> None:
+        table = pa.Table.from_batches([outcomes])
+        objects = table.filter(pc.equal(table["kind"], "object"))
+        grouped = objects.group_by(["file", "source", "in_range"]).aggregate([("number", "count")])
+        for file, source, in_range, count in zip(
+            *(column.to_pylist() for column in grouped.columns), strict=True
+        ):
+            key = (file, source, bool(in_range))
+            self.counts[key] = self.counts.get(key, 0) + count
+        bad = table.filter(pc.is_in(table["kind"], pa.array(list(PROBLEM_REASONS))))
+        self.problems += zip(*(bad[name].to_pylist() for name in ("file", "number", "kind")), strict=True)
+        matched = table.filter(pc.is_valid(table["matches"]))
+        if matched.num_rows:
+            self._matched.append(matched.drop_columns(["kind", "source", "in_range"]))
+
+    def matches(self) -> pa.Table:
+        """One row per (record, target): the target, entity, group values and value, and the record's
+        file, number, start, time and (for an alerting rule's match) text."""
+        if not self._matched:
+            return MATCH_SCHEMA.empty_table()
+        records = pa.concat_tables(self._matched)
+        lists = records["matches"].combine_chunks()
+        parents = pc.list_parent_indices(lists)
+        flat = pc.list_flatten(lists)
+        columns = {
+            name: records[name].take(parents) for name in ("file", "number", "start", "ts", "matched_text")
+        }
+        columns.update({name: flat.field(name) for name in ("target", "entity", "group_values", "value")})
+        return pa.table(columns)
+
+    def report_problems(self, report: ReadReport, files: dict[int, str]) -> None:
+        for file_index, number, kind in sorted(self.problems):
+            report.problem(files[file_index], number, PROBLEM_REASONS[kind])
+
+    def stats(self, files: dict[int, str]) -> EngineStats:
+        stats = EngineStats()
+        for (file_index, source_id, in_range), count in self.counts.items():
+            stats.records += count
+            if source_id is None:
+                stats.unrecognised += count
+                name = files[file_index]
+                stats.unrecognised_in[name] = stats.unrecognised_in.get(name, 0) + count
+            elif not in_range:
+                stats.out_of_range += count
+            else:
+                stats.by_source[source_id] = stats.by_source.get(source_id, 0) + count
+        return stats
 
 
 def _read_times_as_utc(db: duckdb.DuckDBPyConnection) -> None:
@@ -469,28 +382,26 @@ def _read_times_as_utc(db: duckdb.DuckDBPyConnection) -> None:
         db.execute("SET TimeZone = 'UTC'")
 
 
-def _lowered(field_name: str) -> str:
-    """The column a correlation's field is kept in, lower-cased (matched case-insensitively)."""
-    return quote_identifier(f"lower {field_name}")
-
-
 def _windowed_sql(correlation: Correlation, index: int) -> str:
     """(index, group, window end, metric, cited event ids) of each window, one per event, where the
     correlation fires: event_count, value_count or temporal over a true sliding window."""
     aggregate = {
-        "event_count": "count(DISTINCT eid)",
-        "value_count": "count(DISTINCT v)",
+        "event_count": "count(DISTINCT event_id)",
+        "value_count": "count(DISTINCT value)",
         "temporal": "count(DISTINCT slot)",
     }[correlation.kind]
     span = correlation.timespan
     candidates = _groups_that_can_fire(correlation, index, aggregate)
     return (
-        f"WITH m AS (SELECT * FROM corr_rows WHERE c = {index}{candidates}), "
-        f"w AS (SELECT g, ts AS end_ts, {aggregate} OVER (PARTITION BY g ORDER BY ts "
-        f"RANGE BETWEEN {span} PRECEDING AND CURRENT ROW) AS metric FROM m), "
-        f"a AS (SELECT DISTINCT g, end_ts, metric FROM w WHERE metric {correlation.operator} {correlation.count}) "
-        f"SELECT {index} AS c, a.g, a.end_ts, a.metric::BIGINT AS metric, list(DISTINCT m.eid ORDER BY m.eid) "
-        f"FROM a JOIN m ON m.g = a.g AND m.ts BETWEEN a.end_ts - {span} AND a.end_ts GROUP BY ALL"
+        f"WITH fed AS (SELECT * FROM correlation_inputs WHERE correlation = {index}{candidates}), "
+        f"windows AS (SELECT group_values, ts AS end_ts, {aggregate} OVER (PARTITION BY group_values "
+        f"ORDER BY ts RANGE BETWEEN {span} PRECEDING AND CURRENT ROW) AS metric FROM fed), "
+        "firing AS (SELECT DISTINCT group_values, end_ts, metric FROM windows "
+        f"WHERE metric {correlation.operator} {correlation.count}) "
+        f"SELECT {index} AS correlation, firing.group_values, firing.end_ts, firing.metric::BIGINT AS metric, "
+        "list(DISTINCT fed.event_id ORDER BY fed.event_id) FROM firing JOIN fed "
+        f"ON fed.group_values = firing.group_values AND fed.ts BETWEEN firing.end_ts - {span} AND firing.end_ts "
+        "GROUP BY ALL"
     )
 
 
@@ -501,8 +412,8 @@ def _groups_that_can_fire(correlation: Correlation, index: int, aggregate: str) 
     if correlation.operator not in (">=", ">"):
         return ""
     return (
-        f" AND g IN (SELECT g FROM corr_rows WHERE c = {index} GROUP BY g "
-        f"HAVING {aggregate} {correlation.operator} {correlation.count})"
+        f" AND group_values IN (SELECT group_values FROM correlation_inputs WHERE correlation = {index} "
+        f"GROUP BY group_values HAVING {aggregate} {correlation.operator} {correlation.count})"
     )
 
 
@@ -522,11 +433,24 @@ def _ordered_chain(window: Iterable[tuple[float, int, int]], slots: int) -> tupl
 BATCH_SCHEMA = pa.schema(
     [("text", pa.large_string()), ("number", pa.int64()), ("start", pa.int64()), ("file", pa.int64())]
 )
+MATCH_SCHEMA = pa.schema(
+    [
+        ("file", pa.int64()),
+        ("number", pa.int64()),
+        ("start", pa.int64()),
+        ("ts", pa.float64()),
+        ("matched_text", pa.large_string()),
+        ("target", pa.int32()),
+        ("entity", pa.string()),
+        ("group_values", pa.list_(pa.string())),
+        ("value", pa.string()),
+    ]
+)
 
 
 def _arrow_table(batch: RecordBatch, file_index: int) -> pa.Table:
     size = len(batch)
-    table = pa.table(
+    return pa.table(
         {
             "text": batch.texts,
             "number": batch.numbers,
@@ -535,4 +459,14 @@ def _arrow_table(batch: RecordBatch, file_index: int) -> pa.Table:
         },
         schema=BATCH_SCHEMA,
     )
-    return pa.Table.from_batches(table.to_batches(max_chunksize=SCAN_ROWS), schema=table.schema)
+
+
+def _rebatched(tables: list[pa.Table]) -> Iterator[pa.RecordBatch]:
+    """The rows of some tables as record batches of up to SCAN_ROWS rows; rows in chunks smaller than
+    a DuckDB vector are copied together first (large NDJSON chunks are not copied)."""
+    if not tables:
+        return
+    table = pa.concat_tables(tables)
+    if table.num_rows < VECTOR_ROWS * table["text"].num_chunks:
+        table = table.combine_chunks()
+    yield from table.to_batches(max_chunksize=SCAN_ROWS)

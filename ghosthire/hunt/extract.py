@@ -1,20 +1,22 @@
-"""The per-batch parse, as one SQL statement built once per hunt: every record is parsed twice at most.
+"""The hunt as one streamed SQL statement, built once per hunt: records in, one outcome per record out.
 
-The first `json_extract_string` reads, for every record, only the paths that recognise a log source
-(and the key that partitions its rules, e.g. Windows' EventID); that picks the record's reader. The
-second reads, for the records of each reader only, the fields and time its rules use, straight into a
-few slot columns (`_f0`, `_f1`, ...), so the `parsed` table stays narrow however many fields the pack
-reads. Reading every field of every source for every record costs far more: most paths are absent from
-any one record, yet each is looked up and takes a slot per row. (A `json_transform` struct per reader
-costs more still: every row carries every reader's struct, NULL or not.)
+Ingest: the first `json_extract_string` reads, for every record, only the paths that recognise a log
+source (and the key that splits its rules, e.g. Windows' EventID); that puts the record in a record
+group. The second reads, for the records of each group only, the fields and time its rules use, into a
+few slot columns (`_s.f0`, `_s.f1`, ...), so the statement stays narrow however many fields the rules
+read. A record no rule can match belongs to no group and is not read again.
 
-A reader is a source, or the records of a source whose key has some values: the rules for EventID 4624
-read other fields than those for EventID 1. A rule scans only its readers' rows, slots named back to
-Sigma field names (`rows_sql`); a record no rule can match belongs to no reader and is not read again.
+Match: each group's rules are evaluated on its records only, one `CASE` branch per group, and every rule
+that matches adds its targets to the record's `matches` list: the rule itself when it alerts, and each
+correlation slot it feeds (with the group-by and value fields that correlation reads, lower-cased).
+
+The statement is planned once, whatever the size of the input: DuckDB pulls the input as an Arrow stream
+and hands back an Arrow stream of outcomes (ghosthire.hunt.engine tallies them batch by batch).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -29,12 +31,15 @@ CREATE MACRO ghosthire_ts(x) AS coalesce(
     CASE WHEN TRY_CAST(x AS DOUBLE) >= 1e11 THEN TRY_CAST(x AS DOUBLE) / 1000 ELSE TRY_CAST(x AS DOUBLE) END
 )
 """
-# What a line is: parsed `tolerant`ly, an invalid line's `_r` is NULL, so valid objects are parsed once.
+# What a line is: a malformed line's recognition paths are NULL (`try`), so valid objects are parsed once.
 KIND_SQL = (
     "CASE WHEN _r IS NULL THEN (CASE WHEN trim(text, ' \t\r\n') = '' THEN 'blank' ELSE 'invalid' END) "
     "WHEN starts_with(text, '{') OR json_type(text) = 'OBJECT' THEN 'object' ELSE 'other' END"
 )
 TEXT_COLUMN = "text"
+# One target of a match: an alerting rule (with its entity) or a correlation slot (with its fields).
+TARGET_TYPE = "STRUCT(target INTEGER, entity VARCHAR, group_values VARCHAR[], value VARCHAR)"
+_QUOTED = re.compile(r"'(?:[^']|'')*'|\"((?:[^\"]|\"\")*)\"")
 
 
 @dataclass
@@ -66,9 +71,9 @@ class PathList:
 
 
 @dataclass
-class Reader:
-    """The records of a source (or of some values of its key) and the Sigma fields its rules read; the
-    `parsed` table holds a record's fields in the slot columns `_f0`, `_f1`, ... in `fields` order."""
+class RecordGroup:
+    """The records of a source (or of some values of its key; `key_values` None: every other value) and
+    the Sigma fields its rules read, held in the slot columns `_s.f0`, `_s.f1`, ... in `fields` order."""
 
     index: int
     source: Source
@@ -80,15 +85,33 @@ class Reader:
     def __post_init__(self) -> None:
         self.paths = PathList("_v")
 
+    def column(self, name: str) -> str:
+        """SQL for a Sigma field on this group's records."""
+        if name == self.key:
+            return "_k"
+        return f"_s.f{self.fields.index(name)}"
+
     def rows_sql(self) -> str:
-        """This reader's rows of the window, columns named by Sigma field."""
+        """This group's records, columns named by Sigma field (tests compare them with a reference)."""
         columns = [f", _k AS {quote_identifier(self.key)}"] if self.key else []
-        columns += [f", _f{slot} AS {quote_identifier(name)}" for slot, name in enumerate(self.fields)]
-        return f"SELECT _n, _file, _start, _ts{''.join(columns)} FROM parsed WHERE _reader = {self.index}"
+        columns += [f", _s.f{slot} AS {quote_identifier(name)}" for slot, name in enumerate(self.fields)]
+        return (
+            f"SELECT number AS _n, file AS _file, start AS _start, _ts{''.join(columns)} "
+            f"FROM ranged WHERE _group = {self.index}"
+        )
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a rule's match on a record feeds: its own alert, or one slot of a correlation."""
+
+    detection: Detection
+    correlation: int | None = None
+    slot: int | None = None
 
 
 class Extraction:
-    """SQL for the `parsed` table (kind, source, time, reader, slots) and for each rule's rows in it."""
+    """The hunt statement (`hunt_sql`) and the SQL of each group's rows (`source_rows_sql`)."""
 
     def __init__(
         self,
@@ -100,53 +123,63 @@ class Extraction:
     ) -> None:
         """`candidates`: the sources a record may be (all, or the one --source names); `since`/`until`:
         epoch seconds bounding the records kept."""
+        self.plan = plan
         self.candidates = candidates
         self.used = plan.sources()
-        self.readers: list[Reader] = []
+        self.groups: list[RecordGroup] = []
         for source in self.used:
-            self.readers += _readers(plan, source, first_index=len(self.readers))
+            self.groups += _groups(plan, source, first_index=len(self.groups))
+        self.targets = [Target(detection) for detection in plan.detections if detection.alerts] + [
+            Target(slot.detection, index, position)
+            for index, correlation in enumerate(plan.correlations)
+            for position, slot in enumerate(correlation.slots)
+        ]
+        self.alerting = sum(1 for target in self.targets if target.correlation is None)
         self.recognition = PathList("_r")
         # Every expression is built before the path lists are read into calls: building one adds its paths.
         source_sql = quote_literal(candidates[0].id) if len(candidates) == 1 else self._source_case()
         key_sql = self._key_case()
-        self._width = max((len(reader.fields) for reader in self.readers), default=0)
+        self._width = max((len(group.fields) for group in self.groups), default=0)
         fields_sql = self._fields_case()
         bounds = [f"_ts >= {since}"] * (since is not None) + [f"_ts < {until}"] * (until is not None)
         in_range = "(" + " AND ".join(["true", *bounds]) + ")"
-        slots = "".join(f", _s.f{slot}" for slot in range(self._width))
-        self._head = "WITH lines AS (SELECT file, number, start, text, "
-        self._tail = (
-            f" AS _r FROM batch), kinds AS (SELECT *, {KIND_SQL} AS _kind FROM lines), "
+        self._ctes = (
+            f"lines AS (SELECT file, number, start, text, {self._first_parse()} AS _r FROM batch), "
+            f"kinds AS (SELECT *, {KIND_SQL} AS _kind FROM lines), "
             f"tagged AS (SELECT *, CASE WHEN _kind = 'object' THEN {source_sql} END AS _source FROM kinds), "
             f"keyed AS (SELECT *, {key_sql} AS _k FROM tagged), "
-            f"assigned AS (SELECT * EXCLUDE (_r), {self._reader_case()} AS _any_reader FROM keyed), "
-            f"read AS (SELECT *, {self._reads_case()} AS _v FROM assigned), "
+            f"grouped AS (SELECT * EXCLUDE (_r), {self._group_case()} AS _group FROM keyed), "
+            f"read AS (SELECT *, {self._reads_case()} AS _v FROM grouped), "
             f"fielded AS (SELECT *, {fields_sql} AS _s FROM read), "
             "timed AS (SELECT *, ghosthire_ts(_s.ts) AS _ts FROM fielded), "
-            f"ranged AS (SELECT *, {in_range} AS _in_range FROM timed) "
-            "SELECT number, start, file, _kind, _source, _ts, _in_range, "
-            f"CASE WHEN _in_range THEN _any_reader END, _k{slots} FROM ranged"
+            f"ranged AS (SELECT *, {in_range} AS _in_range FROM timed)"
         )
 
-    def parsed_table_sql(self) -> str:
-        """CREATE the empty `parsed` table that `parse_sql` fills."""
-        slots = "".join(f", _f{slot} VARCHAR" for slot in range(self._width))
+    def hunt_sql(self) -> str:
+        """One outcome per record of the registered `batch` (columns text, number, start, file): its kind,
+        source, time, whether it is in range, the targets its matches feed and, for a record an alerting
+        rule matched, its text."""
+        alerted = f"list_bool_or(list_transform(matches, lambda m: m.target < {self.alerting}))"
         return (
-            "CREATE OR REPLACE TEMP TABLE parsed (_n BIGINT, _start BIGINT, _file BIGINT, _kind VARCHAR, "
-            f"_source VARCHAR, _ts DOUBLE, _in_range BOOLEAN, _reader INTEGER, _k VARCHAR{slots})"
+            f"WITH {self._ctes}, "
+            f"matched AS (SELECT *, CASE WHEN _in_range THEN {self._match_case()} END AS _all FROM ranged), "
+            "outcomes AS (SELECT *, CASE WHEN len(_all) > 0 THEN _all END AS matches FROM matched) "
+            "SELECT file, number, start, _kind AS kind, _source AS source, _in_range AS in_range, _ts AS ts, "
+            f"matches, CASE WHEN {alerted} THEN {TEXT_COLUMN} END AS matched_text FROM outcomes"
         )
 
-    def parse_sql(self, *, tolerant: bool) -> str:
-        """INSERT the registered `batch` (columns text, number, start, file) into `parsed`. Unless
-        `tolerant`, a malformed line fails the statement: `try` costs a sixth of the parse, so a batch is
-        parsed without it first and again with it only when it holds a malformed line."""
-        return f"INSERT INTO parsed {self._head}{self._first_parse(tolerant)}{self._tail}"
+    def source_rows_sql(self, source_id: str) -> str:
+        """Every record read for a source, with every field any of its groups reads."""
+        groups = [group for group in self.groups if group.source.id == source_id]
+        union = " UNION ALL BY NAME ".join(f"({group.rows_sql()})" for group in groups)
+        return f"WITH {self._ctes} {union}"
 
-    def _first_parse(self, tolerant: bool) -> str:
-        """The recognition paths, or only the JSON check when no recogniser reads a path."""
+    def _first_parse(self) -> str:
+        """The recognition paths (a malformed line reads as NULL), or only the JSON check when no
+        recogniser reads a path."""
         if not self.recognition.paths:
             return "CASE WHEN json_valid(text) THEN true END"
-        return f"try({self.recognition.call()})" if tolerant else self.recognition.call()
+        return f"try({self.recognition.call()})"
 
     def _source_case(self) -> str:
         branches = []
@@ -165,41 +198,42 @@ class Extraction:
         return f"lower({column}) = {quote_literal(str(value).lower())}"
 
     def _key_case(self) -> str:
-        """The partitioning key's value, for the sources that have one (read with the recognition paths)."""
-        keys = {reader.source.id: (reader.source, reader.key) for reader in self.readers if reader.key}
+        """The splitting key's value, for the sources that have one (read with the recognition paths)."""
+        keys = {group.source.id: (group.source, group.key) for group in self.groups if group.key}
         branches = [
             f"WHEN {quote_literal(source_id)} THEN {self.recognition.value(source.paths_of(key))}"
             for source_id, (source, key) in keys.items()
         ]
         return f"CASE _source {' '.join(branches)} END" if branches else "NULL::VARCHAR"
 
-    def _reader_case(self) -> str:
+    def _group_case(self) -> str:
         branches = []
-        for reader in self.readers:
-            condition = f"_source = {quote_literal(reader.source.id)}"
-            if reader.key_values is not None:
-                condition += f" AND _k IN ({_listed(reader.key_values)})"
-            branches.append(f"WHEN {condition} THEN {reader.index}")
+        # Groups of listed key values first: the group of every other value (if any) is each source's last.
+        for group in sorted(self.groups, key=lambda group: group.key_values is None):
+            condition = f"_source = {quote_literal(group.source.id)}"
+            if group.key_values is not None:
+                condition += f" AND _k IN ({_listed(group.key_values)})"
+            branches.append(f"WHEN {condition} THEN {group.index}")
         return f"CASE {' '.join(branches)} END" if branches else "NULL::INTEGER"
 
     def _reads_case(self) -> str:
-        """The second parse: for each reader's records, the paths of its fields and time (one list)."""
+        """The second parse: for each group's records, the paths of its fields and time (one list)."""
         branches = [
-            f"WHEN {reader.index} THEN {reader.paths.call()}" for reader in self.readers if reader.paths.paths
+            f"WHEN {group.index} THEN {group.paths.call()}" for group in self.groups if group.paths.paths
         ]
-        return f"CASE _any_reader {' '.join(branches)} END" if branches else "NULL::VARCHAR[]"
+        return f"CASE _group {' '.join(branches)} END" if branches else "NULL::VARCHAR[]"
 
     def _fields_case(self) -> str:
-        """Each reader's time and fields as one struct: one CASE over the readers, where a CASE per slot
-        would test every reader again for every slot."""
-        branches = [f"WHEN {reader.index} THEN {self._fields(reader)}" for reader in self.readers]
-        return f"CASE _any_reader {' '.join(branches)} END" if branches else self._fields(None)
+        """Each group's time and fields as one struct: one CASE over the groups, where a CASE per slot
+        would test every group again for every slot."""
+        branches = [f"WHEN {group.index} THEN {self._fields(group)}" for group in self.groups]
+        return f"CASE _group {' '.join(branches)} END" if branches else self._fields(None)
 
-    def _fields(self, reader: Reader | None) -> str:
-        time = reader.paths.value(reader.source.time) if reader is not None and reader.source.time else "NULL"
+    def _fields(self, group: RecordGroup | None) -> str:
+        time = group.paths.value(group.source.time) if group is not None and group.source.time else "NULL"
         slots = [
-            self._field(reader, reader.fields[slot])
-            if reader is not None and slot < len(reader.fields)
+            self._field(group, group.fields[slot])
+            if group is not None and slot < len(group.fields)
             else "NULL"
             for slot in range(self._width)
         ]
@@ -210,49 +244,108 @@ class Extraction:
         )
 
     @staticmethod
-    def _field(reader: Reader, name: str) -> str:
+    def _field(group: RecordGroup, name: str) -> str:
         # Keyword (unbound value) searches read the record's text.
-        return TEXT_COLUMN if name == RAW_FIELD else reader.paths.value(reader.source.paths_of(name))
+        return TEXT_COLUMN if name == RAW_FIELD else group.paths.value(group.source.paths_of(name))
 
-    def readers_of(self, detection: Detection) -> list[Reader]:
-        """The readers whose records a rule can match."""
-        return [
-            reader
-            for reader in self.readers
-            if reader.source.id == detection.query.table
-            and (
-                reader.key_values is None
-                or reader.key_values & detection.query.required_numbers.get(reader.key or "", frozenset())
-            )
-        ]
+    def groups_of(self, detection: Detection) -> list[RecordGroup]:
+        """The record groups whose records a rule can match."""
+        return [group for group in self.groups if _can_match(group, detection)]
 
-    def rows_sql(self, detection: Detection, filled: set[int]) -> str | None:
-        """The rows a rule scans: those of its readers that are among the filled ones, columns named by
-        Sigma field; None when no reader of the rule is filled."""
-        readers = [reader for reader in self.readers_of(detection) if reader.index in filled]
-        return _union(readers) if readers else None
+    def _match_case(self) -> str:
+        """The targets of every rule that matches the record: the rules that bound their source's key,
+        in the branch of each group they can match; the others once per source (their fields are in the
+        same slots in every group of the source). An empty list when none matches."""
+        targets_of: dict[int, list[int]] = {}
+        for index, target in enumerate(self.targets):
+            targets_of.setdefault(id(target.detection), []).append(index)
+        by_group: dict[int, list[str]] = {}
+        by_source: dict[str, list[str]] = {}
+        for detection in self.plan.detections:
+            targets = targets_of.get(id(detection))
+            if not targets:
+                continue
+            groups = self.groups_of(detection)
+            key = groups[0].key if groups else None
+            everywhere = key is not None and key not in detection.query.required_numbers
+            for group in groups[:1] if everywhere else groups:
+                listed = ", ".join(self._target_sql(index, group) for index in targets)
+                case = f"CASE WHEN {_on_group(detection.query.where, group)} THEN [{listed}] END"
+                if everywhere:
+                    by_source.setdefault(group.source.id, []).append(case)
+                else:
+                    by_group.setdefault(group.index, []).append(case)
+        group_branches = " ".join(
+            f"WHEN {index} THEN flatten([{', '.join(cases)}])" for index, cases in sorted(by_group.items())
+        )
+        source_branches = " ".join(
+            f"WHEN {quote_literal(source)} THEN flatten([{', '.join(cases)}])"
+            for source, cases in by_source.items()
+        )
+        parts = [f"CASE _group {group_branches} END"] * bool(by_group)
+        parts += [f"CASE _source {source_branches} END"] * bool(by_source)
+        return f"flatten([{', '.join(parts)}, []::{TARGET_TYPE}[]])"
 
-    def source_rows_sql(self, source_id: str) -> str:
-        """Every row read for a source, with every field any of its readers reads."""
-        return _union([reader for reader in self.readers if reader.source.id == source_id])
+    def _target_sql(self, index: int, group: RecordGroup) -> str:
+        target = self.targets[index]
+        if target.correlation is None:
+            entity_field = target.detection.entity_field
+            entity = f"{group.column(entity_field)}::VARCHAR" if entity_field else "NULL::VARCHAR"
+            return f"{{'target': {index}, 'entity': {entity}, 'group_values': NULL::VARCHAR[], 'value': NULL}}::{TARGET_TYPE}"
+        slot = self.plan.correlations[target.correlation].slots[target.slot or 0]
+        groups = ", ".join(f"lower({group.column(name)}::VARCHAR)" for name in slot.group_fields)
+        value = f"lower({group.column(slot.value_field)}::VARCHAR)" if slot.value_field else "NULL"
+        return (
+            f"{{'target': {index}, 'entity': NULL, 'group_values': [{groups}]::VARCHAR[], 'value': {value}}}"
+            f"::{TARGET_TYPE}"
+        )
 
 
-def _readers(plan: HuntPlan, source: Source, *, first_index: int) -> list[Reader]:
-    """One reader for the source, or one per set of key values whose rules read the same fields."""
+def _can_match(group: RecordGroup, detection: Detection) -> bool:
+    """A rule that bounds the key reads the groups of its values; any other rule of the source, all."""
+    if group.source.id != detection.query.table:
+        return False
+    bounded = detection.query.required_numbers.get(group.key) if group.key else None
+    if bounded is None:
+        return True
+    return group.key_values is not None and bool(group.key_values & bounded)
+
+
+def _on_group(where: str, group: RecordGroup) -> str:
+    """A rule's WHERE clause with each Sigma field (a quoted identifier) read from the group's slots;
+    string literals are left as they are."""
+
+    def column(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return match.group(0) if name is None else group.column(name.replace('""', '"'))
+
+    return _QUOTED.sub(column, where)
+
+
+def _groups(plan: HuntPlan, source: Source, *, first_index: int) -> list[RecordGroup]:
+    """One group for the source, or one per set of key values whose rules read the same fields, plus one
+    for every other value when some rule does not bound the key."""
     partition = plan.partition_of(source.id)
     if partition is None:
-        return [Reader(first_index, source, None, None, tuple(sorted(plan.fields_of(source.id))))]
+        return [RecordGroup(first_index, source, None, None, tuple(sorted(plan.fields_of(source.id))))]
     values_by_fields: dict[frozenset[str], list[str]] = {}
     for value, fields in sorted(partition.fields_by_value.items()):
         values_by_fields.setdefault(fields - {partition.key}, []).append(value)
-    return [
-        Reader(first_index + offset, source, partition.key, frozenset(values), tuple(sorted(fields)))
+    # The fields of the rules that do not bound the key take the first slots of every group.
+    shared = tuple(sorted((partition.unbounded_fields or frozenset()) - {partition.key}))
+    groups = [
+        RecordGroup(
+            first_index + offset,
+            source,
+            partition.key,
+            frozenset(values),
+            shared + tuple(sorted(fields - set(shared))),
+        )
         for offset, (fields, values) in enumerate(values_by_fields.items())
     ]
-
-
-def _union(readers: list[Reader]) -> str:
-    return " UNION ALL BY NAME ".join(f"({reader.rows_sql()})" for reader in readers)
+    if partition.unbounded_fields is not None:
+        groups.append(RecordGroup(first_index + len(groups), source, partition.key, None, shared))
+    return groups
 
 
 def _listed(values: Iterable[str]) -> str:

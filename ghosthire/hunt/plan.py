@@ -93,18 +93,28 @@ class HuntPlan:
         return needed
 
     def partition_of(self, source_id: str) -> Partition | None:
-        """A field every rule on the source bounds to some numbers (Windows: EventID), with the fields
-        the rules need for each of its values; None when no field is bounded by every rule."""
+        """The field most rules on the source bound to some numbers (Windows: EventID), with the fields
+        the rules need for each of its values; None when no rule bounds a field. A rule that does not
+        bound it reads the records of every value, and those of values no rule names."""
         detections = [detection for detection in self.detections if detection.query.table == source_id]
-        bounded = [set(detection.query.required_numbers) for detection in detections]
-        keys = sorted(set.intersection(*bounded)) if bounded else []
-        if not keys:
+        counts: dict[str, int] = {}
+        for detection in detections:
+            for name in detection.query.required_numbers:
+                counts[name] = counts.get(name, 0) + 1
+        if not counts:
             return None
+        key = min(counts, key=lambda name: (-counts[name], name))
+        unbounded = [detection for detection in detections if key not in detection.query.required_numbers]
+        everywhere = set().union(*(self._needs(detection) for detection in unbounded))
         fields_by_value: dict[str, set[str]] = {}
         for detection in detections:
-            for value in detection.query.required_numbers[keys[0]]:
-                fields_by_value.setdefault(value, set()).update(self._needs(detection))
-        return Partition(keys[0], {value: frozenset(fields) for value, fields in fields_by_value.items()})
+            for value in detection.query.required_numbers.get(key, ()):
+                fields_by_value.setdefault(value, set(everywhere)).update(self._needs(detection))
+        return Partition(
+            key,
+            {value: frozenset(fields) for value, fields in fields_by_value.items()},
+            frozenset(everywhere) if unbounded else None,
+        )
 
     def _needs(self, detection: Detection) -> set[str]:
         needed = set(detection.query.fields)
@@ -125,6 +135,8 @@ class Partition:
 
     key: str
     fields_by_value: dict[str, frozenset[str]]
+    # The fields of the rules that do not bound the key (None when every rule does).
+    unbounded_fields: frozenset[str] | None
 
 
 def build_plan(pack: RulePack) -> HuntPlan:

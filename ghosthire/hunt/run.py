@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ghosthire.hunt.alerts import Alert, alerts_from, escalate_new_hires
-from ghosthire.hunt.engine import EngineResult, Evidence, Hit, HuntEngine
+from ghosthire.hunt.engine import EID_FILE_FACTOR, EngineResult, HuntEngine
 from ghosthire.hunt.plan import HuntPlan, build_plan
 from ghosthire.hunt.readers import (
     ReadReport,
@@ -108,24 +108,19 @@ def _run(
         result = engine.run(batches, report, on_batch)
     finally:
         engine.close()
-    attach_texts(result, fetch)
-    alerts = alerts_from(result)
+    alerts = alerts_from(result, cited_texts(result, fetch))
     if new_hires:
         escalate_new_hires(alerts, new_hires)
     return HuntOutcome(alerts, result, engine.plan)
 
 
-def attach_texts(result: EngineResult, fetch: RecordFetcher) -> None:
-    """Fill in the text of every event an alert cites (single-event hits and the events of
-    correlations) that the engine did not keep, read back from the input."""
-    cited: list[Hit | Evidence] = [
-        item for item in [*result.hits, *result.evidence.values()] if item.raw is None
-    ]
+def cited_texts(result: EngineResult, fetch: RecordFetcher) -> dict[int, str]:
+    """The text of every event a correlation alert cites, read back from the input, by event id."""
     wanted: WantedLines = {}
-    for item in cited:
-        wanted.setdefault(result.files[item.file], {})[item.line] = item.start
+    for evidence in result.evidence.values():
+        wanted.setdefault(result.files[evidence.file], {})[evidence.line] = evidence.start
     if not wanted:
-        return
+        return {}
     texts = fetch(wanted)
-    for item in cited:
-        item.raw = texts.get((result.files[item.file], item.line))
+    files = {name: index for index, name in result.files.items()}
+    return {files[file] * EID_FILE_FACTOR + line: text for (file, line), text in texts.items()}

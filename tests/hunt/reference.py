@@ -48,7 +48,7 @@ def engine_outcome(
     engine = HuntEngine(plan.with_building_blocks(), source=source)
     try:
         result = engine.run(batches_from_events(texts), ReadReport())
-        rows = engine.source_rows()
+        rows = engine.source_rows(batches_from_events(texts))
     finally:
         engine.close()
     return _engine_matches(result), rows
