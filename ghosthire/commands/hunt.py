@@ -14,14 +14,18 @@ from ghosthire.content import rules_dir, shipped_lookups_dir, using_lookups
 from ghosthire.hunt import hunt as run_hunt
 from ghosthire.hunt.output import WRITERS
 from ghosthire.hunt.persons import Findings, assess
+from ghosthire.hunt.plan_cache import cached_plan
 from ghosthire.hunt.readers import input_files
 from ghosthire.hunt.summary import summarise
 from ghosthire.identities import Directory
+from ghosthire.model.levels import LEVELS
 from ghosthire.model.time import parse_time
-from ghosthire.rules import load_pack
+from ghosthire.rules.selection import RuleSelection
 from ghosthire.tuning import NEW_HIRE_DAYS, NEW_HIRE_SCORE_FACTOR, load_new_hires
 
 MAX_LISTED_PROBLEMS = 20
+# The hunt finished, but some rules could not be read and did not run (listed in the summary).
+EXIT_RULES_SKIPPED = 3
 
 
 class UtcTime(click.ParamType):
@@ -67,6 +71,35 @@ class UtcTime(click.ParamType):
     "work_country raise every identifier and asset of a recent hire).",
 )
 @lookups_option
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Stop at the first rule that cannot be read (default: skip it, say so, and exit with "
+    f"{EXIT_RULES_SKIPPED} once the hunt is done).",
+)
+@click.option(
+    "--level",
+    "min_level",
+    type=click.Choice(LEVELS),
+    help="Only rules of this level and above.",
+)
+@click.option(
+    "--tag",
+    "tags",
+    multiple=True,
+    help="Only rules with this tag: ATT&CK (attack.t1059, t1059, attack.execution; sub-techniques "
+    "included) or a guidance area. Repeatable: any of them.",
+)
+@click.option(
+    "--rule",
+    "include",
+    multiple=True,
+    help="Only rules whose name, id, title or file name matches this glob (e.g. 'proc_creation_*'). "
+    "Repeatable.",
+)
+@click.option(
+    "--exclude-rule", "exclude", multiple=True, help="Leave out the rules matching this glob. Repeatable."
+)
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
 def hunt(
     paths: tuple[Path, ...],
@@ -78,12 +111,18 @@ def hunt(
     until: datetime | None,
     new_hires_file: Path | None,
     lookups: Path | None,
+    strict: bool,
+    min_level: str | None,
+    tags: tuple[str, ...],
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
     progress: bool | None,
 ) -> None:
     """Hunt with every rule, correlations included, over log files or directories; alerts are resolved to
     persons through the identity and asset lookups and ranked, the triage queue first."""
+    selection = RuleSelection(min_level, tags, include, exclude)  # type: ignore[arg-type]
     with using_lookups(lookups):
-        findings = _hunt(paths, rules, source, since, until, new_hires_file, progress)
+        findings = _hunt(paths, rules, selection, strict, source, since, until, new_hires_file, progress)
     stream = output.open("w", encoding="utf-8") if output else sys.stdout
     try:
         WRITERS[output_format](findings, stream)
@@ -91,11 +130,15 @@ def hunt(
         if output:
             stream.close()
     _summary(findings, lookups)
+    if findings.outcome.plan.unreadable:
+        sys.exit(EXIT_RULES_SKIPPED)
 
 
 def _hunt(
     paths: tuple[Path, ...],
     rules: Path | None,
+    selection: RuleSelection,
+    strict: bool,
     source: str | None,
     since: datetime | None,
     until: datetime | None,
@@ -103,7 +146,9 @@ def _hunt(
     progress: bool | None,
 ) -> Findings:
     directory = Directory.in_use()
-    pack = load_pack(rules or rules_dir(), require_metadata=rules is None)
+    _, plan = cached_plan(
+        rules or rules_dir(), require_metadata=rules is None, strict=strict, selection=selection
+    )
     new_hires = load_new_hires(new_hires_file)
     total = sum(path.stat().st_size for path in input_files(paths))
     show = stderr.is_terminal if progress is None else progress
@@ -117,7 +162,7 @@ def _hunt(
     ) as bar:
         task = bar.add_task("hunt", total=total)
         outcome = run_hunt(
-            pack,
+            plan,
             paths,
             source=source,
             since=since,

@@ -11,6 +11,8 @@ Keywords (values without a field) match anywhere in the record's JSON text.
 
 from __future__ import annotations
 
+import copy
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -245,9 +247,10 @@ class DuckDBBackend(TextQueryBackend):
         )
 
     def convert_condition_val_str(self, cond: Any, state: ConversionState) -> str:
-        """A keyword matches anywhere in the record, as a substring."""
+        """A keyword matches anywhere in the record's JSON text, as a substring, written as JSON writes
+        it (a backslash doubled, a quote escaped)."""
         self._fields.add(RAW_FIELD)
-        value = cond.value
+        value = _as_json_text(cond.value)
         if not value.startswith(SpecialChars.WILDCARD_MULTI):
             value = SpecialChars.WILDCARD_MULTI + value
         if not value.endswith(SpecialChars.WILDCARD_MULTI):
@@ -302,6 +305,14 @@ class DuckDBBackend(TextQueryBackend):
 
     def finalize_output_default(self, queries: list[LocalQuery]) -> list[LocalQuery]:
         return queries
+
+
+def _as_json_text(value: SigmaString) -> SigmaString:
+    escaped = copy.copy(value)
+    escaped.s = [
+        json.dumps(part, ensure_ascii=False)[1:-1] if isinstance(part, str) else part for part in value.s
+    ]
+    return escaped
 
 
 def required_numbers(condition: Any) -> dict[str, frozenset[str]]:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from ghosthire.hunt.backend import RAW_FIELD, quote_identifier, quote_literal
 from ghosthire.hunt.plan import Detection, HuntPlan
-from ghosthire.model.sources import Source, json_path, path_variants
+from ghosthire.model.sources import WILDCARD, Source, json_path, path_variants
 
 # A record's epoch seconds from ISO 8601 text (TimeZone is UTC) or epoch seconds / milliseconds.
 TIMESTAMP_MACRO = """
@@ -61,8 +61,17 @@ class PathList:
 
     def value(self, raw_paths: Iterable[str]) -> str:
         """SQL for the first present of several raw paths."""
-        elements = [f"{self.column}[{slot}]" for path in raw_paths for slot in self.slots(path)]
+        elements = [element for path in raw_paths for element in self._elements(path)]
         return elements[0] if len(elements) == 1 else f"coalesce({', '.join(elements)})"
+
+    def _elements(self, raw_path: str) -> list[str]:
+        """One raw path's slots; a path through `*` (any one key) reads the object before it, then the
+        rest of the path under each of its keys, the first found (one call: wildcards cannot share it)."""
+        prefix, wildcard, rest = raw_path.partition(f".{WILDCARD}.")
+        if not wildcard:
+            return [f"{self.column}[{slot}]" for slot in self.slots(raw_path)]
+        under = quote_literal("$.*" + json_path(rest.split("."))[1:])
+        return [f"json_extract_string({self.column}[{slot}], {under})[1]" for slot in self.slots(prefix)]
 
     def call(self) -> str:
         return (
@@ -284,7 +293,7 @@ class Extraction:
         )
         parts = [f"CASE _group {group_branches} END"] * bool(by_group)
         parts += [f"CASE _source {source_branches} END"] * bool(by_source)
-        return f"flatten([{', '.join(parts)}, []::{TARGET_TYPE}[]])"
+        return f"flatten([{''.join(part + ', ' for part in parts)}[]::{TARGET_TYPE}[]])"
 
     def _target_sql(self, index: int, group: RecordGroup) -> str:
         target = self.targets[index]

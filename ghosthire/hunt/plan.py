@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from sigma.correlations import SigmaCorrelationConditionOperator, SigmaCorrelationRule, SigmaCorrelationType
 
 from ghosthire.compile import compile_target, load_targets
+from ghosthire.errors import ContentError
 from ghosthire.hunt.backend import LocalQuery
 from ghosthire.model.sources import Source, load_sources, source_by_id
 from ghosthire.rules import PackRule, RulePack
@@ -66,9 +67,13 @@ class Correlation:
 
 @dataclass
 class HuntPlan:
+    """What the engine runs; `skipped`: rules it cannot run, by name, with the reason; `unreadable`:
+    rules of the directory that could not be read (RulePack.skipped)."""
+
     detections: list[Detection]
     correlations: list[Correlation]
     skipped: dict[str, str] = field(default_factory=dict)
+    unreadable: list[ContentError] = field(default_factory=list)
 
     def with_building_blocks(self) -> HuntPlan:
         """The same plan with rules that only feed correlations alerting on their own too."""
@@ -78,7 +83,7 @@ class HuntPlan:
             replace(c, slots=tuple(replace(s, detection=replaced[id(s.detection)]) for s in c.slots))
             for c in self.correlations
         ]
-        return HuntPlan(detections, correlations, dict(self.skipped))
+        return HuntPlan(detections, correlations, dict(self.skipped), list(self.unreadable))
 
     def sources(self) -> list[Source]:
         used = {detection.query.table for detection in self.detections}
@@ -143,7 +148,7 @@ def build_plan(pack: RulePack) -> HuntPlan:
     """Compile the pack for the local target; rules the engine cannot run are listed with the reason."""
     target = next(target for target in load_targets() if target.id == "local")
     output = compile_target(pack, target)
-    plan = HuntPlan([], [])
+    plan = HuntPlan([], [], unreadable=list(pack.skipped))
     by_id: dict[str, Detection] = {}
     for compiled in output.compiled:
         rule = compiled.rule

@@ -21,6 +21,8 @@ class HuntSummary:
     alerts: int
     elapsed: float
     rules_not_run: dict[str, str]
+    # Rule files (file:line: reason) that could not be read, so did not run.
+    rules_unreadable: list[str]
 
     @property
     def skipped_total(self) -> int:
@@ -51,6 +53,11 @@ class HuntSummary:
             f"  {len(names)} rules not run locally ({reason}): {', '.join(names)}"
             for reason, names in by_reason.items()
         ]
+        if self.rules_unreadable:
+            lines.append(
+                f"  {len(self.rules_unreadable)} rules skipped, not readable (--strict stops at them):"
+            )
+            lines += [f"    {problem}" for problem in self.rules_unreadable]
         return lines
 
 
@@ -70,6 +77,7 @@ def summarise(outcome: HuntOutcome) -> HuntSummary:
         alerts=len(outcome.alerts),
         elapsed=stats.elapsed,
         rules_not_run=dict(outcome.plan.skipped),
+        rules_unreadable=[str(problem) for problem in outcome.plan.unreadable],
     )
 
 

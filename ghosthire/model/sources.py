@@ -3,6 +3,7 @@ its time is and how a Sigma field is read. Shared by the local hunt and the Elas
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,6 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ghosthire.content import backends_dir
 from ghosthire.errors import ContentError
+
+# A path segment standing for any one key (Windows UserData holds its fields under a per-event element).
+WILDCARD = "*"
 
 
 class Source(BaseModel):
@@ -27,10 +31,13 @@ class Source(BaseModel):
     fields: dict[str, list[str]] = {}
 
     def paths_of(self, field: str) -> list[str]:
-        """Raw paths that may hold a Sigma field, first present wins."""
+        """Raw paths that may hold a Sigma field, first present wins (`{field_words}` in a template: the
+        name's words apart, as Windows Defender names its EventData: SourceName in `Source Name`)."""
         if field in self.fields:
             return self.fields[field]
-        return [template.format(field=field) for template in self.field_paths]
+        words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", field)
+        paths = [template.format(field=field, field_words=words) for template in self.field_paths]
+        return list(dict.fromkeys(paths))
 
     def recognizer_paths(self) -> set[str]:
         return {path for alternative in self.recognize for path in alternative}
@@ -95,19 +102,32 @@ def json_path(keys: list[str]) -> str:
 
 
 def lookup(event: Any, path: str) -> Any:
+    """The value at a dotted path (`*` stands for any one key: the first child that has the rest)."""
     for keys in path_variants(path):
-        current = event
-        for key in keys:
-            if isinstance(current, list) and key.isdigit() and int(key) < len(current):
-                current = current[int(key)]
-            elif isinstance(current, dict) and key in current:
-                current = current[key]
-            else:
-                break
-        else:
-            if current is not None:
-                return current
+        found = _at(event, keys)
+        if found is not None:
+            return found
     return None
+
+
+def _at(current: Any, keys: list[str]) -> Any:
+    for position, key in enumerate(keys):
+        if key == WILDCARD and isinstance(current, dict):
+            return next(
+                (
+                    found
+                    for child in current.values()
+                    if (found := _at(child, keys[position + 1 :])) is not None
+                ),
+                None,
+            )
+        if isinstance(current, list) and key.isdigit() and int(key) < len(current):
+            current = current[int(key)]
+        elif isinstance(current, dict) and key in current:
+            current = current[key]
+        else:
+            return None
+    return current
 
 
 def _alternative_matches(event: dict[str, Any], alternative: dict[str, Any]) -> bool:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import cast
@@ -75,11 +75,13 @@ class PackRule:
 
 @dataclass
 class RulePack:
-    """All rules of a directory, filters applied, ordered so referenced rules come first."""
+    """All rules of a directory, filters applied, ordered so referenced rules come first; `skipped`: the
+    rules that could not be read (only when loaded with `strict=False`), each with its file and line."""
 
     rules: list[PackRule]
     collection: SigmaCollection
     root: Path
+    skipped: list[ContentError] = field(default_factory=list)
 
     @cached_property
     def _by_key(self) -> dict[str, PackRule]:
@@ -120,7 +122,7 @@ class RulePack:
             for dependency in self.dependencies(self.get(name)):
                 if dependency not in wanted:
                     wanted.append(dependency)
-        return RulePack(wanted, SigmaCollection([r.rule for r in wanted]), self.root)
+        return RulePack(wanted, SigmaCollection([r.rule for r in wanted]), self.root, list(self.skipped))
 
 
 def rule_files(root: Path) -> list[Path]:
@@ -129,8 +131,17 @@ def rule_files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.suffix in RULE_SUFFIXES and p.is_file())
 
 
-def load_pack(root: Path, *, require_metadata: bool = True) -> RulePack:
-    """Parse every rule file under `root`; raise ContentError naming the first broken file and line."""
+def load_pack(root: Path, *, require_metadata: bool = True, strict: bool = True) -> RulePack:
+    """Parse every rule file under `root`. A broken rule raises ContentError naming its file and line;
+    with `strict=False` it is left out instead, listed in the pack's `skipped`, and the rest load (when
+    none is left, the first broken one is raised)."""
+    skipped: list[ContentError] = []
+
+    def skip(error: ContentError) -> None:
+        if strict:
+            raise error
+        skipped.append(error)
+
     rules: list[AnyRule] = []
     filters: list[SigmaFilter] = []
     origin: dict[int, Origin] = {}
@@ -138,22 +149,35 @@ def load_pack(root: Path, *, require_metadata: bool = True) -> RulePack:
     if not files:
         raise ContentError(root, "no Sigma rule files (*.yml) found")
     for path in files:
-        text = _read(path)
-        items, documents = _parse(path, text)
+        try:
+            text = _read(path)
+            items, documents = _parse(path, text)
+        except ContentError as error:
+            skip(error)
+            continue
         for item in items:
             origin[id(item)] = (path, text, documents)
             (filters if isinstance(item, SigmaFilter) else rules).append(item)
+    rules = _resolved(rules, origin, skip)
     collection = SigmaCollection([_filtered(rule, filters) for rule in rules], resolve_references=False)
-    _resolve(collection, origin)
-    pack_rules = [
-        PackRule(rule, origin[id(rule)][0], _metadata(rule, origin[id(rule)], require_metadata))
-        for rule in collection.rules
-    ]
-    _check_unique(pack_rules, origin)
+    _resolve_all(collection, origin)
+    pack_rules = []
+    for rule in collection.rules:
+        try:
+            pack_rules.append(
+                PackRule(rule, origin[id(rule)][0], _metadata(rule, origin[id(rule)], require_metadata))
+            )
+        except ContentError as error:
+            skip(error)
+    pack_rules = _with_references(_unique(pack_rules, origin, skip), origin, skip)
+    if skipped and not pack_rules:
+        raise skipped[0]
     unordered = RulePack(pack_rules, collection, root)
     # pySigma's own sort is not a total order: put every referenced rule before the rules that use it.
     ordered = list(dict.fromkeys(dep for rule in pack_rules for dep in unordered.dependencies(rule)))
-    return RulePack(ordered, collection, root)
+    return RulePack(
+        ordered, SigmaCollection([rule.rule for rule in ordered], resolve_references=False), root, skipped
+    )
 
 
 def _filtered(rule: AnyRule, filters: list[SigmaFilter]) -> AnyRule:
@@ -205,17 +229,30 @@ def _yaml_error(path: Path, error: yaml.YAMLError) -> ContentError:
     return ContentError(path, message, mark.line + 1 if mark else None)
 
 
-def _resolve(collection: SigmaCollection, origin: dict[int, Origin]) -> None:
-    for rule in collection.rules:
-        if not isinstance(rule, SigmaCorrelationRule):
-            continue
-        try:
-            rule.resolve_rule_references(collection)
-        except SigmaRuleNotFoundError as error:
-            path, text, documents = origin[id(rule)]
-            raise _located(
-                path, text, documents, error, prefix="correlation references a missing rule: "
-            ) from None
+def _resolved(
+    rules: list[AnyRule], origin: dict[int, Origin], skip: Callable[[ContentError], None]
+) -> list[AnyRule]:
+    """The rules whose references resolve: a correlation naming a rule the pack does not have (or
+    one left out) is reported on the line that names it, and so are correlations that reference it."""
+    kept = list(rules)
+    changed = True
+    while changed:
+        changed = False
+        collection = SigmaCollection(kept, resolve_references=False)
+        for rule in list(kept):
+            if not isinstance(rule, SigmaCorrelationRule):
+                continue
+            try:
+                rule.resolve_rule_references(collection)
+            except SigmaRuleNotFoundError as error:
+                path, text, documents = origin[id(rule)]
+                skip(_located(path, text, documents, error, prefix="correlation references a missing rule: "))
+                kept.remove(rule)
+                changed = True
+    return kept
+
+
+def _resolve_all(collection: SigmaCollection, origin: dict[int, Origin]) -> None:
     try:
         collection.resolve_rule_references()
     except SigmaError as error:
@@ -235,16 +272,54 @@ def _metadata(rule: AnyRule, origin: Origin, required: bool) -> RuleMetadata | N
         raise ContentError(path, f"pack metadata `{where or 'guidance'}`: {first['msg']}", line) from None
 
 
-def _check_unique(rules: list[PackRule], origin: dict[int, Origin]) -> None:
+def _unique(
+    rules: list[PackRule], origin: dict[int, Origin], skip: Callable[[ContentError], None]
+) -> list[PackRule]:
+    """The rules whose id and name no earlier rule has."""
     seen: dict[str, PackRule] = {}
+    kept = []
     for pack_rule in rules:
-        for field, key in (("id", pack_rule.id), ("name", pack_rule.name)):
-            if key in seen and seen[key] is not pack_rule:
-                line = _line_in(origin[id(pack_rule.rule)][2], field)
-                raise ContentError(
-                    pack_rule.path, f"duplicate rule {field} {key!r} (also in {seen[key].path})", line
-                )
-            seen[key] = pack_rule
+        duplicate = next(
+            ((name, key) for name, key in (("id", pack_rule.id), ("name", pack_rule.name)) if key in seen),
+            None,
+        )
+        if duplicate is None:
+            seen[pack_rule.id] = seen[pack_rule.name] = pack_rule
+            kept.append(pack_rule)
+            continue
+        name, key = duplicate
+        line = _line_in(origin[id(pack_rule.rule)][2], name)
+        skip(ContentError(pack_rule.path, f"duplicate rule {name} {key!r} (also in {seen[key].path})", line))
+    return kept
+
+
+def _with_references(
+    rules: list[PackRule], origin: dict[int, Origin], skip: Callable[[ContentError], None]
+) -> list[PackRule]:
+    """The rules without the correlations that reference a rule left out (and those that reference them)."""
+    kept = list(rules)
+    while True:
+        loaded = {pack_rule.id for pack_rule in kept}
+        broken = next(
+            (
+                (pack_rule, reference)
+                for pack_rule in kept
+                if isinstance(pack_rule.rule, SigmaCorrelationRule)
+                for reference in pack_rule.rule.rules
+                if str(reference.rule.id) not in loaded
+            ),
+            None,
+        )
+        if broken is None:
+            return kept
+        pack_rule, reference = broken
+        line = _line_in(origin[id(pack_rule.rule)][2], "correlation", "rules")
+        skip(
+            ContentError(
+                pack_rule.path, f"correlation references a rule left out: {reference.reference}", line
+            )
+        )
+        kept.remove(pack_rule)
 
 
 # The key a pySigma error is about, by its type: its line is where the error is.
