@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/benchmark.py --events 1000000
     .venv/bin/python scripts/benchmark.py --events 5000000 --skip-baseline --skip-floor   # memory
+    .venv/bin/python scripts/benchmark.py --sigma /path/to/SigmaHQ/sigma                 # rule counts
 
 One run generates (or, with --keep, reuses) a mixed NDJSON dataset (scripts/generate_events.py), then
 measures, each phase in its own process so that its peak RSS is its own (os.wait4's rusage). The engine
@@ -13,6 +14,9 @@ the baseline runs once:
             alerts with their evidence read back);
   floor     DuckDB reading and parsing the same file: read_json with every column counted, so no field
             is skipped by projection pushdown;
+  process   the whole `ghosthire hunt` command (start-up, rules, read, match, correlate, write the
+            alerts as JSON lines), timed from outside, with the pack; `heavy` the same with one rule
+            that alerts on every process start (output-heavy: tens of thousands of alerts);
   baseline  Zircolite's way: json.loads, flatten, one in-memory SQLite `logs` table (TEXT COLLATE
             NOCASE / INTEGER columns), then every pack rule as pysigma-backend-sqlite SQL, correlations
             through its `zircolite` plan and execute_plan. The local pipeline's per-source table names
@@ -37,6 +41,22 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 GOAL_BASELINE_RATIO = 10.0
 GOAL_FLOOR_RATIO = 4.0
+GOAL_PROCESS_RATIO = 2.5
+GOAL_DOUBLING_RATIO = 2.2
+RULE_COUNTS = (300, 600, 1200)
+HEAVY_RULE = """\
+title: Every process start (benchmark)
+id: 4f0c7a1e-0000-4000-8000-00000000b001
+name: bench_every_process_start
+status: test
+description: Output-heavy benchmark rule, alerting on every process creation.
+logsource: {product: windows, category: process_creation}
+detection:
+  selection:
+    Image|endswith: '.exe'
+  condition: selection
+level: low
+"""
 GOAL_PEAK_BYTES = 2 * 1024**3
 
 
@@ -233,6 +253,39 @@ def _flatten(event: dict[str, Any], mappings: dict[str, str]) -> dict[str, Any]:
 
 
 PHASES = {"engine": engine_phase, "floor": floor_phase, "baseline": baseline_phase}
+# Phases run as the `ghosthire hunt` command itself, timed from outside: the rule directory each uses.
+PROCESS_PHASES = {"process": None, "heavy": "heavy"}
+
+
+def hunt_command(inputs: list[Path], rules: Path | None, output: Path) -> list[str]:
+    command = [sys.executable, "-c", "from ghosthire.cli import main; main()", "hunt", *map(str, inputs)]
+    command += ["--format", "jsonl", "--output", str(output), "--no-progress"]
+    return command + (["--rules", str(rules)] if rules else [])
+
+
+def measure_process(
+    phase: str, inputs: list[Path], rules: Path | None, events: int, env: dict[str, str] | None = None
+) -> Measure:
+    """The whole command in a child process: wall time from start to exit, peak RSS from its rusage."""
+    with tempfile.TemporaryDirectory() as folder:
+        output = Path(folder) / "alerts.jsonl"
+        started = time.perf_counter()
+        child = subprocess.Popen(
+            hunt_command(inputs, rules, output),
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+        )
+        assert child.stderr is not None
+        errors = child.stderr.read()
+        _, status, usage = os.wait4(child.pid, 0)
+        seconds = time.perf_counter() - started
+        code = os.waitstatus_to_exitcode(status)
+        if code not in (0, 3):  # 3: the hunt ran, some rules could not be read
+            raise SystemExit(f"phase {phase} failed with exit code {code}: {errors.decode()[-500:]}")
+        alerts = sum(1 for _ in output.open(encoding="utf-8")) if output.exists() else 0
+    return Measure(phase, events, seconds, usage.ru_maxrss * 1024, f"{alerts} alerts written")
 
 
 # -- the driver ------------------------------------------------------------------------------------
@@ -259,6 +312,7 @@ def measure(phase: str, path: Path) -> Measure:
 def dataset(events: int, workdir: Path) -> Path:
     from generate_events import write_events
 
+    workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / f"ghosthire-bench-{events}.ndjson"
     if not path.exists():
         started = time.perf_counter()
@@ -291,6 +345,14 @@ def report(runs: dict[str, list[Measure]], size: int) -> None:
             f"({', '.join(f'{pair:.2f}' for pair in pairs)}) (goal <= {GOAL_FLOOR_RATIO:g}x) "
             f"{_verdict(ratio <= GOAL_FLOOR_RATIO)}"
         )
+    for phase in PROCESS_PHASES:
+        if phase in runs and "floor" in runs:
+            pairs = [p.seconds / f.seconds for p, f in zip(runs[phase], runs["floor"], strict=True)]
+            ratio = statistics.median(pairs)
+            print(
+                f"{phase} (whole command) / read floor: {ratio:.2f}x, median of {len(pairs)} pairs "
+                f"(goal <= {GOAL_PROCESS_RATIO:g}x) {_verdict(ratio <= GOAL_PROCESS_RATIO)}"
+            )
     peak = engine.peak_bytes
     print(f"engine peak memory: {peak / 1024**2:,.0f} MB (goal < 2048 MB) {_verdict(peak < GOAL_PEAK_BYTES)}")
 
@@ -315,17 +377,28 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="engine/floor pairs to run (the median counts)")
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--skip-floor", action="store_true")
-    parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()))
+    parser.add_argument(
+        "--workdir", type=Path, default=Path(tempfile.gettempdir()), help="created if missing"
+    )
+    parser.add_argument(
+        "--sigma", type=Path, help="a SigmaHQ/sigma checkout: measure the rule-count curve over its samples"
+    )
     parser.add_argument("--phase", choices=sorted(PHASES), help=argparse.SUPPRESS)
     parser.add_argument("--input", type=Path, help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.phase:
         print(json.dumps(PHASES[arguments.phase](arguments.input)))
         return
+    if arguments.sigma:
+        rule_count_curve(arguments.sigma)
+        return
     path = dataset(arguments.events, arguments.workdir)
+    heavy = arguments.workdir / "ghosthire-bench-heavy-rules"
+    heavy.mkdir(parents=True, exist_ok=True)
+    (heavy / "bench_every_process_start.yml").write_text(HEAVY_RULE, encoding="utf-8")
     try:
         phases = (
-            ["engine"]
+            ["engine", *PROCESS_PHASES]
             + ([] if arguments.skip_floor else ["floor"])
             + ([] if arguments.skip_baseline else ["baseline"])
         )
@@ -334,12 +407,47 @@ def main() -> None:
             for phase in phases:
                 if phase == "baseline" and attempt:
                     continue
-                runs[phase].append(measure(phase, path))
+                if phase in PROCESS_PHASES:
+                    rules = heavy if PROCESS_PHASES[phase] else None
+                    events = runs["engine"][-1].events
+                    runs[phase].append(measure_process(phase, [path], rules, events))
+                else:
+                    runs[phase].append(measure(phase, path))
                 print(f"{phase}: {runs[phase][-1].seconds:.2f}s", flush=True)
         report(runs, path.stat().st_size)
     finally:
         if not arguments.keep:
             path.unlink(missing_ok=True)
+
+
+def rule_count_curve(checkout: Path) -> None:
+    """SigmaHQ's Windows rules (the first N files, then all) over its regression samples, as the whole
+    `ghosthire hunt` command: cold (rules parsed and compiled) and warm (their plan from the cache)."""
+    rules = sorted((checkout / "rules" / "windows").rglob("*.yml"))
+    samples = [checkout / "regression_data"]
+    counts = [count for count in RULE_COUNTS if count < len(rules)] + [len(rules)]
+    print(f"\n{'rules':>6}{'cold s':>9}{'warm s':>9}{'peak RSS':>11}  x time per doubling (cold)  detail")
+    previous: Measure | None = None
+    for count in counts:
+        with tempfile.TemporaryDirectory() as folder:
+            chosen = Path(folder) / "rules"
+            chosen.mkdir()
+            for index, rule in enumerate(rules[:count]):
+                (chosen / f"{index:05d}-{rule.name}").symlink_to(rule)
+            env = {"GHOSTHIRE_CACHE_DIR": str(Path(folder) / "cache")}
+            cold = measure_process("cold", samples, chosen, count, env)
+            warm = measure_process("warm", samples, chosen, count, env)
+        growth = ""
+        if previous is not None:
+            factor = (cold.seconds / previous.seconds) / (count / previous.events) * 2
+            growth = (
+                f"{factor:.2f} (goal <= {GOAL_DOUBLING_RATIO:g}) {_verdict(factor <= GOAL_DOUBLING_RATIO)}"
+            )
+        peak = max(cold.peak_bytes, warm.peak_bytes) / 1024**2
+        print(
+            f"{count:>6}{cold.seconds:>9.2f}{warm.seconds:>9.2f}{peak:>9,.0f}MB  {growth:<30} {cold.detail}"
+        )
+        previous = cold
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 Ingest: the first `json_extract_string` reads, for every record, only the paths that recognise a log
 source (and the key that splits its rules, e.g. Windows' EventID); that puts the record in a record
 group. The second reads, for the records of each group only, the fields and time its rules use, into a
-few slot columns (`_s.f0`, `_s.f1`, ...), so the statement stays narrow however many fields the rules
+few slot columns (`_fields.f0`, `_fields.f1`, ...), so the statement stays narrow however many fields the rules
 read. A record no rule can match belongs to no group and is not read again.
 
 Match: each group's rules are evaluated on its records only, one `CASE` branch per group, and every rule
@@ -33,7 +33,7 @@ CREATE MACRO ghosthire_ts(x) AS coalesce(
 """
 # What a line is: a malformed line's recognition paths are NULL (`try`), so valid objects are parsed once.
 KIND_SQL = (
-    "CASE WHEN _r IS NULL THEN (CASE WHEN trim(text, ' \t\r\n') = '' THEN 'blank' ELSE 'invalid' END) "
+    "CASE WHEN _recognised IS NULL THEN (CASE WHEN trim(text, ' \t\r\n') = '' THEN 'blank' ELSE 'invalid' END) "
     "WHEN starts_with(text, '{') OR json_type(text) = 'OBJECT' THEN 'object' ELSE 'other' END"
 )
 TEXT_COLUMN = "text"
@@ -82,7 +82,7 @@ class PathList:
 @dataclass
 class RecordGroup:
     """The records of a source (or of some values of its key; `key_values` None: every other value) and
-    the Sigma fields its rules read, held in the slot columns `_s.f0`, `_s.f1`, ... in `fields` order."""
+    the Sigma fields its rules read, held in the slot columns `_fields.f0`, `_fields.f1`, ... in `fields` order."""
 
     index: int
     source: Source
@@ -92,20 +92,20 @@ class RecordGroup:
     paths: PathList = field(init=False)
 
     def __post_init__(self) -> None:
-        self.paths = PathList("_v")
+        self.paths = PathList("_field_texts")
 
     def column(self, name: str) -> str:
         """SQL for a Sigma field on this group's records."""
         if name == self.key:
-            return "_k"
-        return f"_s.f{self.fields.index(name)}"
+            return "_split_key"
+        return f"_fields.f{self.fields.index(name)}"
 
     def rows_sql(self) -> str:
         """This group's records, columns named by Sigma field (tests compare them with a reference)."""
-        columns = [f", _k AS {quote_identifier(self.key)}"] if self.key else []
-        columns += [f", _s.f{slot} AS {quote_identifier(name)}" for slot, name in enumerate(self.fields)]
+        columns = [f", _split_key AS {quote_identifier(self.key)}"] if self.key else []
+        columns += [f", _fields.f{slot} AS {quote_identifier(name)}" for slot, name in enumerate(self.fields)]
         return (
-            f"SELECT number AS _n, file AS _file, start AS _start, _ts{''.join(columns)} "
+            f"SELECT number AS _line, file AS _file, start AS _start, _ts{''.join(columns)} "
             f"FROM ranged WHERE _group = {self.index}"
         )
 
@@ -144,7 +144,7 @@ class Extraction:
             for position, slot in enumerate(correlation.slots)
         ]
         self.alerting = sum(1 for target in self.targets if target.correlation is None)
-        self.recognition = PathList("_r")
+        self.recognition = PathList("_recognised")
         # Every expression is built before the path lists are read into calls: building one adds its paths.
         source_sql = quote_literal(candidates[0].id) if len(candidates) == 1 else self._source_case()
         key_sql = self._key_case()
@@ -153,14 +153,14 @@ class Extraction:
         bounds = [f"_ts >= {since}"] * (since is not None) + [f"_ts < {until}"] * (until is not None)
         in_range = "(" + " AND ".join(["true", *bounds]) + ")"
         self._ctes = (
-            f"lines AS (SELECT file, number, start, text, {self._first_parse()} AS _r FROM batch), "
+            f"lines AS (SELECT file, number, start, text, {self._first_parse()} AS _recognised FROM batch), "
             f"kinds AS (SELECT *, {KIND_SQL} AS _kind FROM lines), "
             f"tagged AS (SELECT *, CASE WHEN _kind = 'object' THEN {source_sql} END AS _source FROM kinds), "
-            f"keyed AS (SELECT *, {key_sql} AS _k FROM tagged), "
-            f"grouped AS (SELECT * EXCLUDE (_r), {self._group_case()} AS _group FROM keyed), "
-            f"read AS (SELECT *, {self._reads_case()} AS _v FROM grouped), "
-            f"fielded AS (SELECT *, {fields_sql} AS _s FROM read), "
-            "timed AS (SELECT *, ghosthire_ts(_s.ts) AS _ts FROM fielded), "
+            f"keyed AS (SELECT *, {key_sql} AS _split_key FROM tagged), "
+            f"grouped AS (SELECT * EXCLUDE (_recognised), {self._group_case()} AS _group FROM keyed), "
+            f"read AS (SELECT *, {self._reads_case()} AS _field_texts FROM grouped), "
+            f"fielded AS (SELECT *, {fields_sql} AS _fields FROM read), "
+            "timed AS (SELECT *, ghosthire_ts(_fields.ts) AS _ts FROM fielded), "
             f"ranged AS (SELECT *, {in_range} AS _in_range FROM timed)"
         )
 
@@ -171,8 +171,8 @@ class Extraction:
         alerted = f"list_bool_or(list_transform(matches, lambda m: m.target < {self.alerting}))"
         return (
             f"WITH {self._ctes}, "
-            f"matched AS (SELECT *, CASE WHEN _in_range THEN {self._match_case()} END AS _all FROM ranged), "
-            "outcomes AS (SELECT *, CASE WHEN len(_all) > 0 THEN _all END AS matches FROM matched) "
+            f"matched AS (SELECT *, CASE WHEN _in_range THEN {self._match_case()} END AS _matched_targets FROM ranged), "
+            "outcomes AS (SELECT *, CASE WHEN len(_matched_targets) > 0 THEN _matched_targets END AS matches FROM matched) "
             "SELECT file, number, start, _kind AS kind, _source AS source, _in_range AS in_range, _ts AS ts, "
             f"matches, CASE WHEN {alerted} THEN {TEXT_COLUMN} END AS matched_text FROM outcomes"
         )
@@ -221,7 +221,7 @@ class Extraction:
         for group in sorted(self.groups, key=lambda group: group.key_values is None):
             condition = f"_source = {quote_literal(group.source.id)}"
             if group.key_values is not None:
-                condition += f" AND _k IN ({_listed(group.key_values)})"
+                condition += f" AND _split_key IN ({_listed(group.key_values)})"
             branches.append(f"WHEN {condition} THEN {group.index}")
         return f"CASE {' '.join(branches)} END" if branches else "NULL::INTEGER"
 

@@ -95,7 +95,7 @@ def load_tables(rows: dict[str, pa.Table]) -> sqlite3.Connection:
         connection.executemany(
             f"INSERT INTO {_quote(table)} VALUES ({', '.join('?' * (len(fields) + 2))})",
             [
-                (r["_file"] * EID_FILE_FACTOR + r["_n"], r["_ts"], *(_typed(r[name]) for name in fields))
+                (r["_file"] * EID_FILE_FACTOR + r["_line"], r["_ts"], *(_typed(r[name]) for name in fields))
                 for r in records
             ],
         )
