@@ -22,12 +22,11 @@ from typing import Any
 
 import pytest
 
-from ghosthire.deploy.conf import parse_conf
-from ghosthire.hunt import hunt
 from ghosthire.rules import RulePack
 from tests.splunk.spl_window import Event, Lookups, app_lookups, app_macros, run
 from tests.splunk.test_app import dashboard_definitions
 from tests.splunk.test_dashboard_studio import node_modules  # noqa: F401  (fixture)
+from tests.splunk.test_persons import hunt_summary_events
 
 ROOT = Path(__file__).resolve().parents[2]
 RENDER = Path(__file__).parent / "dashboard_studio" / "render.jsx"
@@ -62,24 +61,7 @@ def bundle(node_modules: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
 
 @pytest.fixture(scope="module")
 def summary_events(pack: RulePack, app_files: dict[str, bytes]) -> list[Event]:
-    """The local hunt's alerts as the searches' summary-index action writes them."""
-    searches = parse_conf(app_files["default/savedsearches.conf"].decode("utf-8"), "savedsearches.conf")
-    entity_field = {
-        keys["action.summary_index.ghosthire_search_id"]: keys["alert.suppress.fields"]
-        for keys in searches.values()
-        if keys.get("action.summary_index") == "1"
-    }
-    events = [
-        {
-            "index": "summary",
-            "_time": alert.time.timestamp(),
-            "ghosthire_rule": alert.rule.name,
-            "ghosthire_search_id": alert.rule.name,
-            entity_field[alert.rule.name]: alert.entity,
-        }
-        for alert in hunt(pack, [ROOT / "examples"]).alerts
-        if alert.rule.name in entity_field and alert.time is not None and alert.entity
-    ]
+    events = hunt_summary_events(pack, app_files)
     assert len(events) > 20
     return events
 

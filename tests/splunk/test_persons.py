@@ -16,13 +16,18 @@ from pathlib import Path
 import pytest
 
 from ghosthire.deploy.conf import parse_conf
+from ghosthire.hunt import hunt
+from ghosthire.hunt.persons import PersonRisk, escalate_new_hires, rank_persons
 from ghosthire.identities import ASSETS_FILE, IDENTITIES_FILE, Directory
 from ghosthire.rules import RulePack
 from ghosthire.rules.cases import load_cases
 from ghosthire.splunk.persons import company_directory, identity_keys
+from ghosthire.triage import load_triage_policy
 from tests.conftest import DETECTION_CASES
 from tests.splunk.spl_window import Lookups, app_lookups, app_macros, run
 from tests.splunk.splunk_events import splunk_events
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 @pytest.fixture(scope="module")
@@ -147,3 +152,52 @@ def test_a_built_search_raises_risk_on_the_person_who_owns_the_laptop(
     strangers = [{**event, "Computer": "KIOSK-7"} for event in events]
     [row] = run(search, strangers, macros=macros, lookups=lookups)
     assert (row.get("risk_person"), row["risk_unresolved"]) == (None, "KIOSK-7")
+
+
+def hunt_summary_events(pack: RulePack, app_files: dict[str, bytes]) -> list[dict[str, object]]:
+    """The local hunt's alerts over examples/ as the searches' summary-index action writes them
+    (`ghosthire_rule`, `ghosthire_search_id`, the search's entity field)."""
+    searches = parse_conf(app_files["default/savedsearches.conf"].decode("utf-8"), "savedsearches.conf")
+    entity_field = {
+        keys["action.summary_index.ghosthire_search_id"]: keys["alert.suppress.fields"]
+        for keys in searches.values()
+        if keys.get("action.summary_index") == "1"
+    }
+    return [
+        {
+            "index": "summary",
+            "_time": alert.time.timestamp(),
+            "ghosthire_rule": alert.rule.name,
+            "ghosthire_search_id": alert.rule.name,
+            entity_field[alert.rule.name]: alert.entity,
+        }
+        for alert in hunt(pack, [EXAMPLES]).alerts
+        if alert.rule.name in entity_field and alert.time is not None and alert.entity
+    ]
+
+
+def test_the_splunk_triage_queue_is_the_local_hunts(
+    pack: RulePack, app_files: dict[str, bytes], macros: dict[str, str], lookups: Lookups
+) -> None:
+    """The shipped person ranking and triage threshold over the examples' alerts, against the local hunt's
+    persons (the same alerts, the same identities, the same policy of backends/triage.yml)."""
+    events = hunt_summary_events(pack, app_files)
+    ranked = run("`ghosthire_person_risk`", events, macros=macros, lookups=lookups)
+    queue = run(
+        "`ghosthire_person_risk` | `ghosthire_triage_threshold`", events, macros=macros, lookups=lookups
+    )
+    local = [person for person in hunt_persons(pack) if person.triage]
+    assert local, "the examples put someone in the local triage queue"
+    assert [row["person"] for row in queue] == [person.key for person in local]
+    for row, person in zip(queue, local, strict=True):
+        assert row["guidance_areas"] == len(person.guidance), person.key
+        assert int(row["new_hire"]) == int(person.new_hire), person.key
+    assert [row["person"] for row in ranked[: len(local)]] == [person.key for person in local]
+
+
+def hunt_persons(pack: RulePack) -> list[PersonRisk]:
+    """The local hunt's persons over examples/, as `ghosthire hunt --format persons` ranks them."""
+    directory, _ = company_directory()
+    alerts = hunt(pack, [EXAMPLES]).alerts
+    escalate_new_hires(alerts, directory)
+    return rank_persons(alerts, directory, load_triage_policy())
