@@ -9,13 +9,21 @@ import csv
 import io
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ghosthire.errors import GhosthireError
 from ghosthire.identities.exports import AssetRecord, ExportContent, PersonRecord
-from ghosthire.identities.lookups import ASSET_COLUMNS, ASSETS_FILE, IDENTITIES_FILE, IDENTITY_COLUMNS
+from ghosthire.identities.lookups import (
+    ASSET_COLUMNS,
+    ASSETS_FILE,
+    IDENTITIES_FILE,
+    IDENTITY_COLUMNS,
+    RowError,
+    check_time_zone,
+    parse_date,
+)
 
 
 @dataclass
@@ -93,7 +101,25 @@ class LookupBuild:
         row = matches[0] if len(matches) == 1 else self._new(self.identities)
         row.add("identity", record.identifiers)
         row.add("category", record.categories)
-        row.fill(record.columns)
+        row.fill(self._loadable(record))
+
+    def _loadable(self, record: PersonRecord) -> dict[str, str]:
+        """The record's cells the identity lookup accepts: a date or time zone it would reject is left
+        out (and noted) rather than written, since the whole row would then be skipped when loaded."""
+        columns = dict(record.columns)
+        checks: dict[str, Callable[[str], object]] = {
+            "startDate": lambda value: parse_date("startDate", value),
+            "endDate": lambda value: parse_date("endDate", value),
+            "time_zone": check_time_zone,
+        }
+        for column, check in checks.items():
+            if column in columns:
+                try:
+                    check(columns[column])
+                except RowError as error:
+                    self.notes.append(f"{record.source} person {record.identifiers[0]}: {error}; left empty")
+                    del columns[column]
+        return columns
 
     def _merge_asset(self, record: AssetRecord) -> None:
         names = {host.lower().split(".", 1)[0] for host in record.hosts}

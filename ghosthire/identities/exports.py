@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ghosthire.errors import GhosthireError
+
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class ExportError(GhosthireError):
@@ -361,8 +364,9 @@ def _columns(**values: Any) -> dict[str, str]:
 
 
 def _date_part(value: Any) -> str | None:
+    """The date of an ISO 8601 timestamp (`2025-05-12T00:00:00Z` -> `2025-05-12`); other text as it is."""
     text = _text(value)
-    return text[:10] if text else None
+    return text[:10] if ISO_DATE.match(text) else text or None
 
 
 def _mac(value: Any) -> str:

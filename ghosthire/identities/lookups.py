@@ -181,10 +181,10 @@ def _identity_row(line: int, cells: dict[str, str]) -> IdentityRow:
         bunit=cells.get("bunit", ""),
         categories=_multi(cells.get("category", "")),
         watchlist=_flag("watchlist", cells.get("watchlist", "")),
-        start_date=_date("startDate", cells.get("startDate", "")),
-        end_date=_date("endDate", cells.get("endDate", "")),
+        start_date=parse_date("startDate", cells.get("startDate", "")),
+        end_date=parse_date("endDate", cells.get("endDate", "")),
         work_country=cells.get("work_country", "").upper() or None,
-        time_zone=_time_zone(cells.get("time_zone", "")),
+        time_zone=check_time_zone(cells.get("time_zone", "")),
     )
 
 
@@ -218,7 +218,7 @@ def _flag(column: str, value: str) -> bool:
     raise RowError(f"{column} {value!r} is not true or false")
 
 
-def _date(column: str, value: str) -> date | None:
+def parse_date(column: str, value: str) -> date | None:
     """ISO 8601 (`2025-06-02`, a time allowed) or epoch seconds, as ES accepts both."""
     if not value:
         return None
@@ -230,7 +230,7 @@ def _date(column: str, value: str) -> date | None:
         raise RowError(f"{column} {value!r} is not an ISO 8601 date or epoch seconds") from None
 
 
-def _time_zone(value: str) -> str | None:
+def check_time_zone(value: str) -> str | None:
     if not value:
         return None
     try:

@@ -150,3 +150,29 @@ def test_an_unreadable_export_names_the_file_and_writes_nothing(
     assert f"{bad}: " in result.stderr and reason in result.stderr
     assert "Traceback" not in result.output
     assert {path.name: path.read_bytes() for path in folder.iterdir()} == before
+
+
+def test_a_value_the_lookup_would_reject_is_left_out_so_the_person_still_loads(tmp_path: Path) -> None:
+    okta = tmp_path / "okta.json"
+    okta.write_text(
+        '[{"id": "00u1", "profile": {"login": "pat@acme-corp.com", "email": "pat@acme-corp.com",'
+        ' "timezone": "Pacific Standard Time", "countryCode": "US"}}]',
+        encoding="utf-8",
+    )
+    entra = tmp_path / "entra.json"
+    entra.write_text(
+        '{"value": [{"userPrincipalName": "pat@acme-corp.com", "employeeHireDate": "last spring"}]}',
+        encoding="utf-8",
+    )
+    result = _run(tmp_path / "lookups", ["--okta", str(okta), "--entra-users", str(entra)])
+    assert result.exit_code == 0, result.output
+    assert "time_zone 'Pacific Standard Time' is not an IANA time zone" in result.stderr
+    assert "startDate 'last spring' is not an ISO 8601 date" in result.stderr
+    directory = Directory.load(tmp_path / "lookups")
+    assert directory.problems == []
+    person = directory.resolve("user", "pat@acme-corp.com")
+    assert person is not None and (person.time_zone, person.start_date, person.work_country) == (
+        None,
+        None,
+        "US",
+    )
