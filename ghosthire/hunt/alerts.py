@@ -90,9 +90,11 @@ class Alert:
 
 
 def attack_tactics(rule: PackRule) -> list[str]:
-    """The ATT&CK tactics (short names) of the rule's techniques, in ATT&CK's order."""
+    """The ATT&CK tactics (short names) of the rule's techniques, in ATT&CK's order. A technique the
+    shipped table does not know (a newer ATT&CK release, in a rule set not the pack's) adds none."""
     table = load_attack()
-    tactics = {tactic for technique in rule.attack_ids for tactic in table.technique(technique).tactics}
+    known = [table.techniques[technique] for technique in rule.attack_ids if technique in table.techniques]
+    tactics = {tactic for technique in known for tactic in technique.tactics}
     return [tactic for tactic in table.tactics if tactic in tactics]
 
 

@@ -143,3 +143,23 @@ def test_hunt_finishes_past_an_unreadable_rule_and_says_so(tmp_path: Path) -> No
     code, output = _hunt(str(events), "--rules", str(rules), "--exclude-rule", "*admin*")
     assert code == 3
     assert "okta_admin_grant" not in output.split("rules skipped")[0]
+
+
+def test_a_technique_newer_than_the_shipped_attack_table_does_not_stop_the_hunt(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    text = RULE.format(
+        title="New technique",
+        number=7,
+        name="new_technique",
+        tags="attack.t9999.001",
+        event_type="user.session.start",
+        level="low",
+    )
+    (rules / "new_technique.yml").write_text(text, encoding="utf-8")
+    events = tmp_path / "okta.ndjson"
+    event = {"eventType": "user.session.start", "actor": {"alternateId": "a@x.example"}}
+    events.write_text(json.dumps({**event, "published": "2025-06-01T10:00:00Z"}) + "\n", encoding="utf-8")
+    code, output = _hunt(str(events), "--rules", str(rules))
+    assert code == 0, output
+    assert '"attack_techniques": ["T9999.001"]' in output and '"attack_tactics": []' in output
