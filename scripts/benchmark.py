@@ -287,9 +287,8 @@ def measure_process(
             raise SystemExit(f"phase {phase} failed with exit code {code}: {errors.decode()[-500:]}")
         alerts = sum(1 for _ in output.open(encoding="utf-8")) if output.exists() else 0
     cpu = usage.ru_utime + usage.ru_stime
-    return Measure(
-        phase, events, seconds, usage.ru_maxrss * 1024, f"{alerts} alerts written, {cpu:.2f} s CPU"
-    )
+    detail = f"{alerts} alerts written, {cpu:.2f} s CPU"
+    return Measure(phase, events, seconds, usage.ru_maxrss * 1024, detail, cpu)
 
 
 # -- the driver ------------------------------------------------------------------------------------
