@@ -12,6 +12,7 @@ import eql.functions
 
 from ghosthire.compile.syntax import eql_tree
 from ghosthire.elastic.ecs import get_path, parse_time
+from tests.elastic.esql_eval import like_regex
 
 DOC_KEY = "ghosthire_doc"
 
@@ -115,7 +116,7 @@ class KibanaExceptions:
         values = value if isinstance(value, list) else [value]
         values = [str(item) for item in values if item is not None]
         if entry["type"] == "wildcard":
-            pattern = _es_wildcard(entry["value"])
+            pattern = like_regex(entry["value"])  # an Elasticsearch wildcard is LIKE's syntax
             return any(pattern.fullmatch(item) for item in values)
         assert entry["type"] == "list", entry
         listed = self.lists[entry["list"]["id"]]
@@ -123,16 +124,3 @@ class KibanaExceptions:
             networks = [ipaddress.ip_network(block) for block in listed.values]
             return any(ipaddress.ip_address(item) in network for item in values for network in networks)
         return any(item in listed.values for item in values)
-
-
-def _es_wildcard(pattern: str) -> re.Pattern[str]:
-    out, index = [], 0
-    while index < len(pattern):
-        char = pattern[index]
-        if char == "\\" and index + 1 < len(pattern):
-            out.append(re.escape(pattern[index + 1]))
-            index += 2
-            continue
-        out.append(".*" if char == "*" else "." if char == "?" else re.escape(char))
-        index += 1
-    return re.compile("".join(out), re.DOTALL)
