@@ -189,17 +189,20 @@ def _filtered(rule: AnyRule, filters: list[SigmaFilter]) -> AnyRule:
 
 
 def _read(path: Path) -> str:
+    raw = path.read_bytes()
     try:
-        return path.read_text(encoding="utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise ContentError(path, f"not UTF-8 text (byte {error.start})") from None
+        line = raw.count(b"\n", 0, error.start) + 1
+        column = error.start - (raw.rfind(b"\n", 0, error.start) + 1) + 1
+        raise ContentError(path, f"not UTF-8 text (byte {column} of the line)", line) from None
 
 
 def _parse(path: Path, text: str) -> tuple[list[AnyRule | SigmaFilter], list[RuleDocument]]:
     try:
         documents = load_documents(path, text)
     except yaml.YAMLError as error:
-        raise _yaml_error(path, error) from None
+        raise _yaml_error(path, text, error) from None
     try:
         collection = SigmaCollection.from_dicts(
             [document.data for document in documents],
@@ -219,13 +222,16 @@ def _parse(path: Path, text: str) -> tuple[list[AnyRule | SigmaFilter], list[Rul
     return [*collection.rules, *collection.filters], documents
 
 
-def _yaml_error(path: Path, error: yaml.YAMLError) -> ContentError:
-    """Where the parser gave up, and where the construct it was reading began (often the real culprit)."""
+def _yaml_error(path: Path, text: str, error: yaml.YAMLError) -> ContentError:
+    """Where the parser gave up, and where the construct it was reading began (often the real culprit);
+    for a character YAML does not accept, the line it is on."""
     mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
     message = f"invalid YAML: {getattr(error, 'problem', None) or str(error).splitlines()[0]}"
     context, context_mark = getattr(error, "context", None), getattr(error, "context_mark", None)
     if context and context_mark and mark and context_mark.line != mark.line:
         message += f" ({context} started on line {context_mark.line + 1})"
+    if mark is None and isinstance(error, yaml.reader.ReaderError):
+        return ContentError(path, message, text.count("\n", 0, error.position) + 1)
     return ContentError(path, message, mark.line + 1 if mark else None)
 
 
