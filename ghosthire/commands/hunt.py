@@ -24,6 +24,8 @@ from ghosthire.rules.selection import RuleSelection
 from ghosthire.tuning import NEW_HIRE_DAYS, NEW_HIRE_SCORE_FACTOR, load_new_hires
 
 MAX_LISTED_PROBLEMS = 20
+# Persons named in the triage queue line (the formats list them all).
+QUEUE_NAMED = 10
 # The hunt finished, but some rules could not be read and did not run (listed in the summary).
 EXIT_RULES_SKIPPED = 3
 
@@ -179,10 +181,12 @@ def _summary(findings: Findings, lookups: Path | None) -> None:
     rows not used and the identifiers two persons claim; then the first skipped records."""
     for line in summarise(findings.outcome).lines():
         stderr.print(line, markup=False, soft_wrap=True)
-    queue = ", ".join(risk.key for risk in findings.queue) or "nobody"
+    queue = findings.queue
+    named = ", ".join(risk.key for risk in queue[:QUEUE_NAMED]) or "nobody"
+    more = f" and {len(queue) - QUEUE_NAMED} more" if len(queue) > QUEUE_NAMED else ""
     stderr.print(
-        f"  triage queue ({findings.policy.describe()}): {queue}; {len(findings.persons)} persons and "
-        "unresolved entities ranked",
+        f"  triage queue ({findings.policy.describe()}): {len(queue)}: {named}{more}; "
+        f"{len(findings.persons)} persons and unresolved entities ranked",
         markup=False,
         soft_wrap=True,
     )

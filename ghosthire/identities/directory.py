@@ -112,6 +112,7 @@ class Directory:
     _devices: _Index = field(default_factory=lambda: _Index("device"))
     _ips: _Index = field(default_factory=lambda: _Index("ip"))
     _networks: list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str]] = field(default_factory=list)
+    _keys: set[str] = field(default_factory=set)
     # (kind, normalised value) -> person key: a hunt names the same few entities again and again.
     _resolved: dict[tuple[str, str], str | None] = field(default_factory=dict)
 
@@ -150,7 +151,7 @@ class Directory:
             owner = directory._asset_owner(asset, lookups_dir / ASSETS_FILE)
             if owner is not None:
                 owned.setdefault(owner, []).append(asset)
-        directory.persons = {key: _person(row, owned.get(key, [])) for key, row in rows.items()}
+        directory.persons = {key: _person(key, row, owned.get(key, [])) for key, row in rows.items()}
         return directory
 
     @property
@@ -177,14 +178,17 @@ class Directory:
         return self.persons.get(key) if key else None
 
     def _add_identity(self, row: IdentityRow, rows: dict[str, IdentityRow], lookup: Path) -> None:
-        key = row.identifiers[0]
-        where = f"{lookup.name}:{row.line}"
-        if key.lower() in {existing.lower() for existing in rows}:
+        """A person keyed by their first identifier no earlier row has as its key: two rows starting with
+        the same name stay two persons, and the shared name is a conflict (resolved to nobody)."""
+        key = next((name for name in row.identifiers if name.lower() not in self._keys), None)
+        if key is None:
             self.problems.append(
-                LookupProblem(lookup, row.line, f"row skipped: identity key {key!r} is already a person")
+                LookupProblem(lookup, row.line, "row skipped: each of its identifiers is another row's key")
             )
             return
         rows[key] = row
+        self._keys.add(key.lower())
+        where = f"{lookup.name}:{row.line}"
         for identifier in {*row.identifiers, *([row.email] if row.email else [])}:
             self._identifiers.claim(identifier.lower(), key, where)
 
@@ -268,11 +272,11 @@ def _short_host(name: str) -> str:
     return name if ":" in name or ADDRESS_LIKE.fullmatch(name) else name.split(".", 1)[0]
 
 
-def _person(row: IdentityRow, assets: list[AssetRow]) -> Person:
+def _person(key: str, row: IdentityRow, assets: list[AssetRow]) -> Person:
     name = " ".join(part for part in (row.prefix, row.first, row.last, row.suffix) if part)
     return Person(
-        key=row.identifiers[0],
-        display_name=name or row.nick or row.identifiers[0],
+        key=key,
+        display_name=name or row.nick or key,
         identifiers=row.identifiers,
         email=row.email,
         categories=row.categories,

@@ -160,6 +160,28 @@ def test_an_identifier_two_persons_claim_is_reported_and_resolves_to_nobody(tmp_
     assert directory.resolve("user", "mallory").key == "mallory"  # type: ignore[union-attr]
 
 
+def test_two_rows_with_the_same_first_name_stay_two_persons_and_the_name_resolves_to_nobody(
+    tmp_path: Path,
+) -> None:
+    rows = [
+        {"identity": "llopez|li.lopez@example.com|E1", "first": "Li", "email": "li.lopez@example.com"},
+        {
+            "identity": "llopez|linda.lopez@example.com|E2",
+            "first": "Linda",
+            "email": "linda.lopez@example.com",
+        },
+    ]
+    directory = Directory.load(write_lookups(tmp_path, rows, []))
+    assert list(directory.persons) == ["llopez", "linda.lopez@example.com"]
+    assert directory.problems == []
+    assert [(conflict.value, conflict.persons) for conflict in directory.conflicts] == [
+        ("llopez", ("llopez", "linda.lopez@example.com"))
+    ]
+    assert directory.resolve("user", "CORP\\llopez") is None
+    assert directory.resolve("user", "E2").key == "linda.lopez@example.com"  # type: ignore[union-attr]
+    assert directory.resolve("user", "li.lopez@example.com").key == "llopez"  # type: ignore[union-attr]
+
+
 def test_malformed_rows_are_reported_with_file_and_line_and_skipped(tmp_path: Path) -> None:
     header = ",".join(IDENTITY_COLUMNS)
     good = "ok|ok@example.com,,,Ok,Person,,ok@example.com,,,,,,employee,false,2025-01-02,,US,UTC"
@@ -190,7 +212,7 @@ def test_malformed_rows_are_reported_with_file_and_line_and_skipped(tmp_path: Pa
     }
     reasons = "\n".join(map(str, directory.problems))
     assert "ghosthire_identities.csv:4: row skipped: startDate 'someday'" in reasons
-    assert "Mars/Olympus" in reasons and "already a person" in reasons
+    assert "Mars/Olympus" in reasons and "each of its identifiers is another row's key" in reasons
 
 
 def test_a_file_without_its_key_column_or_unreadable_is_one_problem(tmp_path: Path) -> None:
