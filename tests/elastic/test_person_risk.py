@@ -9,9 +9,13 @@ from typing import Any
 
 import pytest
 
+from ghosthire.content import examples_dir, shipped_lookups_dir
 from ghosthire.elastic.ecs import set_path
 from ghosthire.elastic.kibana import load_settings
 from ghosthire.elastic.persons import PERSON_RULE_ID, entity_field, identifier_keys, identity_documents
+from ghosthire.hunt.persons import assess
+from ghosthire.hunt.run import hunt
+from ghosthire.identities import Directory
 from ghosthire.rules import Guidance, PackRule, RiskEntity, RulePack
 from ghosthire.triage import load_triage_policy
 from tests.elastic.esql_eval import EsqlQuery
@@ -183,3 +187,33 @@ def test_lookup_documents_normalise_and_report_conflicts(
     assert identifier_keys("jsmith", domains=["acme-corp.com"]) == {"jsmith", "jsmith@acme-corp.com"}
     assert identifier_keys("LT-1.corp.example.com", host=True) == {"lt-1.corp.example.com", "lt-1"}
     assert identifier_keys("10.8.0.17", host=True) == {"10.8.0.17"}
+
+
+def test_the_kibana_triage_rule_queues_whom_the_local_hunt_queues_on_the_examples(
+    pack: RulePack, triage: EsqlQuery, kibana_rules: list[dict]
+) -> None:
+    """The same person-level view on both targets: the examples hunted locally, their alerts as Kibana
+    would hold them, the triage rule run as Kibana schedules it (each run over the policy's window)."""
+    lookups = shipped_lookups_dir()
+    findings = assess(hunt(pack, [examples_dir()]), Directory.load(lookups))
+    local = {risk.key for risk in findings.persons if risk.triage}
+    assert local, "the examples hold planted workers"
+    in_kibana = {rule["rule_id"] for rule in kibana_rules}
+    timed = [
+        (found.time, _alert_of(pack, found.rule, found.entity, found.time))
+        for found in findings.alerts
+        if found.time is not None and found.entity and found.rule.id in in_kibana
+    ]
+    index = {"ghosthire-identities": identity_documents(lookups).documents}
+    window = load_triage_policy().window_length
+    queued: set[str] = set()
+    for end in sorted({time for time, _ in timed}):
+        run = [document for time, document in timed if end - window <= time <= end]
+        queued |= {row["ghosthire.person"] for row in triage.run(run, index)}
+    assert queued == local, (sorted(queued), sorted(local))
+
+
+def _alert_of(pack: RulePack, rule: PackRule, entity: str, time: datetime) -> dict[str, Any]:
+    document = alert(pack, rule, entity)
+    document["@timestamp"] = time.isoformat()
+    return document
