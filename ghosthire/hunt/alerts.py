@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from ghosthire.hunt.engine import EngineResult, Occurrence
@@ -62,17 +63,12 @@ class Alert:
         return self.new_hire.level(self.base_level) if self.new_hire else self.base_level
 
     def to_json(self) -> dict[str, Any]:
-        rule = self.rule
+        described = _rule_json(self.rule)
         record: dict[str, Any] = {
-            "rule_id": rule.id,
-            "rule_name": rule.name,
-            "title": rule.title,
+            **{name: list(value) if isinstance(value, tuple) else value for name, value in described.items()},
             "level": self.level,
             "base_level": self.base_level,
             "time": self.time.isoformat().replace("+00:00", "Z") if self.time else None,
-            "guidance": [str(g) for g in rule.meta.guidance] if rule.meta else [],
-            "attack_techniques": rule.attack_ids,
-            "attack_tactics": attack_tactics(rule),
             "entity": self.entity,
             "entity_type": self.entity_type,
             "risk_score": self.score,
@@ -87,6 +83,19 @@ class Alert:
                 group=self.group, event_count=self.event_count, metric=self.metric, events=self.events
             )
         return record
+
+
+@lru_cache(maxsize=4096)
+def _rule_json(rule: PackRule) -> dict[str, Any]:
+    """What an alert's record says about its rule, worked out once per rule (lists as tuples: shared)."""
+    return {
+        "rule_id": rule.id,
+        "rule_name": rule.name,
+        "title": rule.title,
+        "guidance": tuple(str(g) for g in rule.meta.guidance) if rule.meta else (),
+        "attack_techniques": tuple(rule.attack_ids),
+        "attack_tactics": tuple(attack_tactics(rule)),
+    }
 
 
 def attack_tactics(rule: PackRule) -> list[str]:
