@@ -139,8 +139,17 @@ def run(
 def with_subsearch_results(query: str, lookups: Lookups) -> str:
     """Every `[| inputlookup ...]` subsearch replaced by its formatted results, as Splunk does before it
     parses the outer search; `multisearch` groups (`[ search ... ]`) stay."""
-    output, depth, quoted, escaped, start = [], 0, False, False, 0
-    for index, char in enumerate(query):
+    for start, end in reversed(_bracket_groups(query)):
+        inner = query[start + 1 : end - 1].strip()
+        if inner.startswith("|"):
+            query = query[:start] + _formatted(_lookup_subsearch(inner, lookups)) + query[end:]
+    return query
+
+
+def _bracket_groups(text: str) -> list[tuple[int, int]]:
+    """The spans (`[` to `]` inclusive) of the top-level bracket groups of `text`, outside quotes."""
+    spans, depth, quoted, escaped, start = [], 0, False, False, 0
+    for index, char in enumerate(text):
         if escaped:
             escaped = False
         elif char == "\\":
@@ -154,12 +163,8 @@ def with_subsearch_results(query: str, lookups: Lookups) -> str:
         elif not quoted and char == "]":
             depth -= 1
             if depth == 0:
-                inner = query[start + 1 : index].strip()
-                if inner.startswith("|"):
-                    output.append((start, index + 1, _formatted(_lookup_subsearch(inner, lookups))))
-    for begin, end, text in reversed(output):
-        query = query[:begin] + text + query[end:]
-    return query
+                spans.append((start, index + 1))
+    return spans
 
 
 def _lookup_subsearch(text: str, lookups: Lookups) -> list[Event]:
@@ -259,23 +264,7 @@ def _macro_text(text: str, macros: Macros) -> str | None:
 
 def _subsearches(command: str) -> list[str]:
     """The `[ ... ]` groups of a multisearch command, outside quotes."""
-    groups, depth, quoted, escaped, start = [], 0, False, False, 0
-    for index, char in enumerate(command):
-        if escaped:
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif char == '"':
-            quoted = not quoted
-        elif not quoted and char == "[":
-            depth += 1
-            if depth == 1:
-                start = index + 1
-        elif not quoted and char == "]":
-            depth -= 1
-            if depth == 0:
-                groups.append(command[start:index].strip())
-    return groups
+    return [command[start + 1 : end - 1].strip() for start, end in _bracket_groups(command)]
 
 
 def _expand(text: str, macros: Macros) -> str:
@@ -298,20 +287,12 @@ def _command(
     command: str, results: list[Event], info_min_time: float, macros: Macros | None = None
 ) -> list[Event]:
     text = squeezed(command)
-    if (match := _ARG_MACRO_CALL.fullmatch(text)) and macros is not None:
-        values = [value.strip() for value in match[2].split(",")]
-        definition = _definition(macros, f"{match[1]}({len(values)})")
-        for position, value in enumerate(values, 1):
-            definition = definition.replace(f"${position}$", value)
-        for part in commands(definition):
-            results = _command(part, results, info_min_time, macros)
+    if macros is None and _MACRO_CALL.fullmatch(text):
+        if not text.endswith("_filter`"):
+            raise AssertionError(f"stand-in mode runs only filter macros: {text!r}")
         return results
-    if match := _MACRO_CALL.fullmatch(text):
-        if macros is None:
-            if not text.endswith("_filter`"):
-                raise AssertionError(f"stand-in mode runs only filter macros: {text!r}")
-            return results
-        for part in commands(_definition(macros, match[1])):
+    if macros is not None and (definition := _macro_text(text, macros)) is not None:
+        for part in commands(definition):
             results = _command(part, results, info_min_time, macros)
         return results
     if text.startswith("search ") and not _NUMERIC_FILTER.fullmatch(text):
