@@ -6,7 +6,8 @@ The alerts of `ghosthire hunt examples/` become the summary-index events the app
 runs in the SPL interpreter (tests/splunk/spl_window.py) with the app's macros and lookups, chains over
 their parent's results, and the results replace the searches as `ds.test` data sources. The page (the
 view-only Enterprise preset, bundled with esbuild from tests/splunk/dashboard_studio/render.jsx) is
-screenshotted and its DOM read. Set GHOSTHIRE_SCREENSHOTS=DIR to keep the pages and screenshots.
+read back as the DOM Chromium rendered. GHOSTHIRE_SCREENSHOTS=DIR keeps the pages and adds a screenshot
+of each (to look at them).
 Skipped, with the reason, without node, npm or the registry, or without chromium.
 """
 
@@ -131,7 +132,8 @@ def _cell(name: str, value: Any) -> Any:
     return ", ".join(str(item) for item in value) if isinstance(value, list) else value
 
 
-def render(bundle: Path, name: str, definition: dict[str, Any], directory: Path) -> tuple[str, Path]:
+def render(bundle: Path, name: str, definition: dict[str, Any], directory: Path, screenshot: bool) -> str:
+    """The rendered page's DOM; with `screenshot`, also `<name>.png` next to the page."""
     page = directory / f"{name}.html"
     shutil.copy(bundle, directory / "bundle.js")
     if bundle.with_suffix(".css").exists():
@@ -149,14 +151,16 @@ def render(bundle: Path, name: str, definition: dict[str, Any], directory: Path)
     )
     common = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
     common += [f"--window-size=1440,{height + 120}", "--virtual-time-budget=20000"]
-    screenshot = directory / f"{name}.png"
-    subprocess.run(
-        [*common, f"--screenshot={screenshot}", page.as_uri()], capture_output=True, timeout=180, check=True
-    )
+    if screenshot:
+        image = directory / f"{name}.png"
+        subprocess.run(
+            [*common, f"--screenshot={image}", page.as_uri()], capture_output=True, timeout=180, check=True
+        )
+        assert image.stat().st_size > 20_000, name
     dom = subprocess.run(
         [*common, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=180, check=True
     )
-    return dom.stdout, screenshot
+    return dom.stdout
 
 
 def test_every_dashboard_renders_with_a_hunts_snapshot(
@@ -173,12 +177,12 @@ def test_every_dashboard_renders_with_a_hunts_snapshot(
     assert persons and queue, "the examples' hunt puts someone in the triage queue"
     top = next(person for person in persons if person["person"] == queue[0]["person"])
     tokens = {"person": str(top["person"]), "entity": str(_values(top["identifiers"])[0])}
-    directory = Path(os.environ.get("GHOSTHIRE_SCREENSHOTS") or tmp_path)
+    keep = os.environ.get("GHOSTHIRE_SCREENSHOTS")
+    directory = Path(keep or tmp_path)
     directory.mkdir(parents=True, exist_ok=True)
     for name, definition in definitions.items():
         rendered, results = snapshot(definition, summary_events, macros, lookups, tokens)
-        dom, screenshot = render(bundle, name, rendered, directory)
-        assert screenshot.stat().st_size > 20_000, name
+        dom = render(bundle, name, rendered, directory, screenshot=bool(keep))
         assert definition["title"] in dom or name in dom, name
         for viz in definition["visualizations"].values():
             assert viz.get("title", "") in dom, (name, viz.get("title"))
