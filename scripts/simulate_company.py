@@ -241,7 +241,7 @@ class Company:
         self.coworking = [self._isp_ip(self.random.choice(COUNTRIES["US"][2])) for _ in range(3)]
         self.trade_show = Network(self._ip_in(HOSTING[1]), HOSTING[1][0], HOSTING[1][1], "US")
         self.service_accounts = ["svc-ci-acme", "dependabot[bot]", "svc-mirror-acme", "renovate[bot]"]
-        self.shared_devices: list[tuple[str, str]] = []  # (host, entra device id) of kiosks and shift PCs
+        self.shared_devices: list[tuple[str, str]] = []  # (host, Entra device id or Okta dtHash) of shift PCs
         self.applicants: list[Event] = []
         self.records = 0
         self._make_people(employees)
@@ -1265,7 +1265,7 @@ class Week:
         c = self.c
         support = [p for p in c.persons if p.role == "support"]
         pcs = [(f"SUP-PC-{n:02d}", c._guid(), c._hex(64)) for n in range(max(2, len(support) // 4))]
-        c.shared_devices = [(host, device) for host, device, _hash in pcs]
+        c.shared_devices = [(host, device) for host, device, _hash in pcs] + [(host, dt_hash) for host, _device, dt_hash in pcs]
         okta, entra = [], []
         for day in range(c.days):
             for n, person in enumerate(support):

@@ -11,6 +11,7 @@ from typing import Any
 
 from ghosthire.hunt.alerts import Alert, alerts_from, escalate_new_hires
 from ghosthire.hunt.engine import EID_FILE_FACTOR, EngineResult, HuntEngine
+from ghosthire.hunt.first_seen import Scope, first_seen_only
 from ghosthire.hunt.plan import HuntPlan, build_plan
 from ghosthire.hunt.readers import (
     ReadReport,
@@ -82,7 +83,8 @@ def hunt_event_sets(
 
     batches = (batch for name, lines in texts.items() for batch in batches_from_events(lines, name))
     engine = _engine(pack, source=source)
-    return _run(engine, batches, ReadReport(), fetch, None, new_hires)
+    # Each set is an independent case: its own first-seen baseline.
+    return _run(engine, batches, ReadReport(), fetch, None, new_hires, _first_file)
 
 
 def _engine(
@@ -103,15 +105,20 @@ def _run(
     fetch: RecordFetcher,
     on_batch: Callable[[RecordBatch], None] | None,
     new_hires: dict[str, NewHire] | None,
+    baseline_scope: Scope | None = None,
 ) -> HuntOutcome:
     try:
         result = engine.run(batches, report, on_batch)
     finally:
         engine.close()
-    alerts = alerts_from(result, cited_texts(result, fetch))
+    alerts = first_seen_only(alerts_from(result, cited_texts(result, fetch)), baseline_scope)
     if new_hires:
         escalate_new_hires(alerts, new_hires)
     return HuntOutcome(alerts, result, engine.plan)
+
+
+def _first_file(alert: Alert) -> str:
+    return alert.locations[0].file if alert.locations else ""
 
 
 def cited_texts(result: EngineResult, fetch: RecordFetcher) -> dict[int, str]:

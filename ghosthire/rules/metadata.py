@@ -57,6 +57,16 @@ class Reporting(BaseModel):
         return f"{self.source}, {self.date}"
 
 
+class FirstSeen(BaseModel):
+    """The rule's signal is the first time: it alerts when its risk entity has not raised it within the
+    last `history_days` (Kibana new_terms on the risk field, a baseline lookup on Splunk, the hunted
+    window locally; docs/tuning.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    history_days: Annotated[int, Field(ge=1, le=90)]
+
+
 class RuleMetadata(BaseModel):
     """The custom top-level keys of a pack rule (Sigma keeps them as custom attributes)."""
 
@@ -67,6 +77,7 @@ class RuleMetadata(BaseModel):
     implementation: Annotated[str, Field(min_length=20)]
     enabled_by_default: bool = False
     reporting: list[Reporting] = []
+    first_seen: FirstSeen | None = None
 
     @classmethod
     def from_custom_attributes(cls, attributes: dict[str, Any]) -> RuleMetadata:

@@ -23,6 +23,7 @@ guidance: [{guidance}]
 risk: {{entity: {entity}, field: {field}, score: {score}}}
 implementation: a rule written for a hunt test only
 building_block: {building_block}
+first_seen: {first_seen}
 """
 
 
@@ -37,6 +38,8 @@ class RuleSpec:
     field: str
     score: int
     building_block: bool = False
+    # days of history for a first-seen rule; None for any other
+    first_seen_days: int | None = None
 
 
 def write_pack(directory: Path, rules: dict[str, RuleSpec], id_prefix: str) -> RulePack:
@@ -46,6 +49,7 @@ def write_pack(directory: Path, rules: dict[str, RuleSpec], id_prefix: str) -> R
         text = RULE.format(
             name=name,
             id=f"{id_prefix}{index:03d}",
+            first_seen=f"{{history_days: {spec.first_seen_days}}}" if spec.first_seen_days else "null",
             **{**vars(spec), "building_block": str(spec.building_block).lower()},
         )
         (directory / f"{name}.yml").write_text(text, encoding="utf-8")

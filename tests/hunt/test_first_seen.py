@@ -1,0 +1,71 @@
+"""First-seen rules in the local hunt: an entity's alert is kept only when the entity has not raised the
+same rule within the rule's history before it; other rules and other entities are left alone."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from ghosthire.hunt import hunt_event_sets, hunt_events
+from ghosthire.rules import RulePack
+from tests.hunt.packs import RuleSpec, write_pack
+
+PROXIED = RuleSpec(
+    title="Proxied session",
+    logsource="{product: okta, service: okta}",
+    selection="securityContext.isProxy: true",
+    level="medium",
+    guidance="session-theft",
+    entity="user",
+    field="actor.alternateId",
+    score=40,
+)
+START = datetime(2025, 6, 1, 9, tzinfo=UTC)
+
+
+def _pack(tmp_path: Path) -> RulePack:
+    rules = {
+        "proxied_first_seen": RuleSpec(**{**vars(PROXIED), "first_seen_days": 14}),
+        "proxied_every_time": PROXIED,
+    }
+    return write_pack(tmp_path / "rules", rules, "5e1f0c3a-0000-4000-8000-000000000")
+
+
+def _session(user: str, days: float) -> dict:
+    at = START + timedelta(days=days)
+    return {
+        "uuid": f"{user}-{days}",
+        "published": at.isoformat().replace("+00:00", "Z"),
+        "eventType": "user.session.start",
+        "actor": {"alternateId": user, "type": "User"},
+        "outcome": {"result": "SUCCESS"},
+        "securityContext": {"isProxy": True},
+    }
+
+
+def _alerted(outcome, rule: str) -> list[tuple[str, str]]:
+    return [(a.entity, a.time.date().isoformat()) for a in outcome.alerts if a.rule.name == rule]
+
+
+def test_alerts_only_when_the_entity_was_not_seen_within_the_history(tmp_path: Path) -> None:
+    events = [_session("dana@example.com", day) for day in (0, 1, 3, 20)] + [_session("erin@example.com", 2)]
+    outcome = hunt_events(_pack(tmp_path), events)
+    # Day 1 and 3 repeat day 0; day 20 is 17 days after the last one (day 3); erin is new.
+    assert _alerted(outcome, "proxied_first_seen") == [
+        ("dana@example.com", "2025-06-01"),
+        ("erin@example.com", "2025-06-03"),
+        ("dana@example.com", "2025-06-21"),
+    ]
+    assert len(_alerted(outcome, "proxied_every_time")) == 5
+
+
+def test_entities_compare_case_insensitively(tmp_path: Path) -> None:
+    events = [_session("Dana@Example.com", 0), _session("dana@example.com", 1)]
+    assert len(_alerted(hunt_events(_pack(tmp_path), events), "proxied_first_seen")) == 1
+
+
+def test_independent_event_sets_keep_their_own_baseline(tmp_path: Path) -> None:
+    """hunt_event_sets runs independent cases in one engine: one case's alert is no history for another."""
+    sets = {"case-a": [_session("dana@example.com", 0)], "case-b": [_session("dana@example.com", 1)]}
+    outcome = hunt_event_sets(_pack(tmp_path), sets)
+    assert len(_alerted(outcome, "proxied_first_seen")) == 2
