@@ -158,6 +158,7 @@ VENDOR_WIDE_DOMAINS = {
     "sophosupd.net",
     "getgo.com",
     "cdn.getgo.com",
+    "logmeininc.com",
     "zoho.com",
     "zoho.eu",
     "zoho.in",

@@ -46,6 +46,7 @@ Event = dict[str, Any]
 ROOT = Path(__file__).resolve().parent.parent
 MEASURED_START = datetime(2025, 6, 16, tzinfo=UTC)  # a Monday
 MEASURED_DAYS = 7
+TRIP_DAYS = 3  # days abroad, the flight home on the last
 DOMAIN = "acme-corp.com"
 AD_DOMAIN = "CORP"
 HOST_SUFFIX = "corp.acme-corp.com"
@@ -278,6 +279,7 @@ class Company:
 
     def _make_people(self, employees: int) -> None:
         upns: set[str] = set()
+        sams: set[str] = set()
         for index in range(employees):
             first, last = self.random.choice(FIRST), self.random.choice(LAST)
             base = f"{first}.{last}"
@@ -301,7 +303,11 @@ class Company:
                 if roll < 0.45
                 else "staff"
             )
-            sam = (first[0] + last)[:15] + (str(n) if n > 1 else "")
+            sam, suffix = (first[0] + last)[:15], 1
+            while sam in sams:  # sAMAccountNames are unique in a domain: jsmith, jsmith2, ...
+                suffix += 1
+                sam = (first[0] + last)[:15] + str(suffix)
+            sams.add(sam)
             person = Person(
                 index=index,
                 first=first,
@@ -334,6 +340,11 @@ class Company:
         # Recent hires: about 0.4% of staff start each week; a few started in the measured week.
         for person in self.random.sample(self.persons, max(4, len(self.persons) // 120)):
             person.start = self.start + timedelta(days=self.random.randrange(-30, self.days - 2))
+        # About 2% of staff fly each week (travellers()); their trip days replace their ordinary days.
+        trips = len(self.persons) // 50 * self.days // 7
+        self.trips = {
+            p.index: self.random.randrange(self.days - 1) for p in self.random.sample(self.persons, trips)
+        }
         # Couples: both partners work here and share one home address.
         for a, b in self._pairs(max(2, len(self.persons) // 200)):
             b.home_ip, b.home_v6, b.isp, b.country = a.home_ip, a.home_v6, a.isp, a.country
@@ -772,6 +783,8 @@ class Week:
 
     def person_day(self, person: Person, day: int) -> None:
         c, r = self.c, self.r
+        if not person.worker and person.index in c.trips and 0 <= day - c.trips[person.index] <= TRIP_DAYS:
+            return  # abroad or flying (travellers() writes those days)
         weekday = (c.start + timedelta(days=day)).weekday()
         if person.start and c.start + timedelta(days=day) < person.start:
             return
@@ -1052,7 +1065,7 @@ class Week:
         queries = [r.choice(EVERYDAY_DOMAINS) for _ in range(r.randint(2, 4))] + [r.choice(domains)]
         self.out.write("dns", [c.dns(at + timedelta(minutes=n), client, q) for n, q in enumerate(queries)])
         requests = [c.proxy(at + timedelta(minutes=n), person, q) for n, q in enumerate(queries)]
-        if r.random() < 0.03:  # WeTransfer / Box uploads to customers
+        if person.index % 20 == 3 and r.random() < 0.3:  # the staff who send customers files every week
             host = r.choice(("wetransfer.com", "upload.box.com"))
             requests.append(
                 c.proxy(
@@ -1086,7 +1099,7 @@ class Week:
                     TargetUserOrGroupName=f"contact@partner{r.randint(1, 60)}.com",
                 )
             )
-        if r.random() < 0.01:
+        if person.index % 25 == 4 and r.random() < 0.2:  # the staff who share anyone-links as a habit
             events.append(
                 c.m365(at + timedelta(hours=3), person, "AnonymousLinkCreated", f"{site}/brochure.pdf")
             )
@@ -1224,10 +1237,10 @@ class Week:
     def travellers(self) -> None:
         """About 2% of staff fly each week: one country change, a plausible flight, half on the corporate VPN."""
         c, r = self.c, self.r
-        for person in r.sample(c.persons, len(c.persons) // 50 * c.days // 7):
+        for index, day in c.trips.items():
+            person = c.persons[index]
             if person.worker:
                 continue
-            day = r.randrange(c.days - 1)
             depart = day_start(c, day, person) - timedelta(hours=2)
             destination = r.choice([k for k in COUNTRIES if k != person.country])
             flight = timedelta(
@@ -1237,8 +1250,8 @@ class Week:
             abroad = Network(c._ip_in(HOSTING[2]), HOSTING[2][0], HOSTING[2][1], destination)  # hotel Wi-Fi
             on_vpn = r.random() < 0.5
             okta, entra = [], []
-            for n in range(3):
-                t = arrive + timedelta(hours=n * 3)
+            for n in range(TRIP_DAYS * 2):  # two sign-ins a day abroad until the flight home
+                t = arrive + timedelta(days=n // 2, hours=3 * (n % 2))
                 net = c.vpn(person) if on_vpn else abroad
                 session = "102" + c._hex(23)
                 okta.append(c.okta(t, person, net, "user.session.start", session))
@@ -1265,7 +1278,9 @@ class Week:
         c = self.c
         support = [p for p in c.persons if p.role == "support"]
         pcs = [(f"SUP-PC-{n:02d}", c._guid(), c._hex(64)) for n in range(max(2, len(support) // 4))]
-        c.shared_devices = [(host, device) for host, device, _hash in pcs] + [(host, dt_hash) for host, _device, dt_hash in pcs]
+        c.shared_devices = [(host, device) for host, device, _hash in pcs] + [
+            (host, dt_hash) for host, _device, dt_hash in pcs
+        ]
         okta, entra = [], []
         for day in range(c.days):
             for n, person in enumerate(support):
@@ -1353,7 +1368,7 @@ class Week:
             "phone_line_type": "non_fixed_voip" if voip else "mobile",
             "phone_carrier": "Google (Grand Central) - SVR" if voip else "Verizon",
             "resume_sha256": resume,
-            "portfolio_url": f"https://github.com/{name.lower().replace(' ', '-')}",
+            "portfolio_url": f"https://github.com/{name.lower().replace(' ', '-')}-{resume[:4]}",
             "applied_at": iso(applied),
             "source_system": "greenhouse",
         }
@@ -1681,11 +1696,12 @@ def write_lookups(company: Company, folder: Path) -> None:
         [
             {
                 "tool": company.sanctioned,
-                "process": "\\" + image.rsplit("\\", 1)[-1],
-                "service": service,
-                "domain": "*." + ".".join(domains[0].split(".")[-2:]),
+                "process": "\\" + image.rsplit("\\", 1)[-1] if n == 0 else "",
+                "service": service if n == 0 else "",
+                "domain": domain,
                 "note": "helpdesk tool on every laptop",
-            },
+            }
+            for n, domain in enumerate(sorted({"*." + ".".join(d.split(".")[-2:]) for d in domains}))
         ],
     )
     write_csv(
