@@ -1263,7 +1263,7 @@ class Week:
     def trade_show(self) -> None:
         """Sales staff on one conference Wi-Fi for two days."""
         c = self.c
-        sales = [p for p in c.persons if p.role == "sales"][:40]
+        sales = [p for p in c.persons if p.role == "sales" and p.country == "US"][:40]  # a US show
         for day in (2, c.days - 4):
             okta, entra = [], []
             for person in sales:
