@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ghosthire.compile import compile_pack, load_targets
+from ghosthire.compile import TargetOutput
 from ghosthire.coverage import AreaCoverage, coverage, navigator_layer, to_markdown
 from ghosthire.hunt import HuntPlan
 from ghosthire.model.attack import load_attack
@@ -16,8 +16,8 @@ COVERAGE_DOC = Path(__file__).resolve().parents[1] / "docs" / "coverage.md"
 
 
 @pytest.fixture(scope="module")
-def areas(pack: RulePack, hunt_plan: HuntPlan) -> list[AreaCoverage]:
-    return coverage(pack, compile_pack(pack, load_targets()), set(hunt_plan.skipped))
+def areas(pack: RulePack, target_outputs: dict[str, TargetOutput], hunt_plan: HuntPlan) -> list[AreaCoverage]:
+    return coverage(pack, target_outputs, set(hunt_plan.skipped))
 
 
 def test_every_guidance_area_is_covered_on_enough_log_sources(areas: list[AreaCoverage]) -> None:

@@ -7,11 +7,11 @@ import re
 import pytest
 
 import ghosthire.compile.targets as targets_module
-from ghosthire.compile import compile_target, load_targets
-from ghosthire.content import rules_dir
-from ghosthire.hunt import build_plan, hunt_events
+from ghosthire.compile import TargetOutput, compile_target
+from ghosthire.compile.targets import target_by_id
+from ghosthire.hunt import HuntPlan, build_plan, hunt_events
 from ghosthire.model.sources import source_by_id
-from ghosthire.rules import load_pack
+from ghosthire.rules import RulePack
 from ghosthire.rules.cases import load_cases
 from tests.conftest import DETECTION_CASES
 
@@ -41,34 +41,32 @@ def _anydesk_events() -> list[dict]:
     ]
 
 
-def test_shipped_filters_leave_the_must_fire_events_alone() -> None:
-    outcome = hunt_events(build_plan(load_pack(rules_dir())), _anydesk_events())
+def test_shipped_filters_leave_the_must_fire_events_alone(hunt_plan: HuntPlan) -> None:
+    outcome = hunt_events(hunt_plan, _anydesk_events())
     assert any(alert.rule.name == RULE for alert in outcome.alerts)
 
 
 @pytest.mark.usefixtures("anydesk_sanctioned")
-def test_sanctioned_tool_is_excluded_locally() -> None:
+def test_sanctioned_tool_is_excluded_locally(pack: RulePack) -> None:
     events = _anydesk_events()
     assert events, "the rule's test events must include an AnyDesk execution"
-    outcome = hunt_events(build_plan(load_pack(rules_dir())), events)
+    outcome = hunt_events(build_plan(pack.subset([RULE])), events)
     assert [alert for alert in outcome.alerts if alert.rule.name == RULE] == []
 
 
-def test_splunk_reads_the_sanctioned_list_when_the_search_runs() -> None:
+def test_splunk_reads_the_sanctioned_list_when_the_search_runs(
+    target_outputs: dict[str, TargetOutput],
+) -> None:
     """Splunk reads the list at search time (tests/splunk/test_search_time_lookups.py edits it there)."""
-    target = next(target for target in load_targets() if target.id == "splunk")
-    compiled = next(
-        item for item in compile_target(load_pack(rules_dir()), target).compiled if item.rule.name == RULE
-    )
+    compiled = next(item for item in target_outputs["splunk"].compiled if item.rule.name == RULE)
     assert "NOT [| inputlookup ghosthire_sanctioned_rmm | where len(process) > 0" in str(compiled.queries[0])
 
 
 @pytest.mark.usefixtures("anydesk_sanctioned")
 @pytest.mark.parametrize("target_id", ["eql", "esql", "lucene", "local"])
-def test_sanctioned_tool_is_excluded_on_every_build_time_target(target_id: str) -> None:
-    pack = load_pack(rules_dir())
-    target = next(target for target in load_targets() if target.id == target_id)
-    compiled = next(item for item in compile_target(pack, target).compiled if item.rule.name == RULE)
+def test_sanctioned_tool_is_excluded_on_every_build_time_target(pack: RulePack, target_id: str) -> None:
+    # Compiled again: the placeholder values (the sanctioned list) are read when a pipeline is built.
+    (compiled,) = compile_target(pack.subset([RULE]), target_by_id(target_id)).compiled
     assert compiled.ok, compiled.skipped
     # Lucene spells case-insensitive terms as [xX] classes; read them back as plain letters.
     query = re.sub(r"\[(.)\1\]", r"\1", " ".join(str(query) for query in compiled.queries).lower())
@@ -78,11 +76,11 @@ def test_sanctioned_tool_is_excluded_on_every_build_time_target(target_id: str) 
 
 
 @pytest.mark.parametrize("target_id", ["splunk", "esql", "local"])
-def test_a_filter_shared_by_several_rules_compiles_for_each(target_id: str) -> None:
+def test_a_filter_shared_by_several_rules_compiles_for_each(
+    target_outputs: dict[str, TargetOutput], target_id: str
+) -> None:
     """One filter applied to several rules must not be field-mapped twice (once per rule) in place."""
-    pack = load_pack(rules_dir())
-    target = next(target for target in load_targets() if target.id == target_id)
-    output = {item.rule.name: item for item in compile_target(pack, target).compiled}
+    output = {item.rule.name: item for item in target_outputs[target_id].compiled}
     for name in ("entra_signin_success", "entra_signin_success_registered_device"):
         assert output[name].ok, output[name].skipped
         text = " ".join(str(query) for query in output[name].queries)

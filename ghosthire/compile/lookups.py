@@ -9,8 +9,8 @@ expression of the column with those wildcards around it. `{field}` is left for t
 in the mapped field. Any other use of a placeholder (text around it, a placeholder this module does not
 know) is left to the `value_placeholders` transformation that follows.
 
-Registered under the transformation type `ghosthire_lookup_placeholders`, so a YAML pipeline (and
-sigma-cli, given the same pipeline files) resolves it the same way as the build.
+Registered under the transformation type `ghosthire_lookup_placeholders` (backends/targets.yml), so a YAML
+pipeline (and sigma-cli, through the pack's plugin) resolves it the same way as the build.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sigma.processing.transformations import transformations
 from sigma.processing.transformations.base import StringValueTransformation
 from sigma.processing.transformations.placeholder import PlaceholderIncludeExcludeMixin
 from sigma.types import Placeholder, SigmaQueryExpression, SigmaString, SigmaType, SpecialChars
@@ -62,6 +61,3 @@ class LookupPlaceholderTransformation(StringValueTransformation, PlaceholderIncl
         value = self.concatenation.join([self.wildcard] * before + [column] + [self.wildcard] * after)
         expression = self.expression.format(lookup=Path(spec["lookup"]).stem, column=column, value=value)
         return SigmaQueryExpression(expression, placeholder.name)
-
-
-transformations.setdefault(TRANSFORMATION_TYPE, LookupPlaceholderTransformation)

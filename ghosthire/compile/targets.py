@@ -1,4 +1,4 @@
-"""The target table (backends/targets.yml) and how each target's backend is instantiated."""
+"""The target table (backends/targets.yml) and how each target's backend and pipeline are instantiated."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sigma.conversion.base import Backend
 from sigma.exceptions import SigmaError
 from sigma.processing.pipeline import ProcessingPipeline
+from sigma.processing.transformations import transformations
 
-from ghosthire.compile import lookups as _lookups  # noqa: F401  registers its pipeline transformation
 from ghosthire.compile.addresses import address_patterns
 from ghosthire.content import backends_dir, lookup_path
 from ghosthire.errors import ContentError
@@ -35,8 +35,7 @@ class Target(BaseModel):
     syntax: Literal["eql", "esql", "lucene", "spl"] | None = None
 
     def backend_class(self) -> type[Backend]:
-        module_name, class_name = self.backend.split(":")
-        return getattr(importlib.import_module(module_name), class_name)
+        return _imported(self.backend)
 
     def pipeline(self) -> ProcessingPipeline:
         """The target's pipelines (YAML files under backends/, or `module:function` for one built from a
@@ -50,23 +49,56 @@ class Target(BaseModel):
         return self.backend_class()(processing_pipeline=self.pipeline(), **self.options)
 
 
+ImportPath = Annotated[str, Field(pattern=r"^[\w.]+:\w+$")]
+
+
 class _TargetTable(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    # The pack's own pySigma transformations by the `type` the pipelines' YAML names them with.
+    transformations: dict[str, ImportPath] = {}
     targets: list[Target]
 
 
-def load_targets(path: Path | None = None) -> list[Target]:
+def _target_table(path: Path | None = None) -> _TargetTable:
     path = path or backends_dir() / "targets.yml"
     try:
-        return _TargetTable.model_validate(yaml.safe_load(path.read_text())).targets
-    except (yaml.YAMLError, ValidationError) as error:
+        return _TargetTable.model_validate(yaml.safe_load(path.read_text()))
+    except (OSError, yaml.YAMLError, ValidationError) as error:
         raise ContentError(path, f"invalid target table: {error}") from None
 
 
+def load_targets(path: Path | None = None) -> list[Target]:
+    return _target_table(path).targets
+
+
+def target_by_id(target_id: str) -> Target:
+    return next(target for target in load_targets() if target.id == target_id)
+
+
+def target_pipeline(target_id: str, backends: frozenset[str] = frozenset()) -> ProcessingPipeline:
+    """A target's resolved pipeline, as `ghosthire build` uses it, for the given sigma-cli targets."""
+    target = target_by_id(target_id)
+    pipeline = target.pipeline()
+    pipeline.name = f"ghosthire pipelines for {target.label}"
+    pipeline.allowed_backends = backends
+    return pipeline
+
+
+def register_transformations(path: Path | None = None) -> None:
+    """Make the pack's transformations known to pySigma's YAML pipeline loader (sigma-cli included)."""
+    for name, import_path in _target_table(path).transformations.items():
+        transformations[name] = _imported(import_path)
+
+
+def _imported(import_path: str) -> Any:
+    module_name, name = import_path.split(":")
+    return getattr(importlib.import_module(module_name), name)
+
+
 def _load_pipeline(name: str) -> ProcessingPipeline:
+    register_transformations()
     if ":" in name:
-        module_name, function_name = name.split(":")
-        return getattr(importlib.import_module(module_name), function_name)()
+        return _imported(name)()
     path = backends_dir() / name
     try:
         return ProcessingPipeline.from_yaml(path.read_text())

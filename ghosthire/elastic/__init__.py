@@ -8,17 +8,12 @@ Public API (imported lazily, so that loading a backend does not pull in the Kiba
 * field types: ``field_type``, ``is_ecs_field``
 * Kibana `threat` entries from ATT&CK tags: ``threat_entries``
 * index patterns: ``indices_for``
-
-Importing the package registers ghosthire's pySigma transformations (``ghosthire_ecs_values``,
-``ghosthire_absent_values``) that backends/elastic/*.yml use.
 """
 
 from __future__ import annotations
 
 from importlib import import_module
 from typing import Any
-
-from ghosthire.elastic import fields as _fields  # noqa: F401  (registers the transformations)
 
 _EXPORTS = {
     "GhosthireEqlBackend": "ghosthire.elastic.backends",

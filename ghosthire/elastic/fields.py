@@ -2,7 +2,7 @@
 follow from them: ECS fields as Elastic's ECS definition types them (backends/elastic/ecs_fields.json),
 integration fields as backends/elastic/field_types.yml does.
 
-Three pySigma transformations are registered here for the pipelines' YAML:
+Three pySigma transformations for the pipelines' YAML (registered by name in backends/targets.yml):
 
 * ``ghosthire_ecs_values`` converts each value to what the field's Elasticsearch type stores and compares:
   IP fields match addresses and CIDR blocks (an ``a.b.c.*`` prefix becomes ``a.b.c.0/24``), long fields
@@ -33,7 +33,6 @@ from typing import Any, Literal
 
 import yaml
 from sigma.exceptions import SigmaValueError
-from sigma.processing.transformations import transformations
 from sigma.processing.transformations.base import ValueTransformation
 from sigma.rule import SigmaDetectionItem
 from sigma.types import (
@@ -328,13 +327,3 @@ def pipeline_output_fields(pipeline: Any) -> tuple[frozenset[str], tuple[str, ..
         elif isinstance(transformation, AddFieldnamePrefixTransformation):
             prefixes.append(transformation.prefix)
     return frozenset(names), tuple(prefixes)
-
-
-def register() -> None:
-    """Make the transformations available to ProcessingPipeline.from_yaml (idempotent)."""
-    transformations.setdefault("ghosthire_ecs_values", EcsTypedValuesTransformation)
-    transformations.setdefault("ghosthire_absent_values", AbsentValuesTransformation)
-    transformations.setdefault("ghosthire_map_values", MapValuesTransformation)
-
-
-register()

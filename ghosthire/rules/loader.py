@@ -16,7 +16,6 @@ from typing import cast
 
 import yaml
 from pydantic import ValidationError
-from sigma import exceptions
 from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError, SigmaRuleLocation, SigmaRuleNotFoundError
@@ -27,6 +26,7 @@ from ghosthire.errors import ContentError
 from ghosthire.model.levels import DEFAULT_LEVEL, Level
 from ghosthire.rules.documents import RuleDocument, load_documents
 from ghosthire.rules.metadata import RuleMetadata
+from sigma import exceptions
 
 AnyRule = SigmaRule | SigmaCorrelationRule
 # Where a parsed rule or filter came from: its file, the file's text and its YAML documents.
@@ -131,8 +131,10 @@ def rule_files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.suffix in RULE_SUFFIXES and p.is_file())
 
 
-def load_pack(root: Path, *, require_metadata: bool = True, strict: bool = True) -> RulePack:
-    """Parse every rule file under `root`. A broken rule raises ContentError naming its file and line;
+def load_pack(
+    root: Path, *, require_metadata: bool = True, strict: bool = True, files: list[Path] | None = None
+) -> RulePack:
+    """Parse every rule file under `root` (or the given `files`). A broken rule raises ContentError naming its file and line;
     with `strict=False` it is left out instead, listed in the pack's `skipped`, and the rest load (when
     none is left, the first broken one is raised)."""
     skipped: list[ContentError] = []
@@ -145,7 +147,7 @@ def load_pack(root: Path, *, require_metadata: bool = True, strict: bool = True)
     rules: list[AnyRule] = []
     filters: list[SigmaFilter] = []
     origin: dict[int, Origin] = {}
-    files = rule_files(root)
+    files = files or rule_files(root)
     if not files:
         raise ContentError(root, "no Sigma rule files (*.yml) found")
     for path in files:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sigma.correlations import SigmaCorrelationRule
 
-from ghosthire.compile import CompiledRule, TargetOutput, compile_target, load_targets
+from ghosthire.compile import CompiledRule, TargetOutput
 from ghosthire.content import splunk_app_dir
 from ghosthire.deploy.kibana_lists import tuning_objects
 from ghosthire.elastic.ecs import to_ecs
@@ -71,10 +71,8 @@ class EcsCase:
 
 
 @pytest.fixture(scope="session")
-def elastic_outputs(pack: RulePack) -> dict[str, TargetOutput]:
-    return {
-        target.id: compile_target(pack, target) for target in load_targets() if target.id in ELASTIC_TARGETS
-    }
+def elastic_outputs(target_outputs: dict[str, TargetOutput]) -> dict[str, TargetOutput]:
+    return {target: output for target, output in target_outputs.items() if target in ELASTIC_TARGETS}
 
 
 @pytest.fixture(scope="session")

@@ -36,9 +36,9 @@ def fixture_queries(fixture_pack: RulePack, splunk_target: Target) -> dict[str, 
 
 
 @pytest.fixture(scope="session")
-def splunk_output(pack: RulePack, splunk_target: Target) -> TargetOutput:
-    """The whole pack compiled for Splunk (`pack` is the repository's rule pack, tests/conftest.py)."""
-    return compile_target(pack, splunk_target)
+def splunk_output(target_outputs: dict[str, TargetOutput]) -> TargetOutput:
+    """The whole pack compiled for Splunk (tests/conftest.py)."""
+    return target_outputs["splunk"]
 
 
 @pytest.fixture(scope="session")
