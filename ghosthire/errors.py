@@ -5,6 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 
+def error_message(error: Exception) -> str:
+    """An error's own message on one line, without the rule location pySigma appends to its text
+    (`SigmaError.source`): the caller names the rule."""
+    message = " ".join(str(error.args[0]).split()) if error.args else ""
+    return message or type(error).__name__
+
+
 class GhosthireError(Exception):
     """Any failure the CLI reports as a single line without a traceback."""
 

@@ -11,6 +11,7 @@ from sigma.exceptions import SigmaError
 
 from ghosthire.compile.syntax import SYNTAX_CHECKS, QuerySyntaxError
 from ghosthire.compile.targets import Target
+from ghosthire.errors import error_message
 from ghosthire.rules import PackRule, RulePack
 
 
@@ -60,7 +61,7 @@ def compile_target(pack: RulePack, target: Target) -> TargetOutput:
                 queries = _convert(backend, rule, target.output_format)
                 _check_syntax(queries, target)
             except (SigmaError, NotImplementedError) as error:
-                reason = _one_line(error) or type(error).__name__
+                reason = error_message(error)
             except QuerySyntaxError as error:
                 reason = f"the generated query does not parse as {target.label}: {error}"
         if reason is not None:
@@ -97,8 +98,3 @@ def _missing_dependency(rule: Any, failed: dict[str, str]) -> str | None:
         if str(reference.rule.id) in failed:
             return f"referenced rule {reference.reference!r} cannot be expressed on this target"
     return None
-
-
-def _one_line(error: Exception) -> str:
-    text = str(error).split(" in /")[0]
-    return " ".join(text.split())

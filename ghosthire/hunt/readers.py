@@ -49,7 +49,14 @@ class Problem:
 
     file: str
     line: int | None
-    reason: str
+    # What went wrong, worded the same for every record it happens to (the summary counts by it).
+    kind: str
+    # This record's particulars: the parser's error, a byte offset, a count.
+    detail: str | None = None
+
+    @property
+    def reason(self) -> str:
+        return f"{self.kind}: {self.detail}" if self.detail else self.kind
 
 
 @dataclass
@@ -82,8 +89,8 @@ class ReadReport:
     files: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
 
-    def problem(self, file: str, line: int | None, reason: str) -> None:
-        self.problems.append(Problem(file, line, reason))
+    def problem(self, file: str, line: int | None, kind: str, detail: str | None = None) -> None:
+        self.problems.append(Problem(file, line, kind, detail))
 
     def sort(self) -> None:
         """Problems in input order (file, then line): a line that is not UTF-8 is found as its batch is
@@ -109,7 +116,7 @@ def input_files(paths: Iterable[Path], report: ReadReport | None = None) -> list
 def _files_under(directory: Path, report: ReadReport | None) -> list[Path]:
     def unreadable(error: OSError) -> None:
         if report is not None:
-            report.problem(str(error.filename), None, f"directory not read: {error.strerror}")
+            report.problem(str(error.filename), None, "directory not read", error.strerror)
 
     found = []
     for root, directories, files in os.walk(directory, onerror=unreadable):
@@ -125,7 +132,7 @@ def read_batches(paths: Iterable[Path], report: ReadReport) -> Iterator[RecordBa
         try:
             yield from _read_file(path, report)
         except (OSError, EOFError, ValueError, RuntimeError) as error:
-            report.problem(str(path), None, f"file not read: {_one_line(error)}")
+            report.problem(str(path), None, "file not read", _one_line(error))
 
 
 @contextmanager
@@ -385,7 +392,7 @@ def _without_invalid_utf8(
         try:
             lines.append(raw.decode("utf-8"))
         except UnicodeDecodeError as error:
-            report.problem(file, first_line + index, f"not UTF-8 (byte {error.start + 1} of the line)")
+            report.problem(file, first_line + index, "not UTF-8", f"byte {error.start + 1} of the line")
             lines.append("")
     return pa.array(lines, pa.large_string())
 
@@ -434,7 +441,7 @@ def _document_records(path: Path, report: ReadReport) -> Iterator[tuple[int, str
         if isinstance(record, dict):
             yield number, json.dumps(record)
         else:
-            report.problem(file, line, f"record {number} is not a JSON object")
+            report.problem(file, line, "record is not a JSON object", f"record {number}")
     _report_damage(stream, file, text.count("\n") + 1, report)
 
 
@@ -467,7 +474,7 @@ def _json_values(
         try:
             value, position = _DECODER.raw_decode(text, position)
         except (ValueError, RecursionError) as error:
-            report.problem(file, line, f"invalid JSON: {_one_line(error) or 'nested too deeply'}")
+            report.problem(file, line, "invalid JSON", _one_line(error) or "nested too deeply")
             resync = _RESYNC.search(text, position + 1)
             if resync is None:
                 return
@@ -506,13 +513,13 @@ def _csv_records(path: Path, report: ReadReport) -> Iterator[tuple[int, str]]:
             except StopIteration:
                 break
             except csv.Error as error:
-                report.problem(file, start, f"malformed CSV row: {_one_line(error)}")
+                report.problem(file, start, "malformed CSV row", _one_line(error))
                 lines.rewind_after_first()
                 continue
             if len(row) != len(header):
                 if any(row):
                     report.problem(
-                        file, start, f"malformed CSV row: {len(row)} cells, the header has {len(header)}"
+                        file, start, "malformed CSV row", f"{len(row)} cells, the header has {len(header)}"
                     )
                 continue
             yield start, json.dumps({name: cell or None for name, cell in zip(header, row, strict=True)})
@@ -583,13 +590,16 @@ def _zeek_records(path: Path, report: ReadReport) -> Iterator[tuple[int, str]]:
             cells = text.split(header.separator)
             if len(cells) != len(header.fields):
                 report.problem(
-                    file, number, f"malformed Zeek row: {len(cells)} cells, #fields has {len(header.fields)}"
+                    file,
+                    number,
+                    "malformed Zeek row",
+                    f"{len(cells)} cells, #fields has {len(header.fields)}",
                 )
                 continue
             try:
                 record = header.record(cells)
             except ValueError as error:
-                report.problem(file, number, f"malformed Zeek value: {_one_line(error)}")
+                report.problem(file, number, "malformed Zeek value", _one_line(error))
                 continue
             yield number, json.dumps(record)
         _report_damage(stream, file, max(number, 1), report)
@@ -677,7 +687,7 @@ def _evtx_records(path: Path, report: ReadReport) -> Iterator[tuple[int, str]]:
         except (RuntimeError, OSError, ValueError) as error:
             found = _EVTX_RECORD_IDS.search(str(error))
             line = int(found.group(1)) if found else None
-            report.problem(file, line, f"EVTX chunk not decoded, its records are lost: {_one_line(error)}")
+            report.problem(file, line, "EVTX chunk not decoded, its records are lost", _one_line(error))
             continue
         number = int(record.get("event_record_id") or 0)
         last = max(last, number)
@@ -698,7 +708,8 @@ def _report_truncated_evtx(path: Path, last_record: int, report: ReadReport) -> 
         report.problem(
             str(path),
             last_record + 1 if last_record else None,
-            f"EVTX file cut short: {max(present, 0):.1f} of {chunks} chunks present, records{after} are lost",
+            "EVTX file cut short",
+            f"{max(present, 0):.1f} of {chunks} chunks present, records{after} are lost",
         )
 
 

@@ -63,7 +63,7 @@ class HuntSummary:
 
 def summarise(outcome: HuntOutcome) -> HuntSummary:
     stats = outcome.result.stats
-    skipped = Counter(_reason_group(problem.reason) for problem in outcome.result.report.problems)
+    skipped = Counter(problem.kind for problem in outcome.result.report.problems)
     if stats.unrecognised:
         skipped["not recognised as any log source"] += stats.unrecognised
     if stats.out_of_range:
@@ -79,9 +79,3 @@ def summarise(outcome: HuntOutcome) -> HuntSummary:
         rules_not_run=dict(outcome.plan.skipped),
         rules_unreadable=[str(problem) for problem in outcome.plan.unreadable],
     )
-
-
-def _reason_group(reason: str) -> str:
-    """A problem's reason without its per-record detail (byte offsets, error text), for counting."""
-    head = reason.split(" (", 1)[0]
-    return head if head.startswith("file not read") else head.split(":", 1)[0]

@@ -22,7 +22,7 @@ from sigma.exceptions import SigmaError, SigmaRuleLocation, SigmaRuleNotFoundErr
 from sigma.filters import SigmaFilter
 from sigma.rule import SigmaRule
 
-from ghosthire.errors import ContentError
+from ghosthire.errors import ContentError, error_message
 from ghosthire.model.levels import DEFAULT_LEVEL, Level
 from ghosthire.rules.documents import RuleDocument, load_documents
 from ghosthire.rules.metadata import RuleMetadata
@@ -363,7 +363,7 @@ def _located(
     path: Path, text: str, documents: list[RuleDocument], error: Exception, prefix: str = ""
 ) -> ContentError:
     """The error on the line of the value it quotes, else of the key its type is about."""
-    message = re.sub(r" in /\S+$", "", str(error))
+    message = error_message(error)
     tokens = re.findall(r"'([^']+)'", message)
     line = _line_of(text, [f"|{token}" for token in tokens] + tokens)
     if line is None:

@@ -212,7 +212,7 @@ def test_damaged_evtx_keeps_every_readable_chunk_and_the_other_files(tmp_path: P
     report = ReadReport()
     records = sum(len(batch) for batch in read_batches([tmp_path], report))
     assert records == 128 + 128 + 40
-    assert [(Path(p.file).name, p.line, p.reason.split(":")[0]) for p in report.problems] == [
+    assert [(Path(p.file).name, p.line, p.kind) for p in report.problems] == [
         ("a-corrupt-chunk.evtx", 129, "EVTX chunk not decoded, its records are lost"),
         ("b-cut-short.evtx", 129, "EVTX file cut short"),
     ]
@@ -248,7 +248,7 @@ def test_unreadable_file_and_directory_are_reported_and_the_rest_read() -> None:
             records = sum(len(batch) for batch in read_batches([root], report))
             result = CliRunner().invoke(cli, [*hunt, str(root / "locked.ndjson")])
         assert records == 40
-        assert sorted((Path(p.file).name, p.reason.split(":")[0]) for p in report.problems) == [
+        assert sorted((Path(p.file).name, p.kind) for p in report.problems) == [
             ("closed", "directory not read"),
             ("locked.ndjson", "file not read"),
         ]
