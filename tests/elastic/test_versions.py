@@ -1,0 +1,50 @@
+"""Kibana rule versions: the committed lock records every rule as the build writes it, and a rule whose
+content changes gets the next version."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ghosthire.compile import TargetOutput
+from ghosthire.elastic import versions
+from ghosthire.elastic.kibana import write_kibana_rules
+from ghosthire.rules import RulePack
+
+RECORD = (
+    "record them: `ghosthire build --out build && python -m ghosthire.elastic.versions build`, "
+    "and commit backends/elastic/version.lock.json"
+)
+
+
+def test_the_committed_lock_records_every_rule_as_built(kibana_rules: list[dict]) -> None:
+    lock = versions.load_lock()
+    changed = [
+        rule["name"]
+        for rule in kibana_rules
+        if rule["rule_id"] not in lock or lock[rule["rule_id"]].sha256 != versions.content_hash(rule)
+    ]
+    stale = sorted(set(lock) - {rule["rule_id"] for rule in kibana_rules})
+    assert not changed, f"rules new or changed since the lock was written: {changed}; {RECORD}"
+    assert not stale, f"the lock names rules the build no longer writes: {stale}; {RECORD}"
+    assert all(rule["version"] == lock[rule["rule_id"]].version for rule in kibana_rules)
+
+
+def test_a_changed_rule_gets_the_next_version(
+    pack: RulePack,
+    elastic_outputs: dict[str, TargetOutput],
+    kibana_rules: list[dict],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The lock as it was before someone edited the first rule: that rule's recorded hash differs."""
+    edited, *unchanged = kibana_rules
+    lock = versions.locked_entries(kibana_rules)
+    lock[edited["rule_id"]] = versions.LockEntry(version=3, sha256="0" * 64)
+    monkeypatch.setattr(versions, "lock_path", lambda: versions.write_lock(lock, tmp_path / "lock.json"))
+    path = write_kibana_rules(pack, elastic_outputs, tmp_path / "build")
+    built = {rule["rule_id"]: rule["version"] for rule in map(json.loads, path.read_text().splitlines())}
+    assert built[edited["rule_id"]] == 4
+    assert all(built[rule["rule_id"]] == rule["version"] for rule in unchanged)
