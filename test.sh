@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# The whole test suite on a fresh machine: install with the test tools, then pytest.
+# The whole test suite on a fresh machine: install with the test tools, run pytest, then check that the
+# built wheel works installed on its own (scripts/check_wheel.sh).
 set -euo pipefail
 cd "$(dirname "$0")"
 bash scripts/bootstrap.sh dev
 bash scripts/system-deps.sh
 # Splunk's Dashboard Studio validator, from npm into a cache directory (the tests skip if npm cannot reach it).
 bash scripts/dashboard-tools.sh >/dev/null || true
-exec .venv/bin/python -m pytest "$@"
+.venv/bin/python -m pytest "$@"
+bash scripts/check_wheel.sh
