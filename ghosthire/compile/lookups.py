@@ -22,7 +22,6 @@ from sigma.processing.transformations.base import StringValueTransformation
 from sigma.processing.transformations.placeholder import PlaceholderIncludeExcludeMixin
 from sigma.types import Placeholder, SigmaQueryExpression, SigmaString, SigmaType, SpecialChars
 
-TRANSFORMATION_TYPE = "ghosthire_lookup_placeholders"
 
 
 @dataclass
