@@ -23,7 +23,6 @@ from sigma.processing.transformations.placeholder import PlaceholderIncludeExclu
 from sigma.types import Placeholder, SigmaQueryExpression, SigmaString, SigmaType, SpecialChars
 
 
-
 @dataclass
 class LookupPlaceholderTransformation(StringValueTransformation, PlaceholderIncludeExcludeMixin):
     """`expression` takes `{lookup}`, `{column}` and `{value}`; write `{{field}}` for the field."""

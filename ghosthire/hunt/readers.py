@@ -441,7 +441,7 @@ def _document_records(path: Path, report: ReadReport) -> Iterator[tuple[int, str
         if isinstance(record, dict):
             yield number, json.dumps(record)
         else:
-            report.problem(file, line, "record is not a JSON object", f"record {number}")
+            report.problem(file, line, "not a JSON object", f"record {number}")
     _report_damage(stream, file, text.count("\n") + 1, report)
 
 

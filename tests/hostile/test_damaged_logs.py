@@ -84,7 +84,7 @@ CORPUS: dict[str, tuple[Callable[[], bytes], int, list[tuple[int | None, str]]]]
     "array-not-object.json": (
         lambda: json.dumps([EVENTS[0], 7, EVENTS[1]]).encode(),
         2,
-        [(1, "record 2 is not")],
+        [(1, "not a JSON object: record 2")],
     ),
     "concatenated-pretty.json": (
         lambda: "".join(json.dumps(e, indent=2) + "\n" for e in EVENTS[:4]).encode(),
