@@ -49,6 +49,7 @@ def test_rules_are_complete_and_unique(kibana_rules: list[dict]) -> None:
             level.model_dump() for level in levels.values()
         ]
         assert (rule["type"] == "eql") == ("index" in rule), "EQL rules name indices; ES|QL rules use FROM"
+        assert rule["threat"] and all(threat["technique"] for threat in rule["threat"]), rule["name"]
         for threat in rule["threat"]:
             assert threat["tactic"]["id"] in tactic_ids
             for technique in threat["technique"]:
@@ -58,6 +59,7 @@ def test_rules_are_complete_and_unique(kibana_rules: list[dict]) -> None:
 
 def test_required_fields_name_what_the_query_reads(kibana_rules: list[dict]) -> None:
     """Every rule lists the ECS fields its query reads, each with its type and ECS flag."""
+    assert kibana_rules
     for rule in kibana_rules:
         required = rule["required_fields"]
         assert required, rule["name"]
@@ -70,9 +72,10 @@ def test_required_fields_name_what_the_query_reads(kibana_rules: list[dict]) -> 
 
 
 def test_every_eql_rule_parses(kibana_rules: list[dict]) -> None:
-    for rule in kibana_rules:
-        if rule["type"] == "eql":
-            parse_eql(rule["query"])
+    eql_rules = [rule for rule in kibana_rules if rule["type"] == "eql"]
+    assert len(eql_rules) > 10
+    for rule in eql_rules:
+        parse_eql(rule["query"])
 
 
 def _one_rule(value: str):

@@ -14,7 +14,10 @@ from tests.elastic.lucene_eval import LuceneTypeError, matches, parse_lucene
 
 
 def _ok(outputs: dict[str, TargetOutput], target: str) -> list:
-    return [item for item in outputs[target].compiled if item.ok]
+    """The rules the target compiled: never none, or every loop over them would pass on nothing."""
+    compiled = [item for item in outputs[target].compiled if item.ok]
+    assert len(compiled) > 10, f"only {len(compiled)} rules compiled for {target}"
+    return compiled
 
 
 def test_every_lucene_query_parses(elastic_outputs) -> None:
@@ -25,9 +28,11 @@ def test_every_lucene_query_parses(elastic_outputs) -> None:
 def test_lucene_verdicts_with_keyword_case(ecs_cases: list[EcsCase], elastic_outputs) -> None:
     queries = {item.rule.id: str(item.queries[0]) for item in _ok(elastic_outputs, "lucene")}
     wrong = []
+    checked = {True: 0, False: 0}
     for case in ecs_cases:
         if case.rule.id not in queries:  # correlations, and rules Lucene cannot express (build report)
             continue
+        checked[case.must_fire] += 1
         query = parse_lucene(queries[case.rule.id])
         try:
             fired = any(matches(query, document) for document in case.documents)
@@ -37,6 +42,7 @@ def test_lucene_verdicts_with_keyword_case(ecs_cases: list[EcsCase], elastic_out
         if fired is not case.must_fire:
             wrong.append(f"{case.id}: fired={fired}")
     assert not wrong, "\n".join(wrong)
+    assert min(checked.values()) > 10, f"cases checked (must fire, must not): {checked}"
 
 
 def test_lucene_case_folding_is_real() -> None:
@@ -62,9 +68,11 @@ def test_every_esql_query_parses(esql_queries: dict[str, EsqlQuery], pack) -> No
 def test_esql_single_event_verdicts(ecs_cases: list[EcsCase], esql_queries: dict[str, EsqlQuery]) -> None:
     """Every single-event rule's ES|QL on its cases (correlations: test_every_kibana_rule_verdict)."""
     wrong = []
+    checked = {True: 0, False: 0}
     for case in ecs_cases:
         if case.rule.is_correlation:
             continue
+        checked[case.must_fire] += 1
         query = esql_queries.get(case.rule.id)
         if query is None:
             wrong.append(f"{case.id}: no ES|QL query")
@@ -78,6 +86,7 @@ def test_esql_single_event_verdicts(ecs_cases: list[EcsCase], esql_queries: dict
         if fired is not expected:
             wrong.append(f"{case.id}: fired={fired}")
     assert not wrong, "\n".join(wrong)
+    assert min(checked.values()) > 10, f"cases checked (must fire, must not): {checked}"
 
 
 LITERAL = re.compile(r'"(?:[^"\\]|\\.)*"')
@@ -85,15 +94,18 @@ COMPARED = re.compile(r'(\S+)\s*(?:==|like)\s*"S"|(\S+)\s+in\s+\("S"|(?:starts_w
 
 
 def test_esql_strings_compare_lowercased(elastic_outputs) -> None:
+    comparisons = 0
     for item in _ok(elastic_outputs, "esql"):
         query = str(item.queries[0]).split("|", 1)[1]
         for literal in LITERAL.findall(query):
             assert literal == literal.lower(), f"{item.rule.name}: literal {literal!r} not lower-cased"
         for match in COMPARED.finditer(LITERAL.sub('"S"', query)):
+            comparisons += 1
             operand = next(group for group in match.groups() if group)
             assert re.sub(r"^(?:\(|CASE\()+", "", operand).startswith("TO_LOWER("), (
                 f"{item.rule.name}: case-sensitive {match.group(0)}"
             )
+    assert comparisons > 50, "the string comparisons were found"
 
 
 def _pipeline_fields() -> tuple[frozenset[str], tuple[str, ...]]:

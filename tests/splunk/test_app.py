@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import ghosthire
 from ghosthire.compile import TargetOutput
 from ghosthire.deploy.conf import Stanzas, parse_conf
 from ghosthire.deploy.splunk_choices import selected_searches
@@ -62,8 +63,10 @@ def test_appinspect_cloud_precert_passes_without_warnings(built_app: Path) -> No
     assert re.search(r"warning:\s+0\b", summary), summary
 
 
-def test_the_package_is_named_after_the_app_and_version(built_app: Path) -> None:
-    assert re.fullmatch(r"ghosthire-\d+\.\d+\.\d+\.tgz", built_app.name)
+def test_the_package_is_named_after_the_app_and_version(built_app: Path, app_files: dict[str, bytes]) -> None:
+    assert built_app.name == f"ghosthire-{ghosthire.__version__}.tgz"
+    app_conf = conf(app_files, "default/app.conf")
+    assert app_conf["launcher"]["version"] == app_conf["id"]["version"] == ghosthire.__version__
 
 
 def test_the_package_holds_only_the_app_and_no_local_or_junk(built_app: Path) -> None:
@@ -193,7 +196,8 @@ def test_risk_annotations_and_notable_settings_are_consistent(
         assert risk["risk_object_type"] in {"user", "system", "other"}
         assert 1 <= risk["risk_score"] <= 100
         annotations = json.loads(keys["action.correlationsearch.annotations"])
-        assert annotations["ghosthire_guidance"], name
+        rule = pack.get(keys["action.summary_index.ghosthire_rule"])
+        assert annotations["ghosthire_guidance"] == [str(area) for area in rule.meta.guidance], name
         assert all(re.fullmatch(r"T\d{4}(\.\d{3})?", technique) for technique in annotations["mitre_attack"])
         assert keys["action.correlationsearch.enabled"] == keys["action.risk"] == "1"
         assert f"${entity}$" in keys["action.notable.param.drilldown_search"], name
@@ -201,8 +205,9 @@ def test_risk_annotations_and_notable_settings_are_consistent(
         assert annotations["data_source"] and annotations["nist"] and annotations["cis20"], name
         assert annotations["type"] in {"TTP", "Anomaly"}, name
         metadata = json.loads(keys["action.correlationsearch.metadata"])
-        assert metadata["detection_id"] == pack.get(keys["action.summary_index.ghosthire_rule"]).id
-        assert re.fullmatch(r"\d{8}", metadata["detection_version"]), name
+        assert metadata["detection_id"] == rule.id
+        changed = rule.rule.modified or rule.rule.date
+        assert metadata["detection_version"] == changed.strftime("%Y%m%d"), name
         drilldowns = json.loads(keys["action.notable.param.drilldown_searches"])
         assert drilldowns[0]["search"] == keys["action.notable.param.drilldown_search"], name
         assert {frozenset(item) for item in drilldowns} == {
@@ -275,7 +280,9 @@ def test_a_broken_dashboard_is_reported(definition_problem: str) -> None:
         definition["layout"]["layoutDefinitions"]["main"]["structure"].append({"item": "ghost"})
     else:
         definition["layout"]["tabs"]["items"].append({"layoutId": "nowhere"})
-    assert problems(definition)
+    culprit = {"unknown data source": "'nope'", "unplaced item": "'ghost'", "tab without layout": "'nowhere'"}
+    found = problems(definition)
+    assert len(found) == 1 and culprit[definition_problem] in found[0], found
 
 
 def test_the_installer_selects_the_built_apps_searches_by_their_annotations(built_app: Path) -> None:
