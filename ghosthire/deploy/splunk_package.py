@@ -22,8 +22,8 @@ from urllib.parse import unquote
 
 from splunklib import client
 
-from ghosthire.deploy.conf import Stanzas, parse_conf, with_defaults
 from ghosthire.errors import ContentError
+from ghosthire.splunk.conf import Stanzas, parse_conf, with_defaults
 
 APP = "ghosthire"
 OWNER = "nobody"

@@ -9,8 +9,8 @@ import re
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterable, Mapping
 
-from ghosthire.deploy.conf import Stanzas, parse_conf
 from ghosthire.errors import ContentError
+from ghosthire.splunk.conf import Stanzas, parse_conf
 
 CONF_SUFFIXES = (".conf", ".meta")
 _MACRO_CALL = re.compile(r"`([A-Za-z0-9_.:-]+)(?:\(([^`]*)\))?`")

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from ghosthire.deploy.conf import parse_conf, read_conf, render_conf, with_defaults
 from ghosthire.deploy.splunk_package import is_admin_owned_macro, load_package
 from ghosthire.errors import ContentError
+from ghosthire.splunk.conf import parse_conf, read_conf, render_conf, with_defaults
 from tests.deploy.conftest import write_package
 
 

@@ -49,7 +49,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from ghosthire.deploy.conf import parse_conf
+from ghosthire.splunk.conf import parse_conf
 
 Event = dict[str, Any]
 _OPS: dict[str, Callable[[Any, Any], bool]] = {

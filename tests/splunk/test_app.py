@@ -13,12 +13,12 @@ import pytest
 
 import ghosthire
 from ghosthire.compile import TargetOutput
-from ghosthire.deploy.conf import Stanzas, parse_conf
 from ghosthire.deploy.splunk_choices import selected_searches
 from ghosthire.deploy.splunk_package import load_package
 from ghosthire.rules import RulePack
 from ghosthire.splunk.app import build_app
 from ghosthire.splunk.checks import macro_calls
+from ghosthire.splunk.conf import Stanzas, parse_conf
 from ghosthire.splunk.dashboards import problems
 from ghosthire.splunk.searches import SEARCH_NAME_PREFIX, TSTATS_SUFFIX, is_building_block
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import pytest
 
 from ghosthire.compile import Target, TargetOutput
-from ghosthire.deploy.conf import parse_conf
 from ghosthire.rules import RulePack
 from ghosthire.rules.cases import load_cases
+from ghosthire.splunk.conf import parse_conf
 from ghosthire.splunk.gws import MACRO, gws_parameters
 from tests.conftest import DETECTION_CASES
 from tests.splunk.spl_window import app_lookups, run

@@ -12,9 +12,9 @@ import csv
 import io
 import re
 
-from ghosthire.deploy.conf import parse_conf
 from ghosthire.model.levels import LEVELS
 from ghosthire.rules import RulePack
+from ghosthire.splunk.conf import parse_conf
 from ghosthire.tuning import NEW_HIRE_DAYS, NEW_HIRE_SCORE_FACTOR
 from tests.splunk.test_app import conf, dashboard_definitions, queries
 

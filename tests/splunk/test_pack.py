@@ -8,7 +8,7 @@ import yaml
 
 from ghosthire.compile import Target, TargetOutput
 from ghosthire.content import backends_dir
-from ghosthire.deploy.conf import parse_conf
+from ghosthire.splunk.conf import parse_conf
 
 SPLUNK_PIPELINES = backends_dir() / "splunk"
 

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from ghosthire.deploy.conf import parse_conf
 from ghosthire.hunt import hunt
 from ghosthire.hunt.persons import PersonRisk, escalate_new_hires, rank_persons
 from ghosthire.identities import ASSETS_FILE, IDENTITIES_FILE, Directory
 from ghosthire.rules import RulePack
 from ghosthire.rules.cases import load_cases
+from ghosthire.splunk.conf import parse_conf
 from ghosthire.splunk.persons import company_directory, identity_keys
 from ghosthire.triage import load_triage_policy
 from tests.conftest import DETECTION_CASES

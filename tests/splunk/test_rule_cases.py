@@ -18,9 +18,9 @@ import pytest
 
 from ghosthire.compile import TargetOutput
 from ghosthire.content import rules_dir
-from ghosthire.deploy.conf import parse_conf
 from ghosthire.rules import load_pack
 from ghosthire.rules.cases import load_cases
+from ghosthire.splunk.conf import parse_conf
 from tests.conftest import DETECTION_CASES
 from tests.splunk.spl_window import app_lookups, run
 from tests.splunk.splunk_events import NULL_MODELS, Event, splunk_events

@@ -15,9 +15,9 @@ import pytest
 
 from ghosthire.compile import TargetOutput
 from ghosthire.compile.targets import placeholder_lookups, placeholder_values
-from ghosthire.deploy.conf import parse_conf
 from ghosthire.rules import RulePack
 from ghosthire.rules.cases import load_cases
+from ghosthire.splunk.conf import parse_conf
 from tests.conftest import DETECTION_CASES
 from tests.splunk.spl_window import Lookups, app_lookups, run
 from tests.splunk.splunk_events import splunk_events
