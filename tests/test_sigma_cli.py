@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -54,7 +55,8 @@ def test_stock_backends_with_the_pipelines(tmp_path: Path) -> None:
         converted = sorted(_sigma_convert(target, PIPELINE[target], tmp_path).split("\n\n"))
         built = sorted(_built(compile_target(pack, target_by_id(target))).split("\n\n"))
         if target == "splunk":
-            assert converted == built
+            # The stock backend quotes JSON-array field names (`"a{}.b"`); ghosthire's writes them bare.
+            assert sorted(re.sub(r'"([\w.]*\{\}[\w.{}]*)"', r"\1", query) for query in converted) == built
         else:
             assert len(converted) == len(built) and not any("%" in query for query in converted), target
 
