@@ -205,6 +205,8 @@ def _parse(path: Path, text: str) -> tuple[list[AnyRule | SigmaFilter], list[Rul
         documents = load_documents(path, text)
     except yaml.YAMLError as error:
         raise _yaml_error(path, text, error) from None
+    for document in documents:
+        _check_text_fields(path, document)
     try:
         collection = SigmaCollection.from_dicts(
             [document.data for document in documents],
@@ -222,6 +224,34 @@ def _parse(path: Path, text: str) -> tuple[list[AnyRule | SigmaFilter], list[Rul
         # pySigma reads some wrongly typed values without checking them first.
         raise ContentError(path, f"not a valid Sigma rule: {_one_line(error)}", documents[0].line) from None
     return [*collection.rules, *collection.filters], documents
+
+
+# Control characters other than tab and newline: no Splunk .conf file, Kibana rule or report can carry them.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def _check_text_fields(path: Path, document: RuleDocument) -> None:
+    """Titles, descriptions and every other field outside `detection` end up in .conf files and reports;
+    a detection value with such a character is each target's question (escaped, or skipped with why)."""
+    for key, value in document.data.items():
+        if key == "detection":
+            continue
+        for text in _strings(value):
+            found = _CONTROL.search(text)
+            if found:
+                raise ContentError(
+                    path, f"`{key}` holds a control character ({found.group()!r})", document.line_of(str(key))
+                )
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for item in value.items() for text in _strings(list(item))]
+    if isinstance(value, list):
+        return [text for item in value for text in _strings(item)]
+    return []
 
 
 def _yaml_error(path: Path, text: str, error: yaml.YAMLError) -> ContentError:
