@@ -54,11 +54,13 @@ def compile_target(pack: RulePack, target: Target) -> TargetOutput:
     compiled: list[CompiledRule] = []
     for pack_rule in pack.rules:
         rule = copies[pack_rule.id]
-        reason = _missing_dependency(rule, failed)
+        reason = _missing_dependency(rule, failed) or _identity_check_unsupported(pack_rule, target)
         queries: list[Any] = []
         if reason is None:
             try:
                 queries = _convert(backend, rule, target.output_format)
+                if target.identity_stage and pack_rule.meta and pack_rule.meta.identity_check:
+                    queries = [target.with_identity_check(pack_rule, str(query)) for query in queries]
                 _check_syntax(queries, target)
             except (SigmaError, NotImplementedError) as error:
                 reason = error_message(error)
@@ -98,3 +100,10 @@ def _missing_dependency(rule: Any, failed: dict[str, str]) -> str | None:
         if str(reference.rule.id) in failed:
             return f"referenced rule {reference.reference!r} cannot be expressed on this target"
     return None
+
+
+def _identity_check_unsupported(pack_rule: PackRule, target: Target) -> str | None:
+    check = pack_rule.meta.identity_check if pack_rule.meta else None
+    if check is None or target.identity_checks:
+        return None
+    return f"the comparison with the identity lookup ({check.compare}) is not expressed on {target.label}"

@@ -33,6 +33,18 @@ class Target(BaseModel):
     extension: Annotated[str, Field(pattern=r"^[a-z]+$")]
     # The parser every generated query must pass before it is written (ghosthire.compile.syntax).
     syntax: Literal["eql", "esql", "lucene", "spl"] | None = None
+    # Whether the target applies a rule's comparison with the identity lookup (`identity_check`); a
+    # target that does not skips such rules rather than alert on every event the detection selects.
+    identity_checks: bool = False
+    # `module:function(pack_rule, query, target) -> query` writing the comparison into the target's query;
+    # none when the target applies it after matching (the local hunt).
+    identity_stage: Annotated[str, Field(pattern=r"^[\w.]+:\w+$")] | None = None
+
+    def with_identity_check(self, pack_rule: Any, query: str) -> str:
+        if self.identity_stage is None:
+            raise ValueError(f"target {self.id} has no identity stage")
+        module_name, function_name = self.identity_stage.split(":")
+        return getattr(importlib.import_module(module_name), function_name)(pack_rule, query, self)
 
     def backend_class(self) -> type[Backend]:
         return _imported(self.backend)

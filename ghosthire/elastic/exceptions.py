@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -67,14 +67,17 @@ class RunTimeFilter:
 
 
 def run_time_filters(pack: RulePack) -> list[RunTimeFilter]:
-    """The pack's filters that Kibana can apply as exceptions, in file order."""
+    """The pack's filters that Kibana can apply as exceptions, in file order, each naming the rules Kibana
+    runs (a rule compared with the identity lookup has no Kibana rule)."""
+    identity_checked = {rule.name for rule in pack.rules if rule.meta and rule.meta.identity_check}
     found = []
     for path in rule_files(pack.root):
         for document in _documents(path):
             if isinstance(document, dict) and isinstance(document.get("filter"), dict):
                 runtime = _run_time_filter(document)
                 if runtime is not None:
-                    found.append(runtime)
+                    rules = tuple(name for name in runtime.rules if name not in identity_checked)
+                    found.append(replace(runtime, rules=rules))
     return found
 
 

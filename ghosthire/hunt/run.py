@@ -12,6 +12,7 @@ from typing import Any
 from ghosthire.hunt.alerts import Alert, alerts_from, escalate_new_hires
 from ghosthire.hunt.engine import EID_FILE_FACTOR, EngineResult, HuntEngine
 from ghosthire.hunt.first_seen import Scope, first_seen_only
+from ghosthire.hunt.identity_checks import apply_identity_checks, has_identity_checks
 from ghosthire.hunt.plan import HuntPlan, build_plan
 from ghosthire.hunt.readers import (
     ReadReport,
@@ -22,6 +23,7 @@ from ghosthire.hunt.readers import (
     read_batches,
     read_records,
 )
+from ghosthire.identities import Directory
 from ghosthire.rules import RulePack
 from ghosthire.tuning import NewHire
 
@@ -112,6 +114,9 @@ def _run(
     finally:
         engine.close()
     alerts = first_seen_only(alerts_from(result, cited_texts(result, fetch)), baseline_scope)
+    if has_identity_checks(alerts):
+        # The company's identities while `--lookups` is in effect, else the shipped example company.
+        alerts = apply_identity_checks(alerts, Directory.in_use())
     if new_hires:
         escalate_new_hires(alerts, new_hires)
     return HuntOutcome(alerts, result, engine.plan)

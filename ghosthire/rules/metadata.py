@@ -6,7 +6,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class Guidance(StrEnum):
@@ -36,6 +36,30 @@ class Risk(BaseModel):
     entity: RiskEntity
     field: Annotated[str, Field(min_length=1)]
     score: Annotated[int, Field(ge=1, le=100)]
+
+
+class IdentityComparison(StrEnum):
+    """How an event is compared with the identity lookup's row of the person it is about."""
+
+    COUNTRY_DIFFERS_FROM_WORK_COUNTRY = "country_differs_from_work_country"
+    AFTER_END_DATE = "after_end_date"
+
+
+class IdentityCheck(BaseModel):
+    """A comparison with the identity lookup applied after the detection matched: the alert stands only
+    when the person `entity_field` names resolves and the comparison holds (ghosthire.identities.checks)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    entity_field: Annotated[str, Field(min_length=1)]
+    compare: IdentityComparison
+    event_field: Annotated[str, Field(min_length=1)] | None = None
+
+    @model_validator(mode="after")
+    def _country_needs_a_field(self) -> IdentityCheck:
+        if self.compare is IdentityComparison.COUNTRY_DIFFERS_FROM_WORK_COUNTRY and not self.event_field:
+            raise ValueError("a country comparison names the event's country field (event_field)")
+        return self
 
 
 class Reporting(BaseModel):
@@ -78,6 +102,7 @@ class RuleMetadata(BaseModel):
     enabled_by_default: bool = False
     reporting: list[Reporting] = []
     first_seen: FirstSeen | None = None
+    identity_check: IdentityCheck | None = None
 
     @classmethod
     def from_custom_attributes(cls, attributes: dict[str, Any]) -> RuleMetadata:

@@ -35,6 +35,7 @@ from ghosthire.splunk.entities import (
 )
 from ghosthire.splunk.gws import MACRO as GWS_PARAMETERS_MACRO
 from ghosthire.splunk.gws import gws_parameters, parameters_macro
+from ghosthire.splunk.identity_checks import COUNTRIES, countries_csv
 from ghosthire.splunk.package import write_tgz
 from ghosthire.splunk.persons import (
     IDENTITY_KEYS,
@@ -227,6 +228,7 @@ def app_lookups(searches: list[SavedSearch], pack: RulePack) -> list[Lookup]:
     generated = [
         Lookup(Path(RULE_CATALOGUE).stem, RULE_CATALOGUE, rule_catalogue(searches, pack)),
         Lookup(Path(IDENTITY_KEYS).stem, IDENTITY_KEYS, identity_keys(directory)),
+        Lookup(Path(COUNTRIES).stem, COUNTRIES, countries_csv()),
     ]
     for lookup in generated:
         if lookup.filename in {path.name for path in paths}:

@@ -35,6 +35,7 @@ COLUMNS = (
     "work_country",
     "watchlist",
     "start_date",
+    "end_date",
 )
 
 
@@ -92,6 +93,7 @@ def _shown(person: Person) -> dict[str, str]:
         "work_country": person.work_country or "",
         "watchlist": str(person.watchlist).lower(),
         "start_date": person.start_date.isoformat() if person.start_date else "",
+        "end_date": person.end_date.isoformat() if person.end_date else "",
     }
 
 

@@ -16,7 +16,7 @@ import re
 
 import pytest
 
-from ghosthire.compile import TargetOutput
+from ghosthire.compile import CompiledRule, TargetOutput
 from ghosthire.content import rules_dir
 from ghosthire.rules import load_pack
 from ghosthire.rules.cases import load_cases
@@ -45,6 +45,13 @@ KNOWN_WRONG: dict[tuple[str, str], str] = {
 SOURCE_MACRO = re.compile(r"^`(ghosthire_src_[a-z0-9_]+)`")
 
 
+def _identity_checked(item: CompiledRule) -> bool:
+    """A rule compared with the identity lookup, which the Splunk target does not express yet: an
+    expected skip with that reason (its verdicts run on the local hunt)."""
+    meta = item.rule.meta
+    return bool(meta and meta.identity_check) and "identity lookup" in str(item.skipped)
+
+
 @pytest.fixture(scope="module")
 def macros(app_files: dict[str, bytes]) -> dict[str, str]:
     conf = parse_conf(app_files["default/macros.conf"].decode("utf-8"), "macros.conf")
@@ -61,6 +68,8 @@ def test_every_single_event_rule_on_its_test_events(
     wrong = []
     for name in SINGLE_EVENT_RULES:
         item = compiled[name]
+        if not item.ok and _identity_checked(item):
+            continue
         if not item.ok:
             wrong.append(f"{name}: not compiled for Splunk ({item.skipped})")
             continue
