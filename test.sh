@@ -7,5 +7,6 @@ bash scripts/bootstrap.sh dev
 bash scripts/system-deps.sh
 # Splunk's Dashboard Studio validator, from npm into a cache directory (the tests skip if npm cannot reach it).
 bash scripts/dashboard-tools.sh >/dev/null || true
-.venv/bin/python -m pytest "$@"
+# Two workers, one per core; a file's tests stay on one worker so its module fixtures are built once.
+.venv/bin/python -m pytest -n 2 --dist loadfile "$@"
 bash scripts/check_wheel.sh
