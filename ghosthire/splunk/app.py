@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -140,7 +141,44 @@ def build_app(pack: RulePack, spl: TargetOutput, out_dir: Path) -> Path:
     files = {path: text.encode("utf-8") for path, text in texts.items()}
     files |= {f"lookups/{lookup.filename}": lookup.content for lookup in lookups}
     files |= skeleton_files(source / "skeleton")
+    files["app.manifest"] = app_manifest(settings, ghosthire.__version__)
     return write_tgz(settings.app.id, files, out_dir / f"{settings.app.id}-{ghosthire.__version__}.tgz")
+
+
+def app_manifest(settings: AppSettings, version: str) -> bytes:
+    """The packaging toolkit's `app.manifest` (schema 2.0.0), which Splunkbase and `slim` read: the app's
+    identity, and that it runs on search heads only, as a content app with no inputs."""
+    app = settings.app
+    manifest = {
+        "schemaVersion": "2.0.0",
+        "info": {
+            "title": app.label,
+            "id": {"group": None, "name": app.id, "version": version},
+            "author": [{"name": app.author, "email": None, "company": None}],
+            "releaseDate": None,
+            "description": app.description,
+            "classification": {
+                "intendedAudience": "Security",
+                "categories": ["Security, Fraud & Compliance"],
+            },
+            "commonInformationModels": None,
+            "license": {
+                "name": "Apache-2.0",
+                "text": None,
+                "uri": "https://www.apache.org/licenses/LICENSE-2.0",
+            },
+            "privacyPolicy": {"name": None, "text": None, "uri": None},
+            "releaseNotes": {"name": None, "text": None, "uri": None},
+        },
+        "dependencies": None,
+        "tasks": None,
+        "inputGroups": None,
+        "incompatibleApps": None,
+        "platformRequirements": None,
+        "supportedDeployments": ["_standalone", "_distributed", "_search_head_clustering"],
+        "targetWorkloads": ["_search_heads"],
+    }
+    return (json.dumps(manifest, indent=2) + "\n").encode("utf-8")
 
 
 def triage_searches(settings: AppSettings, policy: TriagePolicy) -> list[TriageSearch]:

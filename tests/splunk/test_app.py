@@ -104,6 +104,19 @@ def test_app_conf_identifies_the_app(app_files: dict[str, bytes]) -> None:
     assert app_conf["install"]["is_configured"] == "false"
 
 
+def test_app_manifest_matches_app_conf(app_files: dict[str, bytes]) -> None:
+    """The packaging toolkit's manifest names the same app and version as app.conf, for search heads."""
+    manifest = json.loads(app_files["app.manifest"])
+    app_conf = conf(app_files, "default/app.conf")
+    assert manifest["schemaVersion"] == "2.0.0"
+    assert manifest["info"]["id"] == {
+        "group": None,
+        "name": app_conf["id"]["name"],
+        "version": app_conf["id"]["version"],
+    }
+    assert manifest["targetWorkloads"] == ["_search_heads"]
+
+
 def test_metadata_never_grants_write_to_everyone(app_files: dict[str, bytes]) -> None:
     access = [
         keys["access"] for keys in conf(app_files, "metadata/default.meta").values() if "access" in keys
