@@ -42,6 +42,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from ghosthire.identities.lookups import ASSET_COLUMNS, IDENTITY_COLUMNS
+
 Event = dict[str, Any]
 ROOT = Path(__file__).resolve().parent.parent
 MEASURED_START = datetime(2025, 6, 16, tzinfo=UTC)  # a Monday
@@ -1574,46 +1576,6 @@ class Week:
 
 
 # -- lookups --------------------------------------------------------------------------------------
-
-IDENTITY_COLUMNS = (
-    "identity",
-    "prefix",
-    "nick",
-    "first",
-    "last",
-    "suffix",
-    "email",
-    "phone",
-    "phone2",
-    "managedBy",
-    "priority",
-    "bunit",
-    "category",
-    "watchlist",
-    "startDate",
-    "endDate",
-    "work_country",
-)
-ASSET_COLUMNS = (
-    "ip",
-    "mac",
-    "nt_host",
-    "dns",
-    "owner",
-    "priority",
-    "lat",
-    "long",
-    "city",
-    "country",
-    "bunit",
-    "category",
-    "pci_domain",
-    "is_expected",
-    "should_timesync",
-    "should_update",
-    "requires_av",
-    "device_id",
-)
 
 
 def write_csv(path: Path, columns: Iterable[str], rows: Iterable[dict[str, Any]]) -> None:
