@@ -85,13 +85,22 @@ def test_values_a_list_cannot_hold_are_reported_with_file_and_line(
     filters: list[RunTimeFilter], lookups: Path
 ) -> None:
     egress = lookups / "ghosthire_corporate_egress.csv"
-    egress.write_text(egress.read_text() + "bad row,office-router,typo\nnew office,203.0.113.0/25,\n")
+    egress.write_text(
+        egress.read_text()
+        + "bad row,office-router,typo\nnew office,203.0.113.0/25,\nv6 office,2001:db8:4a00::/48,\n"
+    )
     tuning = tuning_objects(filters, lookups)
     assert tuning.problems == [
         "ghosthire_corporate_egress.csv:4: 'office-router' is not an address, CIDR block or a.b.c.* prefix; left out"
     ]
     values = next(v for v in tuning.value_lists if v.id == EGRESS_VALUES).values
-    assert "203.0.113.0/25" in values
+    assert {"203.0.113.0/25", "2001:db8:4a00::/48"} <= set(values)
+    rule = {"exceptions_list": [_reference(EGRESS_LIST)]}
+    exceptions = KibanaExceptions(tuning)
+    for address, excepted in (("203.0.113.100", True), ("203.0.113.200", False)):
+        assert exceptions.excepted(rule, {"client": {"ip": address}}) is excepted, address
+    for address, excepted in (("2001:db8:4a00:12::7", True), ("2001:db8:4a01::7", False)):
+        assert exceptions.excepted(rule, {"client": {"ip": address}}) is excepted, address
     assert (ip_block("10.1.*"), ip_block("2001:db8::1")) == ("10.1.0.0/16", "2001:db8::1/128")
     assert wildcard_pattern("rmm.example.com", "startswith") == "rmm.example.com*"
 

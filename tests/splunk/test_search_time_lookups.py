@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Callable
 
 import pytest
 
@@ -55,10 +56,15 @@ def verdict(
     macros: dict[str, str],
     lookups: Lookups,
     pack: RulePack,
+    readdress: Callable[[str], str] | None = None,
 ) -> bool:
+    """Whether the rule's search returns a row for the case's events; `readdress` rewrites every
+    `client.ipAddress` first (the same case from other addresses)."""
     cases = CASES[rule]
     [case] = [case for case in cases.must_fire + cases.must_not_fire if case.name == case_name]
     events = splunk_events(case.events, cases.source_of(case))
+    if readdress:
+        events = [{**e, "client.ipAddress": readdress(e["client.ipAddress"])} for e in events]
     rule_object = pack.get(rule).rule
     timespan = rule_object.timespan.seconds if pack.get(rule).is_correlation else 0
     return bool(run(searches[rule], events, min(e["_time"] for e in events) - timespan, macros, lookups))
@@ -100,6 +106,37 @@ def test_an_egress_address_added_in_splunk_silences_the_shared_address_correlati
         lookups, "ghosthire_corporate_egress", {"name": "new office", "ip_pattern": "155.94.199.*"}
     )
     assert not verdict(rule, case, searches, macros, edited, pack)
+
+
+@pytest.mark.parametrize(
+    ("readdress", "covering", "beside"),
+    [
+        (None, "155.94.199.0/24", "155.94.198.0/24"),
+        (None, "155.94.199.59/32", "155.94.199.64/26"),
+        (
+            lambda ip: "2001:db8:4a00:12::" + ip.rsplit(".", 1)[1],
+            "2001:db8:4a00::/48",
+            "2001:db8:4a01::/48",
+        ),
+    ],
+    ids=["ipv4-cidr", "ipv4-address-and-narrow-cidr", "ipv6-cidr"],
+)
+def test_a_cidr_egress_range_added_in_splunk_is_matched_as_a_network(
+    searches: dict[str, str],
+    macros: dict[str, str],
+    lookups: Lookups,
+    pack: RulePack,
+    readdress: Callable[[str], str] | None,
+    covering: str,
+    beside: str,
+) -> None:
+    """The lookup's rows reach the search as `client.ipAddress="<row>"`, which Splunk's search command
+    matches as a network when the row is a CIDR block (IPv4 or IPv6): no build-time expansion needed."""
+    rule, case = "okta_source_ip_used_by_many_users", "three users from one residential address in an evening"
+    assert verdict(rule, case, searches, macros, lookups, pack, readdress)
+    for pattern, silenced in ((covering, True), (beside, False)):
+        edited = with_row(lookups, "ghosthire_corporate_egress", {"name": "office", "ip_pattern": pattern})
+        assert verdict(rule, case, searches, macros, edited, pack, readdress) is not silenced, pattern
 
 
 def test_a_sanctioned_tool_added_in_splunk_is_excluded_with_the_rules_endswith(
