@@ -2,7 +2,11 @@
 
 Single-event rules become EQL rules (EQL `:`/`like~` ignore case as Sigma does). Correlations become
 ES|QL rules whose lookback is the Sigma timespan and whose schedule is a fraction of it, so the window
-slides with the runs. Each rule is a typed model serialised with sorted keys; nothing here is a template.
+slides with the runs. A first-seen rule (`first_seen.history_days`) alerts only on an entity that has not
+matched it within its history: a single-event one becomes a `new_terms` rule on its risk entity's field
+(Lucene query, history window of `history_days`), a correlation keeps its ES|QL rule with its alerts
+suppressed per group for `history_days`. Each rule is a typed model serialised with sorted keys; nothing
+here is a template.
 """
 
 from __future__ import annotations
@@ -57,6 +61,8 @@ from ghosthire.triage import load_triage_policy
 
 NDJSON_NAME = "ghosthire-elastic-rules.ndjson"
 Severity = Literal["low", "medium", "high", "critical"]
+# The compiled query a Kibana rule carries: EQL, ES|QL, or Lucene (for a new_terms rule).
+Language = Literal["eql", "esql", "lucene"]
 __all__ = ["NDJSON_NAME", "UNIT_SECONDS", "KibanaRule", "duration", "seconds", "write_kibana_rules"]
 
 
@@ -125,9 +131,12 @@ class KibanaRule(BaseModel):
     rule_id: Annotated[str, Field(pattern=r"^[0-9a-f-]{36}$")]
     name: str
     description: str
-    type: Literal["eql", "esql"]
-    language: Literal["eql", "esql"]
+    type: Literal["eql", "esql", "new_terms"]
+    language: Literal["eql", "esql", "lucene"]
     query: str
+    # new_terms rules: alert on a value of these fields (at most 3) not seen since history_window_start.
+    new_terms_fields: Annotated[list[str], Field(min_length=1, max_length=3)] | None = None
+    history_window_start: str | None = None
     index: list[str] | None = None
     lookback: str = Field(alias="from")
     to: str = "now"
@@ -187,20 +196,32 @@ def write_kibana_rules(pack: RulePack, outputs: dict[str, TargetOutput], out_dir
     return path
 
 
+def rule_languages(pack_rule: PackRule) -> tuple[Language, ...]:
+    """The Kibana rule languages to try for a rule, in order: ES|QL then an EQL sequence for correlations,
+    Lucene (a new_terms rule) for a first-seen single event, EQL for any other."""
+    if pack_rule.is_correlation:
+        return ("esql", "eql")
+    return ("lucene",) if first_seen_days(pack_rule) else ("eql",)
+
+
+def first_seen_days(pack_rule: PackRule) -> int | None:
+    first_seen = pack_rule.meta.first_seen if pack_rule.meta else None
+    return first_seen.history_days if first_seen else None
+
+
 def kibana_rules(pack: RulePack, outputs: dict[str, TargetOutput]) -> list[KibanaRule]:
-    """Rules in pack order: EQL for single events, ES|QL for correlations (an ordered temporal correlation,
-    which ES|QL cannot express, as an EQL sequence); inexpressible ones are left out."""
+    """Rules in pack order: EQL for single events (new_terms for first-seen ones), ES|QL for correlations
+    (an ordered temporal correlation, which ES|QL cannot express, as an EQL sequence); inexpressible ones
+    are left out."""
     compiled = {
-        target: {item.rule.id: item for item in outputs[target].compiled} for target in ("eql", "esql")
+        target: {item.rule.id: item for item in outputs[target].compiled}
+        for target in ("eql", "esql", "lucene")
     }
     exceptions = _run_time_filters_by_rule(pack)
     filters = pack_filters(pack) if exceptions else []
     rules, included = [], []
     for pack_rule in pack.rules:
-        languages: tuple[Literal["eql", "esql"], ...] = (
-            ("esql", "eql") if pack_rule.is_correlation else ("eql",)
-        )
-        for language in languages:
+        for language in rule_languages(pack_rule):
             item = compiled[language].get(pack_rule.id)
             if item is None or not item.ok or not item.queries:
                 continue
@@ -334,9 +355,7 @@ with an unknown-index error. An alert whose entity is in no lookup stays its own
 """
 
 
-def kibana_rule(
-    pack: RulePack, pack_rule: PackRule, item: CompiledRule, language: Literal["eql", "esql"]
-) -> KibanaRule:
+def kibana_rule(pack: RulePack, pack_rule: PackRule, item: CompiledRule, language: Language) -> KibanaRule:
     settings = load_settings()
     rule = pack_rule.rule
     level = settings.levels[pack_rule.level]
@@ -351,7 +370,7 @@ def _kibana_rule(
     pack: RulePack,
     pack_rule: PackRule,
     item: CompiledRule,
-    language: Literal["eql", "esql"],
+    language: Language,
     settings: KibanaSettings,
     level: LevelSetting,
     lookback: str,
@@ -361,14 +380,20 @@ def _kibana_rule(
     sources = _index_entries(pack, pack_rule)
     threat = threat_entries(_tactic_tags(rule), pack_rule.attack_ids)
     sequence = language == "eql" and pack_rule.is_correlation
+    per_event = language != "esql"
+    new_terms = language == "lucene"
+    entity_field = _risk_field(pack, pack_rule)
+    history = first_seen_days(pack_rule)
     return KibanaRule(
         rule_id=pack_rule.id,
         name=pack_rule.title,
         description=(rule.description or pack_rule.title).strip(),
-        type=language,
+        type="new_terms" if new_terms else language,
         language=language,
         query=str(item.queries[0]),
-        index=_eql_indices(rule) if language == "eql" else None,
+        new_terms_fields=[entity_field] if new_terms and entity_field else None,
+        history_window_start=f"now-{history}d" if new_terms else None,
+        index=_eql_indices(rule) if per_event else None,
         lookback=lookback,
         interval=interval,
         max_signals=settings.max_signals,
@@ -381,15 +406,41 @@ def _kibana_rule(
         author=[rule.author or settings.default_author],
         license=rule.license or settings.default_license,
         note=investigation_guide(pack, pack_rule),
-        setup=f"## Setup\n\n{pack_rule.meta.implementation.strip()}\n" if pack_rule.meta else "",
-        # EQL selects by its timestamp field; a late source is read by ingest time so nothing is missed.
-        timestamp_override="event.ingested"
-        if language == "eql" and any(s.ingest_delayed for s in sources)
-        else None,
+        setup=_setup(pack_rule, entity_field, language),
+        # A per-event rule selects by its timestamp field; a late source is read by ingest time so nothing
+        # is missed.
+        timestamp_override="event.ingested" if per_event and any(s.ingest_delayed for s in sources) else None,
         alert_suppression=None if sequence else _correlation_suppression(pack, pack_rule, settings),
         building_block_type="default" if _is_building_block(rule) else None,
         related_integrations=list(dict.fromkeys(i for s in sources for i in s.integrations)),
-        required_fields=required_fields(pack, item.rule),
+        required_fields=required_fields(
+            pack, item.rule, [entity_field] if new_terms and entity_field else []
+        ),
+    )
+
+
+def _risk_field(pack: RulePack, pack_rule: PackRule) -> str | None:
+    """The ECS name of the rule's risk entity field (the first-seen key)."""
+    return rule_field_ecs_name(pack, pack_rule, pack_rule.meta.risk.field) if pack_rule.meta else None
+
+
+def _setup(pack_rule: PackRule, entity_field: str | None, language: Language) -> str:
+    """The rule's implementation notes, and for a first-seen rule the history it needs."""
+    if pack_rule.meta is None:
+        return ""
+    text = f"## Setup\n\n{pack_rule.meta.implementation.strip()}\n"
+    history = first_seen_days(pack_rule)
+    if history is None:
+        return text
+    if language == "lucene":
+        return text + (
+            f"\nFirst-seen: a new terms rule on `{entity_field}`. It alerts on a value that has not matched "
+            f"this query in the previous {history} days, so the indices need {history} days of this data "
+            "before the rule is enabled; until then every value is new.\n"
+        )
+    return text + (
+        f"\nFirst-seen: one alert per group in {history} days (alert suppression); repeats within that "
+        "period are counted on the first alert.\n"
     )
 
 
@@ -407,12 +458,16 @@ def _correlation_suppression(
     pack: RulePack, pack_rule: PackRule, settings: KibanaSettings
 ) -> AlertSuppression | None:
     """A correlation alerts once per group for the suppression period: consecutive runs see overlapping
-    windows (Kibana suppresses up to three fields; without a group-by, the whole rule is one group)."""
+    windows (Kibana suppresses up to three fields; without a group-by, the whole rule is one group). A
+    first-seen correlation, which ES|QL cannot compare with its own history, is suppressed for its
+    history instead: at most one alert per group in `history_days`."""
     rule = pack_rule.rule
     if not isinstance(rule, SigmaCorrelationRule):
         return None
     fields = [rule_field_ecs_name(pack, pack_rule, field) for field in rule.group_by or []][:3]
-    return AlertSuppression.by(fields, settings.correlation.suppression) if fields else None
+    history = first_seen_days(pack_rule)
+    period = f"{history * 24}h" if history else settings.correlation.suppression
+    return AlertSuppression.by(fields, period) if fields else None
 
 
 def schedule(
@@ -460,9 +515,12 @@ def investigation_guide(pack: RulePack, pack_rule: PackRule) -> str:
     return "\n\n".join(sections) + "\n"
 
 
-def required_fields(pack: RulePack, pack_rule: PackRule) -> list[RequiredField]:
-    """Every ECS field the rule reads (a correlation: its rules' fields and its group-by/counted fields)."""
-    names: set[str] = set()
+def required_fields(
+    pack: RulePack, pack_rule: PackRule, keys: list[str] | None = None
+) -> list[RequiredField]:
+    """Every ECS field the rule reads (a correlation: its rules' fields and its group-by/counted fields),
+    and the fields a new_terms rule keys on (`keys`)."""
+    names: set[str] = set(keys or [])
     for dependency in pack.dependencies(pack_rule):
         if isinstance(dependency.rule, SigmaRule):
             names.update(ecs_fields_of(dependency.rule))

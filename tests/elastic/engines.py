@@ -13,6 +13,7 @@ import eql.functions
 from ghosthire.compile.syntax import eql_tree
 from ghosthire.elastic.ecs import get_path, parse_time
 from tests.elastic.esql_eval import like_regex
+from tests.elastic.lucene_eval import matches, parse_lucene
 
 DOC_KEY = "ghosthire_doc"
 
@@ -124,3 +125,35 @@ class KibanaExceptions:
             networks = [ipaddress.ip_network(block) for block in listed.values]
             return any(ipaddress.ip_address(item) in network for item in values for network in networks)
         return any(item in listed.values for item in values)
+
+
+def new_terms_alerts(rule: dict[str, Any], documents: list[dict[str, Any]], run_at: datetime) -> list[Any]:
+    """The new terms a `new_terms` rule alerts on in its run at `run_at`, one alert per term: the values of
+    `new_terms_fields` of the documents its query matches within [from, run_at] that no matching document
+    of [history_window_start, from) has. A document without the fields has no term."""
+    query = parse_lucene(rule["query"])
+    start = run_at - _span(rule["from"])
+    history = run_at - _span(rule["history_window_start"])
+    assert history < start, "Kibana requires history_window_start before from"
+    stamp = rule.get("timestamp_override") or "@timestamp"
+    hits = sorted(
+        (parse_time(get_path(document, stamp) or document["@timestamp"]), term)
+        for document in documents
+        if matches(query, document)
+        and (term := tuple(get_path(document, field) for field in rule["new_terms_fields"]))
+        and None not in term
+    )
+    seen = {term for time, term in hits if history <= time < start}
+    new = []
+    for time, term in hits:
+        if start <= time <= run_at and term not in seen:
+            seen.add(term)
+            new.append(term)
+    return new
+
+
+def _span(date_math: str) -> timedelta:
+    """`now-14d` as a timedelta (the forms the pack writes: now-<n><s|m|h|d>)."""
+    match = re.fullmatch(r"now-(\d+)([smhd])", date_math)
+    assert match, f"unsupported date math {date_math!r}"
+    return timedelta(seconds=int(match[1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match[2]])

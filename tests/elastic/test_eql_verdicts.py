@@ -1,5 +1,5 @@
 """Sigma verdicts on the ECS-shaped test events: every single-event rule's EQL, and every Kibana rule of
-the NDJSON as Kibana runs it (EQL per event; ES|QL correlations over the schedule's sliding windows).
+the NDJSON as Kibana runs it (EQL or Lucene per event; ES|QL correlations over the schedule's sliding windows).
 Every rule a target leaves out must be an expected, explained skip."""
 
 from __future__ import annotations
@@ -10,10 +10,11 @@ from functools import partial
 
 import pytest
 
-from ghosthire.elastic.kibana import seconds
+from ghosthire.elastic.kibana import rule_languages, seconds
 from ghosthire.rules import RulePack
 from tests.elastic.conftest import ELASTIC_TARGETS, EcsCase, expected_skip
 from tests.elastic.engines import KibanaExceptions, eql_matching, kibana_runs
+from tests.elastic.lucene_eval import matches, parse_lucene
 
 PHASES = 6
 
@@ -58,16 +59,20 @@ def test_every_kibana_rule_verdict(
     by_id = {rule["rule_id"]: rule for rule in kibana_rules}
     wrong = []
     for case in ecs_cases:
-        language = "esql" if case.rule.is_correlation else "eql"
         kibana_rule = by_id.get(case.rule.id)
         if kibana_rule is None:
+            language = rule_languages(case.rule)[0]
             item = compiled[language][case.rule.id]
             if not item.ok and expected_skip(language, case.rule):
                 continue  # not expressible on Elastic, an expected skip (test_skips_are_expected)
             why = f"skipped: {item.skipped}" if not item.ok else "compiled but not written"
             wrong.append(f"{case.id}: no Kibana rule in the NDJSON for {case.rule.name} ({language} {why})")
             continue
-        if not case.rule.is_correlation:
+        if kibana_rule["type"] == "new_terms":  # a first term always alerts: the case has no history
+            query = parse_lucene(kibana_rule["query"])
+            matched = [document for document in case.documents if matches(query, document)]
+            fired = any(not kibana_exceptions.excepted(kibana_rule, document) for document in matched)
+        elif not case.rule.is_correlation:
             matched = [case.documents[n] for n in eql_matching(kibana_rule["query"], case.documents)]
             fired = any(not kibana_exceptions.excepted(kibana_rule, document) for document in matched)
         elif kibana_rule["type"] == "eql":

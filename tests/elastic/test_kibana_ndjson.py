@@ -48,7 +48,9 @@ def test_rules_are_complete_and_unique(kibana_rules: list[dict]) -> None:
         assert {"severity": rule["severity"], "risk_score": rule["risk_score"]} in [
             level.model_dump() for level in levels.values()
         ]
-        assert (rule["type"] == "eql") == ("index" in rule), "EQL rules name indices; ES|QL rules use FROM"
+        assert (rule["type"] != "esql") == ("index" in rule), (
+            "EQL and new terms rules name indices; ES|QL uses FROM"
+        )
         if any(tag.startswith("Sigma: ") for tag in rule["tags"]):  # a pack rule: the policy wants ATT&CK
             assert rule["threat"] and all(threat["technique"] for threat in rule["threat"]), rule["name"]
         for threat in rule["threat"]:
@@ -69,7 +71,10 @@ def test_required_fields_name_what_the_query_reads(kibana_rules: list[dict]) -> 
         for entry in required:
             assert entry.keys() == {"name", "type", "ecs"}, entry
             assert entry["type"] == field_type(entry["name"]) and entry["ecs"] is is_ecs_field(entry["name"])
-            assert entry["name"] in rule["query"], f"{rule['name']}: {entry['name']} not in the query"
+            keyed = entry["name"] in rule.get("new_terms_fields", [])
+            assert keyed or entry["name"] in rule["query"], (
+                f"{rule['name']}: {entry['name']} not in the query"
+            )
 
 
 def test_every_eql_rule_parses(kibana_rules: list[dict]) -> None:
@@ -169,16 +174,18 @@ def test_rules_carry_what_elastic_prebuilt_rules_carry(kibana_rules: list[dict],
         if rule["type"] == "esql" and group_by:
             suppression = rule["alert_suppression"]
             assert len(suppression["group_by"]) == min(3, len(group_by)), name
-            assert suppression["duration"] == {"value": 24, "unit": "h"}, name
-        elif rule["type"] == "eql":
-            assert "alert_suppression" not in rule, f"{name}: EQL sequences cannot be suppressed"
+            first_seen = pack_rule.meta.first_seen
+            hours = first_seen.history_days * 24 if first_seen else 24
+            assert suppression["duration"] == {"value": hours, "unit": "h"}, name
+        elif rule["type"] in ("eql", "new_terms"):
+            assert "alert_suppression" not in rule, f"{name}: per-event rules alert once per event or term"
     with_integrations = [rule for rule in kibana_rules if rule["related_integrations"]]
     assert len(with_integrations) >= 60
     late = [rule for rule in kibana_rules if rule.get("timestamp_override")]
     assert late and all(
-        rule["timestamp_override"] == "event.ingested" and rule["type"] == "eql" for rule in late
+        rule["timestamp_override"] == "event.ingested" and rule["type"] != "esql" for rule in late
     )
-    okta = [rule for rule in kibana_rules if "Data Source: Okta" in rule["tags"] and rule["type"] == "eql"]
+    okta = [rule for rule in kibana_rules if "Data Source: Okta" in rule["tags"] and rule["type"] != "esql"]
     assert okta and all(rule.get("timestamp_override") for rule in okta), (
         "the Okta API is polled: read late events"
     )

@@ -487,6 +487,22 @@ def _validate(document: dict[str, Any]) -> str | None:
         return f'language: Invalid literal value, expected "{document["type"]}"'
     if document["type"] == "threshold" and not isinstance(document.get("threshold", {}).get("value"), int):
         return "threshold.value: Required"
+    if document["type"] == "new_terms":
+        return _new_terms_problem(document)
+    return None
+
+
+def _new_terms_problem(document: dict[str, Any]) -> str | None:
+    """A new terms rule: a KQL or Lucene query, one to three term fields, a history window start."""
+    if document.get("language", "kuery") not in ("kuery", "lucene"):
+        return "language: Invalid enum value. Expected 'kuery' | 'lucene'"
+    fields = document.get("new_terms_fields")
+    if not isinstance(fields, list) or not all(isinstance(field, str) and field for field in fields):
+        return "new_terms_fields: Required"
+    if not 1 <= len(fields) <= 3:
+        return "new_terms_fields: Array must contain between 1 and 3 element(s)"
+    if not isinstance(document.get("history_window_start"), str) or not document["history_window_start"]:
+        return "history_window_start: Required"
     return None
 
 
