@@ -8,6 +8,8 @@ from pathlib import Path
 def error_message(error: Exception) -> str:
     """An error's own message on one line, without the rule location pySigma appends to its text
     (`SigmaError.source`): the caller names the rule."""
+    if isinstance(error, OSError) and error.strerror:
+        return f"{error.strerror}: {error.filename}" if error.filename else error.strerror
     message = " ".join(str(error.args[0]).split()) if error.args else ""
     return message or type(error).__name__
 
