@@ -36,7 +36,7 @@ import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -241,7 +241,9 @@ class Company:
         self.prefixes: dict[int, ipaddress.IPv4Network] = {}
         self.persons: list[Person] = []
         self.repos = [f"{GITHUB_ORG}/{self._word(5)}-{n:03d}" for n in range(max(60, employees // 8))]
-        self.coworking = [self._isp_ip(self.random.choice(COUNTRIES["US"][2])) for _ in range(3)]
+        self.coworking = {  # three coworking spaces in every country, each on one of its ISPs
+            country: [self._coworking_space(country) for _ in range(3)] for country in COUNTRIES
+        }
         self.trade_show = Network(self._ip_in(HOSTING[1]), HOSTING[1][0], HOSTING[1][1], "US")
         self.service_accounts = ["svc-ci-acme", "dependabot[bot]", "svc-mirror-acme", "renovate[bot]"]
         self.shared_devices: list[tuple[str, str]] = []  # (host, Entra device id or Okta dtHash) of shift PCs
@@ -272,6 +274,10 @@ class Company:
 
     def _isp_ip(self, isp: tuple[int, str]) -> str:
         return self._ip_in(isp)
+
+    def _coworking_space(self, country: str) -> Network:
+        isp = self.random.choice(COUNTRIES[country][2])
+        return Network(self._isp_ip(isp), isp[0], isp[1], country)
 
     def _cidr_ip(self, cidr: str) -> str:
         net = ipaddress.ip_network(cidr)
@@ -394,6 +400,11 @@ class Company:
                 "proxy_upload_to_personal_cloud_storage",
             ],
         }
+
+    def travelling(self, person: Person, day: int) -> bool:
+        """Abroad or flying on the day (planted workers do not travel)."""
+        trip = self.trips.get(person.index)
+        return not person.worker and trip is not None and 0 <= day - trip <= TRIP_DAYS
 
     def worker(self, name: str) -> Person:
         return next(p for p in self.persons if p.worker == name)
@@ -785,7 +796,7 @@ class Week:
 
     def person_day(self, person: Person, day: int) -> None:
         c, r = self.c, self.r
-        if not person.worker and person.index in c.trips and 0 <= day - c.trips[person.index] <= TRIP_DAYS:
+        if c.travelling(person, day):
             return  # abroad or flying (travellers() writes those days)
         weekday = (c.start + timedelta(days=day)).weekday()
         if person.start and c.start + timedelta(days=day) < person.start:
@@ -797,9 +808,8 @@ class Week:
         v6 = person.home_v6 is not None and r.random() < 0.5
         net = c.office(person) if at_office else c.home(person, v6)
         if (person.role == "sales" and r.random() < 0.1) or r.random() < 0.01:
-            net = Network(
-                c.coworking[person.index % len(c.coworking)], 7922, "comcast cable communications llc", "US"
-            )
+            spaces = c.coworking[person.country]  # the spaces near the person's home
+            net = spaces[person.index % len(spaces)]
         first_day = person.start is not None and (c.start + timedelta(days=day)).date() == person.start.date()
         self.okta_day(person, at, net, commute=person.office and at_office and r.random() < 0.3)
         self.entra_day(person, at, net, first_day)
@@ -1268,7 +1278,7 @@ class Week:
         sales = [p for p in c.persons if p.role == "sales" and p.country == "US"][:40]  # a US show
         for day in (2, c.days - 4):
             okta, entra = [], []
-            for person in sales:
+            for person in (p for p in sales if not c.travelling(p, day)):
                 at = day_start(c, day, person) + timedelta(hours=1)
                 okta.append(c.okta(at, person, c.trade_show, "user.session.start", "102" + c._hex(23)))
                 entra.append(c.entra(at, person, c.trade_show, c._guid(), interactive=True))
@@ -1821,6 +1831,7 @@ def measure(
 ) -> Event:
     index = identifier_index(company)
     building_blocks = building_block_rules()
+    first_seen = first_seen_rules()
     week = {(MEASURED_START + timedelta(days=n)).date().isoformat() for n in range(MEASURED_DAYS)}
     benign_days: set[tuple[int | str, str]] = set()
     per_rule: dict[str, set[int | str]] = defaultdict(set)
@@ -1834,7 +1845,7 @@ def measure(
         who = persons_of(alert, index)
         for index_ in who & set(workers):
             found[workers[index_]].add(rule)  # recall: anywhere in the hunted data
-        day = alert_day(alert, week)
+        day = alert_day(alert, week, merged=rule not in first_seen)
         if day is None:
             continue
         in_week += 1
@@ -1900,12 +1911,16 @@ def event_day(event: Event) -> str | None:
     return None
 
 
-def alert_day(alert: Event, week: set[str]) -> str | None:
+def alert_day(alert: Event, week: set[str], merged: bool = True) -> str | None:
     """The measured day an alert counts on: its own, or for a burst that began before the week (a
-    correlation window merged across the boundary) the first day in the week of the events it cites."""
+    correlation window merged across the boundary) the first day in the week of the events it cites.
+    A first-seen rule's burst counts on its own day only (`merged` false): a SIEM that raised it before
+    the week has the entity in its baseline and stays quiet while the burst goes on."""
     day = (alert.get("time") or "")[:10]
     if day in week:
         return day
+    if not merged:
+        return None
     days = sorted({d for event in alert.get("events") or [] if (d := event_day(event)) in week})
     return days[0] if days else None
 
@@ -1933,19 +1948,19 @@ def triage(company: Company, persons: list[Event], index: dict[str, Person]) -> 
 
 
 def building_block_rules() -> set[str]:
+    return rules_where(lambda rule: bool(rule.get("building_block")) or "filter" in rule)
+
+
+def first_seen_rules() -> set[str]:
+    return rules_where(lambda rule: "first_seen" in rule)
+
+
+def rules_where(test: Callable[[Event], bool]) -> set[str]:
     import yaml
 
-    names = set()
-    for path in (ROOT / "ghosthire").glob("**/sigma_rules/**/*.yml"):
-        names |= _bb(yaml, path)
-    for path in (ROOT / "sigma_rules").glob("**/*.yml"):
-        names |= _bb(yaml, path)
-    return names
-
-
-def _bb(yaml: Any, path: Path) -> set[str]:
-    rule = yaml.safe_load(path.read_text()) or {}
-    return {rule.get("name", path.stem)} if rule.get("building_block") or "filter" in rule else set()
+    paths = [*(ROOT / "ghosthire").glob("**/sigma_rules/**/*.yml"), *(ROOT / "sigma_rules").glob("**/*.yml")]
+    rules = ((path, yaml.safe_load(path.read_text()) or {}) for path in paths)
+    return {rule.get("name", path.stem) for path, rule in rules if test(rule)}
 
 
 def generate(
@@ -1974,7 +1989,12 @@ def main() -> None:
     )
     parser.add_argument("--employees", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--baseline-days", type=int, default=7, help="history before the measured week")
+    parser.add_argument(
+        "--baseline-days",
+        type=int,
+        default=14,
+        help="history before the measured week (first-seen rules look back up to 14 days)",
+    )
     parser.add_argument("--output", type=Path, default=Path("/tmp/ghosthire-company"))
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     arguments = parser.parse_args()

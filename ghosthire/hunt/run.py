@@ -113,10 +113,12 @@ def _run(
         result = engine.run(batches, report, on_batch)
     finally:
         engine.close()
-    alerts = first_seen_only(alerts_from(result, cited_texts(result, fetch)), baseline_scope)
+    alerts = alerts_from(result, cited_texts(result, fetch))
     if has_identity_checks(alerts):
         # The company's identities while `--lookups` is in effect, else the shipped example company.
         alerts = apply_identity_checks(alerts, Directory.in_use())
+    # After the identity checks: a first-seen rule's history holds only what the rule really raised.
+    alerts = first_seen_only(alerts, baseline_scope)
     if new_hires:
         escalate_new_hires(alerts, new_hires)
     return HuntOutcome(alerts, result, engine.plan)

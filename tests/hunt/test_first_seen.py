@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from ghosthire.content import rules_dir
 from ghosthire.hunt import hunt_event_sets, hunt_events
-from ghosthire.rules import RulePack
+from ghosthire.rules import RulePack, load_pack
 from tests.hunt.packs import RuleSpec, write_pack
 
 PROXIED = RuleSpec(
@@ -69,3 +70,18 @@ def test_independent_event_sets_keep_their_own_baseline(tmp_path: Path) -> None:
     sets = {"case-a": [_session("dana@example.com", 0)], "case-b": [_session("dana@example.com", 1)]}
     outcome = hunt_event_sets(_pack(tmp_path), sets)
     assert len(_alerted(outcome, "proxied_first_seen")) == 2
+
+
+def test_identity_checked_rules_baseline_only_what_they_raised() -> None:
+    """A sign-in at home is no country alert, so it is no history: the first sign-in abroad still alerts
+    (the example company's jordan.smith works in the US), the next one abroad is known."""
+    rule = "okta_signin_country_differs_from_work_country"
+    pack = load_pack(rules_dir()).subset([rule])
+    events = [
+        {
+            **_session("jordan.smith@acme-corp.com", day),
+            "client": {"geographicalContext": {"country": country}},
+        }
+        for day, country in ((0, "United States"), (1, "China"), (2, "China"))
+    ]
+    assert _alerted(hunt_events(pack, events), rule) == [("jordan.smith@acme-corp.com", "2025-06-02")]
