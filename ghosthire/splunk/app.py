@@ -48,6 +48,8 @@ from ghosthire.splunk.persons import (
 )
 from ghosthire.splunk.render import environment, render, render_tree
 from ghosthire.splunk.searches import (
+    FIRST_SEEN_MACRO,
+    FIRST_SEEN_UPDATE_MACRO,
     PERSON_MACRO,
     RISK_PERSON,
     RISK_UNRESOLVED,
@@ -80,6 +82,9 @@ from ghosthire.tuning import (
 NEW_HIRE_ESCALATION = Escalation(NewHire("", date.min, None), 0)
 
 RULE_CATALOGUE = "ghosthire_rules.csv"
+# The first-seen baselines' lookup: shipped empty, filled by the baseline searches in Splunk.
+FIRST_SEEN_LOOKUP = "ghosthire_first_seen.csv"
+FIRST_SEEN_COLUMNS = b"search_id,entity,last_seen\n"
 TRIAGE_ID = "ghosthire_triage"
 TSTATS_TARGET = "splunk_tstats"
 
@@ -122,6 +127,8 @@ def build_app(pack: RulePack, spl: TargetOutput, out_dir: Path) -> Path:
         "triage_policy": policy.describe(),
         "search_prefix": SEARCH_NAME_PREFIX,
         "person_macro": PERSON_MACRO,
+        "first_seen_macro": FIRST_SEEN_MACRO,
+        "first_seen_update_macro": FIRST_SEEN_UPDATE_MACRO,
         "risk_person": RISK_PERSON,
         "risk_unresolved": RISK_UNRESOLVED,
         "new_hire_days": NEW_HIRE_DAYS,
@@ -267,6 +274,7 @@ def app_lookups(searches: list[SavedSearch], pack: RulePack) -> list[Lookup]:
         Lookup(Path(RULE_CATALOGUE).stem, RULE_CATALOGUE, rule_catalogue(searches, pack)),
         Lookup(Path(IDENTITY_KEYS).stem, IDENTITY_KEYS, identity_keys(directory)),
         Lookup(Path(COUNTRIES).stem, COUNTRIES, countries_csv()),
+        Lookup(Path(FIRST_SEEN_LOOKUP).stem, FIRST_SEEN_LOOKUP, FIRST_SEEN_COLUMNS),
     ]
     for lookup in generated:
         if lookup.filename in {path.name for path in paths}:
@@ -341,10 +349,16 @@ def check_app(
                 "action.notable.param.drilldown_searches": search.drilldown_searches,
             }
             for search in searches
+        }
+        | {
+            search.baseline.name: {"search": search.baseline.search, "disabled": "1"}
+            for search in searches
+            if search.baseline
         },
     )
     macros = confs[macros_path]
     calls = [(search.name, search.search) for search in searches]
+    calls += [(search.baseline.name, search.baseline.search) for search in searches if search.baseline]
     calls += [(f"{search.name} drill-down", search.drilldown_search) for search in searches]
     calls += [(search.name, confs[saved_path][search.name]["search"]) for search in triage]
     calls += [(f"dashboard {d.name}", query) for d in dashboards for query in d.queries()]

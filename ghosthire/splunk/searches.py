@@ -2,6 +2,11 @@
 savedsearches.conf needs already decided: schedule, time range, alerting, ES risk and notable fields, and
 contentctl's conventions (detection metadata, annotations, drill-down searches, threat objects).
 
+A first-seen rule (`first_seen.history_days`) also gets a baseline search, ESCU's "previously seen"
+pattern: on the detection's schedule it runs the detection over the interval before the detection's, and
+keeps in the lookup `ghosthire_first_seen` the last time each entity matched; the detection drops a result
+whose entity matched within the history before it.
+
 Every search ships disabled, as ESCU's do: the admin enables a chosen set (docs/splunk.md)."""
 
 from __future__ import annotations
@@ -25,10 +30,15 @@ SEARCH_NAME_PREFIX = "ghosthire - "
 TSTATS_SUFFIX = " (tstats)"
 # The macro every rule's search resolves its entity with (macros.conf), and the fields it sets for ES.
 PERSON_MACRO = "ghosthire_risk_person"
+# First-seen: the detection's filter on the baseline lookup, and the baseline search's update of it.
+FIRST_SEEN_MACRO, FIRST_SEEN_UPDATE_MACRO = "ghosthire_first_seen", "ghosthire_first_seen_update"
+BASELINE_SUFFIX = " (first-seen baseline)"
 RISK_PERSON, RISK_UNRESOLVED = "risk_person", "risk_unresolved"
 # The triage searches' annotation role; detections are "detection", tstats variants "variant".
 # The ES risk-index triage search is "triage-es": chosen by name only, it needs Enterprise Security.
 ROLE_DETECTION, ROLE_VARIANT, ROLE_TRIAGE, ROLE_TRIAGE_ES = "detection", "variant", "triage", "triage-es"
+# A first-seen search's baseline; enabled with the search it serves (`ghosthire_baseline_of`).
+ROLE_BASELINE = "baseline"
 # savedsearches.conf alert.severity: 1 debug, 2 info, 3 warning, 4 error, 5 severe, 6 fatal.
 _ALERT_SEVERITY: dict[Level, int] = {"informational": 2, "low": 3, "medium": 4, "high": 5, "critical": 6}
 
@@ -38,6 +48,16 @@ class Schedule:
     cron: str
     earliest: str
     latest: str
+
+
+@dataclass(frozen=True)
+class BaselineSearch:
+    """The scheduled search that keeps a first-seen search's baseline: no alert, no actions."""
+
+    name: str
+    search: str
+    schedule: Schedule
+    annotations: str
 
 
 @dataclass(frozen=True)
@@ -65,6 +85,7 @@ class SavedSearch:
     drilldown_name: str
     drilldown_search: str
     drilldown_searches: str
+    baseline: BaselineSearch | None = None
 
 
 def is_building_block(pack_rule: PackRule) -> bool:
@@ -96,17 +117,20 @@ def timespan_seconds(pack_rule: PackRule) -> int:
     return rule.timespan.seconds if isinstance(rule, SigmaCorrelationRule) else 0
 
 
-def schedule_for(key: str, timespan: int, settings: AppSettings) -> Schedule:
+def schedule_for(key: str, timespan: int, settings: AppSettings, *, runs_back: int = 0) -> Schedule:
     """Runs every tier interval at a minute (and, daily, an hour) taken from a hash of `key` (the rule id),
     so the searches spread over the hour and keep their slot when rules are added. Each run searches its
-    interval plus the correlation `timespan` (seconds), ending `ingestion_lag_minutes` before the run."""
+    interval plus the correlation `timespan` (seconds), ending `ingestion_lag_minutes` before the run;
+    `runs_back` moves that range back by whole intervals (a baseline searches the previous run's)."""
     tier = settings.schedule.tier_for(timespan)
     slot = int(hashlib.sha256(key.encode()).hexdigest(), 16)
     minute, hour = slot % 60, (slot // 60) % 24
     cron = f"{minute} * * * *" if tier.every_minutes == 60 else f"{minute} {hour} * * *"
     lag = settings.schedule.ingestion_lag_minutes
     window = tier.every_minutes + math.ceil(timespan / 60)
-    return Schedule(cron, f"-{readable_minutes(window)}@m-{lag}m", f"-{lag}m@m")
+    back = runs_back * tier.every_minutes
+    latest = f"-{readable_minutes(back)}@m-{lag}m" if back else f"-{lag}m@m"
+    return Schedule(cron, f"-{readable_minutes(window + back)}@m-{lag}m", latest)
 
 
 def readable_minutes(minutes: int) -> str:
@@ -227,16 +251,30 @@ def rule_search(
     if not query.endswith(ending):
         raise ContentError(pack_rule.path, f"the {compiled.target} query does not end with `{macro}`")
     entity_type = str(meta.risk.entity)
+    body = query.removesuffix(ending)
     # The person the entity is (ghosthire_identity_keys) before the filter, so tuning can name persons.
-    search = f"{query.removesuffix(ending)}\n| `{PERSON_MACRO}({field}, {entity_type})`{ending}"
+    tail = f"\n| `{PERSON_MACRO}({field}, {entity_type})`{ending}"
+    first_seen = meta.first_seen
+    schedule = schedule_for(pack_rule.id, timespan_seconds(pack_rule), settings)
+    name = search_name(pack_rule.title, variant_suffix)
+    search = body + tail
+    baseline = None
+    if first_seen is not None:
+        search = f"{body}\n| `{FIRST_SEEN_MACRO}({search_id}, {field}, {first_seen.history_days})`{tail}"
+        baseline = BaselineSearch(
+            name=search_name(pack_rule.title, variant_suffix + BASELINE_SUFFIX),
+            search=f"{body}{tail}\n| `{FIRST_SEEN_UPDATE_MACRO}({search_id}, {field})`",
+            schedule=schedule_for(pack_rule.id, timespan_seconds(pack_rule), settings, runs_back=1),
+            annotations=_json({"ghosthire_role": ROLE_BASELINE, "ghosthire_baseline_of": name}),
+        )
     return SavedSearch(
-        name=search_name(pack_rule.title, variant_suffix),
+        name=name,
         rule_name=pack_rule.name,
         search_id=search_id,
         filter_macro=macro,
         search=search,
         description=(pack_rule.rule.description or pack_rule.title).strip(),
-        schedule=schedule_for(pack_rule.id, timespan_seconds(pack_rule), settings),
+        schedule=schedule,
         entity_field=field,
         risk=_json(risk_objects(settings.risk_object_types[meta.risk.entity], meta.risk.score, threats)),
         risk_message=f"{pack_rule.title}: ${field}$ (person $person$)",
@@ -269,6 +307,7 @@ def rule_search(
         drilldown_name=f"Events of ${field}$",
         drilldown_search=drilldown_search(location, field),
         drilldown_searches=drilldowns(f"Events of ${field}$", drilldown_search(location, field), field),
+        baseline=baseline,
     )
 
 

@@ -17,7 +17,7 @@ from ghosthire.deploy.splunk import install_splunk
 from ghosthire.deploy.splunk_choices import SiteChoices, apply_choices, parse_index_options
 from ghosthire.deploy.splunk_package import load_package
 from ghosthire.errors import GhosthireError
-from tests.deploy.conftest import SPLUNK_TOKEN
+from tests.deploy.conftest import SAVEDSEARCHES_CONF, SPLUNK_TOKEN, write_package
 from tests.fakes.splunkd import FakeSplunkd
 
 RMM = "Ghosthire - RMM tool not company standard"  # remote-access, high
@@ -51,6 +51,24 @@ def test_selectors_choose_by_annotation(package: Path, selectors: tuple[str, ...
     objects = chosen(package, *selectors).objects  # type: ignore[attr-defined]
     searches = {obj.name: obj.attributes["disabled"] for obj in objects if obj.kind.name == "savedsearch"}
     assert {name for name, value in searches.items() if value == "0"} == enabled
+
+
+def test_a_first_seen_search_brings_its_baseline_and_only_it(tmp_path: Path) -> None:
+    baseline = f"{RMM} (first-seen baseline)"
+    stanza = (
+        f"\n[{baseline}]\nsearch = `ghosthire_src_windows` EventCode=1\ndisabled = 1\n"
+        'action.correlationsearch.annotations = {"ghosthire_role":"baseline",'
+        f'"ghosthire_baseline_of":"{RMM}"}}\n'
+    )
+    package = write_package(tmp_path, {"default/savedsearches.conf": SAVEDSEARCHES_CONF + stanza})
+    for selectors, enabled in (
+        (("level:high",), {RMM, baseline}),
+        (("recommended",), {CRD}),
+        (("all",), {RMM, CRD, baseline}),
+    ):
+        objects = chosen(package, *selectors).objects  # type: ignore[attr-defined]
+        searches = {obj.name: obj.attributes["disabled"] for obj in objects if obj.kind.name == "savedsearch"}
+        assert {name for name, value in searches.items() if value == "0"} == enabled, selectors
 
 
 @pytest.mark.parametrize(

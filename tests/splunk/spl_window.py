@@ -22,6 +22,8 @@ reference:
 - `stats`/`streamstats` ignore null values in `dc`, `values`, `max`, `min` and drop groups with a null
   by-field; `addinfo` adds `info_min_time` (the searched range's start, given by the test);
 - `multisearch [ search ... ] ...` is the union of its subsearches' results;
+- `inputlookup append=true <definition>` adds the lookup's rows to the results; `outputlookup <definition>`
+  replaces the lookup's rows (in the test's `lookups` dict) with the results, values as text;
 - a subsearch in a search expression, `[| inputlookup <definition> | where len(c) > 0 | eval v=<c with
   "*" around> | rename v AS f | fields f]`, runs first over the lookup's rows (`lookups`: definition name
   -> rows) and is replaced by its implicit `format` output, `( ( f="v1" ) OR ( f="v2" ) )` with `\\` and
@@ -367,6 +369,10 @@ def _command(
         ]
     if text.startswith("lookup "):
         return _lookup_command(text, results)
+    if match := re.fullmatch(r"inputlookup append=(?:t|true) (\w+)", text):
+        return results + _lookup_rows(match[1])
+    if match := re.fullmatch(r"outputlookup (\w+)", text):
+        return _output_lookup(match[1], results)
     if match := re.fullmatch(r"(table|fields) ([\w. ]+)", text):
         names = match[2].split()
         return [{name: event[name] for name in names if name in event} for event in results]
@@ -879,6 +885,26 @@ def _timechart(value_field: str | None, by: str, results: list[Event]) -> list[E
         {"_time": day, **{k: _tidy(v) for k, v in columns.items()}}
         for day, columns in sorted(buckets.items())
     ]
+
+
+def _lookup_rows(name: str) -> list[Event]:
+    rows = (_LOOKUPS.get() or {}).get(name)
+    if rows is None:
+        raise AssertionError(f"lookup {name!r} is not among the test's lookups")
+    return [{k: v for k, v in row.items() if v not in ("", None)} for row in rows]
+
+
+def _output_lookup(name: str, results: list[Event]) -> list[Event]:
+    """`outputlookup <definition>`: the lookup's rows become the results, every value written as text
+    (a CSV or KV store field); the test's `lookups` must be a dict for the write to be seen."""
+    lookups = _LOOKUPS.get()
+    if not isinstance(lookups, dict) or name not in lookups:
+        raise AssertionError(f"outputlookup {name!r}: pass the lookups as a dict that holds it")
+    lookups[name] = [
+        {field: str(_tidy(value) if isinstance(value, float) else value) for field, value in row.items()}
+        for row in results
+    ]
+    return results
 
 
 def _lookup_command(text: str, results: list[Event]) -> list[Event]:
