@@ -832,6 +832,10 @@ def _splunk_regex(pattern: str) -> re.Pattern[str]:
 
 _EVAL_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "lower": _lower,
+    "trim": lambda value: None if value is None else str(value).strip(),
+    "mvindex": lambda value, index: (
+        None if value is None else _values(value)[int(index)] if len(_values(value)) > int(index) else None
+    ),
     "null": lambda: None,
     "true": lambda: True,
     "isnull": lambda value: value is None,
@@ -887,6 +891,12 @@ def _timechart(value_field: str | None, by: str, results: list[Event]) -> list[E
     ]
 
 
+def _cell_matches(cell: Any, value: Any) -> bool:
+    """A lookup row's field against an event's value, case-insensitively; a multivalue field (a KV store
+    array, such as ES's `identity`) matches when any of its values does."""
+    return any(str(item).lower() == str(value).lower() for item in _values(cell if cell is not None else ""))
+
+
 def _lookup_rows(name: str) -> list[Event]:
     rows = (_LOOKUPS.get() or {}).get(name)
     if rows is None:
@@ -925,11 +935,7 @@ def _lookup_command(text: str, results: list[Event]) -> list[Event]:
         found = None
         if all(value is not None for _, value in keys):
             found = next(
-                (
-                    row
-                    for row in rows
-                    if all(str(row.get(column, "")).lower() == str(value).lower() for column, value in keys)
-                ),
+                (row for row in rows if all(_cell_matches(row.get(column), value) for column, value in keys)),
                 None,
             )
         updated = dict(event)
