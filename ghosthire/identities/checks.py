@@ -4,18 +4,19 @@ gives no verdict: the alert is dropped, so an incomplete lookup stays quiet rath
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from ghosthire.identities.countries import country_code
 from ghosthire.identities.directory import Person
 from ghosthire.rules.metadata import IdentityCheck, IdentityComparison
+from ghosthire.tuning import NEW_HIRE_DAYS
 
 
 def identity_check_holds(
     check: IdentityCheck, person: Person | None, event_value: object, when: datetime | None
 ) -> bool:
     """Whether the event (its `event_field` value, its time) breaks the person's identity row."""
-    if person is None:
+    if person is None or (check.new_hires_only and not _new_hire(person, when)):
         return False
     match check.compare:
         case IdentityComparison.COUNTRY_DIFFERS_FROM_WORK_COUNTRY:
@@ -26,3 +27,11 @@ def identity_check_holds(
             if person.end_date is None or when is None:
                 return False
             return when.astimezone(UTC).date() > person.end_date
+
+
+def _new_hire(person: Person, when: datetime | None) -> bool:
+    """Whether `when` falls within the person's first NEW_HIRE_DAYS days (from startDate, UTC)."""
+    if person.start_date is None or when is None:
+        return False
+    elapsed = when - datetime.combine(person.start_date, datetime.min.time(), UTC)
+    return timedelta(0) <= elapsed <= timedelta(days=NEW_HIRE_DAYS)

@@ -54,6 +54,9 @@ class IdentityCheck(BaseModel):
     entity_field: Annotated[str, Field(min_length=1)]
     compare: IdentityComparison
     event_field: Annotated[str, Field(min_length=1)] | None = None
+    # Only while the person is a new hire (startDate within ghosthire.tuning.NEW_HIRE_DAYS before the
+    # event): for comparisons that long-standing staff break every day (travel abroad).
+    new_hires_only: bool = False
 
     @model_validator(mode="after")
     def _country_needs_a_field(self) -> IdentityCheck:

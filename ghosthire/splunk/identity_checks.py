@@ -13,6 +13,7 @@ from sigma.exceptions import SigmaError, SigmaFeatureNotSupportedByBackendError
 
 from ghosthire.identities.countries import country_names
 from ghosthire.rules.metadata import IdentityCheck, IdentityComparison
+from ghosthire.tuning import NEW_HIRE_DAYS
 
 if TYPE_CHECKING:
     from ghosthire.compile.targets import Target
@@ -53,8 +54,13 @@ def _comparison(check: IdentityCheck, user: str, country: str | None) -> list[st
     resolve = [
         f'| eval gh_kind="user", gh_key=replace(lower(\'{user}\'), "^.*\\\\\\\\", "")',
         "| lookup ghosthire_identity_keys kind AS gh_kind key AS gh_key "
-        "OUTPUT work_country AS gh_work_country end_date AS gh_end_date",
+        "OUTPUT work_country AS gh_work_country start_date AS gh_start_date end_date AS gh_end_date",
     ]
+    if check.new_hires_only:  # as ghosthire.identities.checks: within NEW_HIRE_DAYS of startDate (UTC)
+        resolve += [
+            '| eval gh_started=strptime(gh_start_date . " 00:00:00 +0000", "%Y-%m-%d %H:%M:%S %z")',
+            f"| where NOT isnull(gh_started) AND _time >= gh_started AND _time <= gh_started + {NEW_HIRE_DAYS * 86400}",
+        ]
     match check.compare:
         case IdentityComparison.AFTER_END_DATE:
             # The end date is the last working day: from the next day on (UTC) is after it.
@@ -72,5 +78,6 @@ def _comparison(check: IdentityCheck, user: str, country: str | None) -> list[st
     return [
         *resolve,
         *test,
-        "| fields - gh_kind gh_key gh_work_country gh_end_date gh_country gh_event_code gh_work_code",
+        "| fields - gh_kind gh_key gh_work_country gh_start_date gh_started gh_end_date gh_country gh_event_code "
+        "gh_work_code",
     ]
