@@ -1930,6 +1930,7 @@ def triage(company: Company, persons: list[Event], index: dict[str, Person]) -> 
     ranks: dict[str, int | None] = dict.fromkeys(workers.values())
     queued: dict[str, bool] = dict.fromkeys(workers.values(), False)
     benign_in_queue = set()
+    week_start = MEASURED_START.isoformat().replace("+00:00", "Z")
     for row in persons:
         ids = [row.get("person") or "", *(row.get("identifiers") or [])]
         who = {index[i.lower()].index for i in ids if isinstance(i, str) and i.lower() in index}
@@ -1938,8 +1939,8 @@ def triage(company: Company, persons: list[Event], index: dict[str, Person]) -> 
                 name = workers[person]
                 ranks[name] = ranks[name] or row.get("rank")
                 queued[name] = queued[name] or bool(row.get("triage"))
-            elif row.get("triage"):
-                benign_in_queue.add(person)
+            elif row.get("triage") and (row.get("window_end") or "") >= week_start:
+                benign_in_queue.add(person)  # queued in the measured week (the baseline is history)
     return {
         "workers": {name: {"rank": ranks[name], "in_queue": queued[name]} for name in ranks},
         "benign_in_queue": len(benign_in_queue),
