@@ -1,12 +1,12 @@
 """The local hunt engine in two stages: ingest-and-match, then correlate.
 
-Ingest and match are one streamed DuckDB statement (ghosthire.hunt.extract), planned once per hunt:
-DuckDB pulls the input's batches as an Arrow stream and hands back one outcome per record, which
-`_Tally` counts by file and source, and from which it keeps the matches (with the text of the records
-an alerting rule matched) and the malformed lines. Memory grows with the matches, not with the input.
-The correlations then run over the matches that feed them, over true sliding windows (one candidate
-window per event, as SigmaHQ's SQLite backend does). The events a correlation alert cites are read
-back from the input at the end (ghosthire.hunt.run), by where their lines start.
+Ingest and match are one DuckDB statement (ghosthire.hunt.extract), planned once per hunt: DuckDB
+pulls the input's batches as an Arrow stream and keeps, in the `outcomes` table, the records that
+matched or are malformed and the count of the others by file and source. Memory grows with the
+matches, not with the input. The matches are then one row per target they feed (`matches`): the
+alerting rules' become hits, and the correlations run over the rest, over true sliding windows (one
+candidate window per event, as SigmaHQ's SQLite backend does). The events a correlation alert cites are
+read back from the input at the end (ghosthire.hunt.run), by where their lines start.
 """
 
 from __future__ import annotations
@@ -22,17 +22,15 @@ from datetime import datetime
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from ghosthire.hunt.extract import TIMESTAMP_MACRO, Extraction
+from ghosthire.hunt.backend import quote_literal
+from ghosthire.hunt.extract import PROBLEM_KINDS, TIMESTAMP_MACRO, Extraction
 from ghosthire.hunt.plan import Correlation, Detection, HuntPlan
 from ghosthire.hunt.readers import ReadReport, RecordBatch
 from ghosthire.model.sources import load_sources, source_by_id
 
 # An event's id across the hunt: its file's index times this, plus its line (or record) number.
 EID_FILE_FACTOR = 1 << 40
-# Outcome rows DuckDB hands back at a time.
-OUTCOME_ROWS = 1 << 20
 # Arrow record batches of this many rows let DuckDB scan one batch on several threads.
 SCAN_ROWS = 32 * 1024
 # DuckDB's vector: the rules cost a fixed time per vector evaluated, full or not.
@@ -44,7 +42,17 @@ UNHELPFUL_OPTIMIZERS = (
     "statistics_propagation",
     "filter_pushdown",
 )
-PROBLEM_REASONS = {"invalid": "malformed JSON (truncated or invalid)", "other": "not a JSON object"}
+PROBLEM_REASONS = dict(
+    zip(PROBLEM_KINDS, ("malformed JSON (truncated or invalid)", "not a JSON object"), strict=True)
+)
+# One row per (matched record, target): the target, entity, group values and value, and the record's
+# file, number, start, time and (for an alerting rule's match) text.
+MATCHES_SQL = (
+    "CREATE OR REPLACE TEMP TABLE matches AS WITH flat AS (SELECT file, number, start, ts, matched_text, "
+    "unnest(matches) AS m FROM outcomes WHERE matches IS NOT NULL) SELECT file, number, start, ts, "
+    "matched_text, m.target AS target, m.entity AS entity, m.group_values AS group_values, m.value AS value "
+    "FROM flat"
+)
 
 
 @dataclass(frozen=True)
@@ -145,12 +153,12 @@ class HuntEngine:
     ) -> EngineResult:
         """Ingest and match in one streamed statement; then the correlations over what fed them."""
         started = time.perf_counter()
-        tally = _Tally()
         feed = _Feed(iter(batches), on_batch)
         self.db.register("batch", pa.RecordBatchReader.from_batches(BATCH_SCHEMA, feed.stream()))
         try:
-            for outcomes in self.db.sql(self.extraction.hunt_sql()).to_arrow_reader(OUTCOME_ROWS):
-                tally.add(outcomes)
+            # Executed into a table, not read through a relation: planning a statement of thousands of
+            # rules is most of a small hunt's time, and a relation would parse and bind it twice more.
+            self.db.execute(f"CREATE OR REPLACE TEMP TABLE outcomes AS {self.extraction.hunt_sql()}")
         except duckdb.Error:
             if feed.failure is None:
                 raise
@@ -159,15 +167,14 @@ class HuntEngine:
         if feed.failure is not None:
             raise feed.failure
         files = {index: name for name, index in feed.files.items()}
-        tally.report_problems(report, files)
+        self._report_problems(report, files)
         report.sort()
-        matches = tally.matches()
-        alerting = pc.less(matches["target"], self.extraction.alerting)
-        hits = self._hits(matches.filter(alerting))
-        self._load_correlation_inputs(matches.filter(pc.invert(alerting)))
+        self.db.execute(MATCHES_SQL)
+        hits = self._hits()
+        self._load_correlation_inputs()
         occurrences = self._correlate()
         evidence = self._evidence(occurrences)
-        stats = tally.stats(files)
+        stats = self._stats(files)
         stats.elapsed = time.perf_counter() - started
         return EngineResult(hits, occurrences, evidence, stats, report, files)
 
@@ -184,17 +191,44 @@ class HuntEngine:
                 self.db.unregister("batch")
         return tables
 
-    def _hits(self, matches: pa.Table) -> list[Hit]:
+    def _report_problems(self, report: ReadReport, files: dict[int, str]) -> None:
+        rows = self.db.execute(
+            "SELECT file, number, kind FROM outcomes "
+            f"WHERE kind IN ({', '.join(map(quote_literal, PROBLEM_KINDS))}) ORDER BY ALL"
+        ).fetchall()
+        for file_index, number, kind in rows:
+            report.problem(files[file_index], number, PROBLEM_REASONS[kind])
+
+    def _stats(self, files: dict[int, str]) -> EngineStats:
+        stats = EngineStats()
+        rows = self.db.execute(
+            "SELECT file, source, in_range, sum(records)::BIGINT FROM outcomes WHERE kind = 'object' "
+            "GROUP BY ALL ORDER BY ALL"
+        ).fetchall()
+        for file_index, source_id, in_range, count in rows:
+            stats.records += count
+            if source_id is None:
+                stats.unrecognised += count
+                name = files[file_index]
+                stats.unrecognised_in[name] = stats.unrecognised_in.get(name, 0) + count
+            elif not in_range:
+                stats.out_of_range += count
+            else:
+                stats.by_source[source_id] = stats.by_source.get(source_id, 0) + count
+        return stats
+
+    def _hits(self) -> list[Hit]:
         targets = self.extraction.targets
-        columns = ("target", "file", "number", "ts", "start", "entity", "matched_text")
+        rows = self.db.execute(
+            "SELECT target, file, number, ts, start, entity, matched_text FROM matches "
+            f"WHERE target < {self.extraction.alerting}"
+        ).fetchall()
         return [
             Hit(targets[target].detection, file, line, ts, start, entity, text)
-            for target, file, line, ts, start, entity, text in zip(
-                *(matches[name].to_pylist() for name in columns), strict=True
-            )
+            for target, file, line, ts, start, entity, text in rows
         ]
 
-    def _load_correlation_inputs(self, matches: pa.Table) -> None:
+    def _load_correlation_inputs(self) -> None:
         """The matches that feed correlation slots, with their event ids, as `correlation_inputs`."""
         targets = self.extraction.targets
         slots = pa.table(
@@ -204,17 +238,16 @@ class HuntEngine:
                 "slot": pa.array([target.slot for target in targets], pa.int32()),
             }
         )
-        self.db.register("fed", matches)
         self.db.register("target_slots", slots)
         try:
             self.db.execute(
                 "CREATE OR REPLACE TEMP TABLE correlation_inputs AS "
                 f"SELECT correlation, slot, file * {EID_FILE_FACTOR} + number AS event_id, start, ts, "
-                "group_values, value FROM fed JOIN target_slots USING (target) "
-                "WHERE ts IS NOT NULL AND list_count(group_values) = len(group_values)"
+                "group_values, value FROM matches JOIN target_slots USING (target) "
+                f"WHERE target >= {self.extraction.alerting} "
+                "AND ts IS NOT NULL AND list_count(group_values) = len(group_values)"
             )
         finally:
-            self.db.unregister("fed")
             self.db.unregister("target_slots")
 
     # -- correlations -------------------------------------------------------------------------
@@ -317,64 +350,6 @@ class _Feed:
             self.failure = error
 
 
-class _Tally:
-    """What the outcomes of the records add up to: counts by file, source and range, the malformed
-    lines, and the matches (one row per target a record's matches feed)."""
-
-    def __init__(self) -> None:
-        self.counts: dict[tuple[int, str | None, bool], int] = {}
-        self.problems: list[tuple[int, int, str]] = []
-        self._matched: list[pa.Table] = []
-
-    def add(self, outcomes: pa.RecordBatch) -> None:
-        table = pa.Table.from_batches([outcomes])
-        objects = table.filter(pc.equal(table["kind"], "object"))
-        grouped = objects.group_by(["file", "source", "in_range"]).aggregate([("number", "count")])
-        for file, source, in_range, count in zip(
-            *(column.to_pylist() for column in grouped.columns), strict=True
-        ):
-            key = (file, source, bool(in_range))
-            self.counts[key] = self.counts.get(key, 0) + count
-        bad = table.filter(pc.is_in(table["kind"], pa.array(list(PROBLEM_REASONS))))
-        self.problems += zip(*(bad[name].to_pylist() for name in ("file", "number", "kind")), strict=True)
-        matched = table.filter(pc.is_valid(table["matches"]))
-        if matched.num_rows:
-            self._matched.append(matched.drop_columns(["kind", "source", "in_range"]))
-
-    def matches(self) -> pa.Table:
-        """One row per (record, target): the target, entity, group values and value, and the record's
-        file, number, start, time and (for an alerting rule's match) text."""
-        if not self._matched:
-            return MATCH_SCHEMA.empty_table()
-        records = pa.concat_tables(self._matched)
-        lists = records["matches"].combine_chunks()
-        parents = pc.list_parent_indices(lists)
-        flat = pc.list_flatten(lists)
-        columns = {
-            name: records[name].take(parents) for name in ("file", "number", "start", "ts", "matched_text")
-        }
-        columns.update({name: flat.field(name) for name in ("target", "entity", "group_values", "value")})
-        return pa.table(columns)
-
-    def report_problems(self, report: ReadReport, files: dict[int, str]) -> None:
-        for file_index, number, kind in sorted(self.problems):
-            report.problem(files[file_index], number, PROBLEM_REASONS[kind])
-
-    def stats(self, files: dict[int, str]) -> EngineStats:
-        stats = EngineStats()
-        for (file_index, source_id, in_range), count in self.counts.items():
-            stats.records += count
-            if source_id is None:
-                stats.unrecognised += count
-                name = files[file_index]
-                stats.unrecognised_in[name] = stats.unrecognised_in.get(name, 0) + count
-            elif not in_range:
-                stats.out_of_range += count
-            else:
-                stats.by_source[source_id] = stats.by_source.get(source_id, 0) + count
-        return stats
-
-
 def _read_times_as_utc(db: duckdb.DuckDBPyConnection) -> None:
     """A time without a zone is UTC. Without the ICU extension DuckDB reads it so already; with ICU it
     would take the machine's zone, so the session zone is set where ICU is there to set it."""
@@ -432,19 +407,6 @@ def _ordered_chain(window: Iterable[tuple[float, int, int]], slots: int) -> tupl
 
 BATCH_SCHEMA = pa.schema(
     [("text", pa.large_string()), ("number", pa.int64()), ("start", pa.int64()), ("file", pa.int64())]
-)
-MATCH_SCHEMA = pa.schema(
-    [
-        ("file", pa.int64()),
-        ("number", pa.int64()),
-        ("start", pa.int64()),
-        ("ts", pa.float64()),
-        ("matched_text", pa.large_string()),
-        ("target", pa.int32()),
-        ("entity", pa.string()),
-        ("group_values", pa.list_(pa.string())),
-        ("value", pa.string()),
-    ]
 )
 
 

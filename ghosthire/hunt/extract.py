@@ -37,6 +37,8 @@ KIND_SQL = (
     "WHEN starts_with(text, '{') OR json_type(text) = 'OBJECT' THEN 'object' ELSE 'other' END"
 )
 TEXT_COLUMN = "text"
+# The kinds of line that are reported as skipped: malformed JSON, and JSON that is not an object.
+PROBLEM_KINDS = ("invalid", "other")
 # One target of a match: an alerting rule (with its entity) or a correlation slot (with its fields).
 TARGET_TYPE = "STRUCT(target INTEGER, entity VARCHAR, group_values VARCHAR[], value VARCHAR)"
 _QUOTED = re.compile(r"'(?:[^']|'')*'|\"((?:[^\"]|\"\")*)\"")
@@ -165,16 +167,20 @@ class Extraction:
         )
 
     def hunt_sql(self) -> str:
-        """One outcome per record of the registered `batch` (columns text, number, start, file): its kind,
-        source, time, whether it is in range, the targets its matches feed and, for a record an alerting
-        rule matched, its text."""
+        """The outcomes of the records of the registered `batch` (columns text, number, start, file): one
+        row per record that matched or is malformed (`number` set), with its time, the targets its matches
+        feed and, when an alerting rule matched, its text; the other records counted (`records`) by file,
+        kind, source and whether they are in range. Memory grows with the matches, not with the input."""
         alerted = f"list_bool_or(list_transform(matches, lambda m: m.target < {self.alerting}))"
+        problem = f"_kind IN ({_listed(PROBLEM_KINDS)})"
         return (
             f"WITH {self._ctes}, "
             f"matched AS (SELECT *, CASE WHEN _in_range THEN {self._match_case()} END AS _matched_targets FROM ranged), "
             "outcomes AS (SELECT *, CASE WHEN len(_matched_targets) > 0 THEN _matched_targets END AS matches FROM matched) "
-            "SELECT file, number, start, _kind AS kind, _source AS source, _in_range AS in_range, _ts AS ts, "
-            f"matches, CASE WHEN {alerted} THEN {TEXT_COLUMN} END AS matched_text FROM outcomes"
+            "SELECT file, _kind AS kind, _source AS source, _in_range AS in_range, "
+            f"CASE WHEN matches IS NOT NULL OR {problem} THEN number END AS number, count(*) AS records, "
+            "any_value(start) AS start, any_value(_ts) AS ts, any_value(matches) AS matches, "
+            f"any_value(CASE WHEN {alerted} THEN {TEXT_COLUMN} END) AS matched_text FROM outcomes GROUP BY ALL"
         )
 
     def source_rows_sql(self, source_id: str) -> str:
