@@ -3,8 +3,8 @@
 Every search ships disabled. `--enable` selects searches by what their annotations say
 (`action.correlationsearch.annotations`): `all`, `recommended`, `guidance:<area>`, `level:<level>` (that
 level and above) or `search:<name>`; selecting any detection also enables the triage searches (the
-roll-up and the risk incident), which only read what detections raised, and a first-seen search enables
-its baseline. `--index SOURCE=INDEX[,INDEX]`
+roll-up and the risk incident), which only read what detections raised, and the search that keeps the
+identity keys from the identity and asset lookups; a first-seen search enables its baseline. `--index SOURCE=INDEX[,INDEX]`
 narrows the `ghosthire_src_<SOURCE>` macros (a prefix such as `windows` covers every `windows_*` source)
 from `index=*` to those indexes.
 
@@ -28,7 +28,8 @@ _ANNOTATIONS = "action.correlationsearch.annotations"
 # The index clause a source macro starts with: `index=*` as shipped, or `(index=a OR index=b)`.
 _LEADING_INDEXES = re.compile(r"^\s*(?:\(\s*index=[^()]*\)|index=\S+)\s*")
 _INDEX_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_*-]*$")
-_TRIAGE = "triage"
+# Searches that serve every detection: the triage queue, and the identity keys kept from the lookups.
+_WITH_DETECTIONS = frozenset({"triage", "identity-keys"})
 _BASELINE_OF = "ghosthire_baseline_of"
 
 
@@ -80,7 +81,9 @@ def selected_searches(package: SplunkPackage, selectors: tuple[str, ...]) -> set
             )
         chosen |= matched
     if chosen:
-        chosen |= {name for name, notes in annotated.items() if notes.get("ghosthire_role") == _TRIAGE}
+        chosen |= {
+            name for name, notes in annotated.items() if notes.get("ghosthire_role") in _WITH_DETECTIONS
+        }
     # A first-seen search's baseline runs with it.
     chosen |= {name for name, notes in annotated.items() if notes.get(_BASELINE_OF) in chosen}
     return chosen

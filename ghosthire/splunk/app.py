@@ -53,6 +53,7 @@ from ghosthire.splunk.searches import (
     PERSON_MACRO,
     RISK_PERSON,
     RISK_UNRESOLVED,
+    ROLE_IDENTITY_KEYS,
     ROLE_TRIAGE,
     ROLE_TRIAGE_ES,
     SEARCH_NAME_PREFIX,
@@ -86,6 +87,7 @@ RULE_CATALOGUE = "ghosthire_rules.csv"
 FIRST_SEEN_LOOKUP = "ghosthire_first_seen.csv"
 FIRST_SEEN_COLUMNS = b"search_id,entity,last_seen\n"
 TRIAGE_ID = "ghosthire_triage"
+IDENTITY_KEYS_ID = "ghosthire_identity_keys"
 TSTATS_TARGET = "splunk_tstats"
 
 
@@ -129,6 +131,7 @@ def build_app(pack: RulePack, spl: TargetOutput, out_dir: Path) -> Path:
         "person_macro": PERSON_MACRO,
         "first_seen_macro": FIRST_SEEN_MACRO,
         "first_seen_update_macro": FIRST_SEEN_UPDATE_MACRO,
+        "identity_keys_search": identity_keys_search(settings),
         "risk_person": RISK_PERSON,
         "risk_unresolved": RISK_UNRESOLVED,
         "new_hire_days": NEW_HIRE_DAYS,
@@ -211,6 +214,23 @@ def triage_searches(settings: AppSettings, policy: TriagePolicy) -> list[TriageS
             triage_annotations(settings, ROLE_TRIAGE_ES),
         ),
     ]
+
+
+@dataclass(frozen=True)
+class IdentityKeysSearch:
+    """The scheduled search that rewrites ghosthire_identity_keys from the identity and asset lookups."""
+
+    name: str
+    cron: str
+    annotations: str
+
+
+def identity_keys_search(settings: AppSettings) -> IdentityKeysSearch:
+    return IdentityKeysSearch(
+        search_name("Identity keys from the identity and asset lookups"),
+        schedule_for(IDENTITY_KEYS_ID, 0, settings).cron,
+        json.dumps({"ghosthire_role": ROLE_IDENTITY_KEYS}, separators=(",", ":")),
+    )
 
 
 def tstats_target() -> Target:

@@ -39,6 +39,8 @@ RISK_PERSON, RISK_UNRESOLVED = "risk_person", "risk_unresolved"
 ROLE_DETECTION, ROLE_VARIANT, ROLE_TRIAGE, ROLE_TRIAGE_ES = "detection", "variant", "triage", "triage-es"
 # A first-seen search's baseline; enabled with the search it serves (`ghosthire_baseline_of`).
 ROLE_BASELINE = "baseline"
+# The search that rewrites the identity keys from the identity and asset lookups; enabled with detections.
+ROLE_IDENTITY_KEYS = "identity-keys"
 # savedsearches.conf alert.severity: 1 debug, 2 info, 3 warning, 4 error, 5 severe, 6 fatal.
 _ALERT_SEVERITY: dict[Level, int] = {"informational": 2, "low": 3, "medium": 4, "high": 5, "critical": 6}
 

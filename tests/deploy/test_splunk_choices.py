@@ -53,18 +53,24 @@ def test_selectors_choose_by_annotation(package: Path, selectors: tuple[str, ...
     assert {name for name, value in searches.items() if value == "0"} == enabled
 
 
-def test_a_first_seen_search_brings_its_baseline_and_only_it(tmp_path: Path) -> None:
-    baseline = f"{RMM} (first-seen baseline)"
-    stanza = (
+def test_detections_bring_the_identity_keys_search_and_a_first_seen_one_its_baseline(tmp_path: Path) -> None:
+    baseline, keys = (
+        f"{RMM} (first-seen baseline)",
+        "Ghosthire - Identity keys from the identity and asset lookups",
+    )
+    stanzas = (
         f"\n[{baseline}]\nsearch = `ghosthire_src_windows` EventCode=1\ndisabled = 1\n"
         'action.correlationsearch.annotations = {"ghosthire_role":"baseline",'
         f'"ghosthire_baseline_of":"{RMM}"}}\n'
+        f"\n[{keys}]\nsearch = | inputlookup ghosthire_identities\ndisabled = 1\n"
+        'action.correlationsearch.annotations = {"ghosthire_role":"identity-keys"}\n'
     )
-    package = write_package(tmp_path, {"default/savedsearches.conf": SAVEDSEARCHES_CONF + stanza})
+    package = write_package(tmp_path, {"default/savedsearches.conf": SAVEDSEARCHES_CONF + stanzas})
     for selectors, enabled in (
-        (("level:high",), {RMM, baseline}),
-        (("recommended",), {CRD}),
-        (("all",), {RMM, CRD, baseline}),
+        (("level:high",), {RMM, baseline, keys}),
+        (("recommended",), {CRD, keys}),
+        (("all",), {RMM, CRD, baseline, keys}),
+        ((), set()),
     ):
         objects = chosen(package, *selectors).objects  # type: ignore[attr-defined]
         searches = {obj.name: obj.attributes["disabled"] for obj in objects if obj.kind.name == "savedsearch"}

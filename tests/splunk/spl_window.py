@@ -22,6 +22,8 @@ reference:
 - `stats`/`streamstats` ignore null values in `dc`, `values`, `max`, `min` and drop groups with a null
   by-field; `addinfo` adds `info_min_time` (the searched range's start, given by the test);
 - `multisearch [ search ... ] ...` is the union of its subsearches' results;
+- `append [| inputlookup ... | ...]` adds the subsearch's results; `mvexpand f` makes an event per value
+  of f (an event without f passes); `eventstats` adds its group's aggregates to each event;
 - `inputlookup append=true <definition>` adds the lookup's rows to the results; `outputlookup <definition>`
   replaces the lookup's rows (in the test's `lookups` dict) with the results, values as text;
 - a subsearch in a search expression, `[| inputlookup <definition> | where len(c) > 0 | eval v=<c with
@@ -367,6 +369,21 @@ def _command(
             )
             for event in results
         ]
+    if text.startswith("append [") and text.endswith("]"):
+        [subsearch] = _subsearches(text.removeprefix("append "))
+        [head, *rest] = commands(subsearch)
+        found = _generate(head, [], macros or {}, info_min_time)
+        for part in rest:
+            found = _command(part, found, info_min_time, macros)
+        return results + found
+    if match := re.fullmatch(r"mvexpand (\w+)", text):
+        return [
+            _set(event, match[1], value) if event.get(match[1]) is not None else event
+            for event in results
+            for value in (_values(event.get(match[1])) or [None])
+        ]
+    if match := re.fullmatch(r"eventstats (.+?)(?: by (\w+))?", text):
+        return _eventstats(match[1], match[2], results)
     if text.startswith("lookup "):
         return _lookup_command(text, results)
     if match := re.fullmatch(r"inputlookup append=(?:t|true) (\w+)", text):
@@ -474,6 +491,24 @@ def _stats(spec: str, by: list[str], results: list[Event]) -> list[Event]:
             **{name: _aggregate(f, field, rows) for f, field, name in _aggregates(spec)},
         }
         for key, rows in groups.items()
+    ]
+
+
+def _eventstats(spec: str, by: str | None, results: list[Event]) -> list[Event]:
+    """Each event with the aggregates of its group (all events without `by`); an event whose by-field is
+    null is left as it is."""
+    groups: dict[Any, list[Event]] = defaultdict(list)
+    for event in results:
+        groups[event.get(by) if by else ()].append(event)
+    aggregates = {
+        key: {name: _aggregate(f, field, rows) for f, field, name in _aggregates(spec)}
+        for key, rows in groups.items()
+    }
+    return [
+        event
+        if by and event.get(by) is None
+        else {k: v for k, v in {**event, **aggregates[event.get(by) if by else ()]}.items() if v is not None}
+        for event in results
     ]
 
 
@@ -833,6 +868,13 @@ def _splunk_regex(pattern: str) -> re.Pattern[str]:
 _EVAL_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "lower": _lower,
     "trim": lambda value: None if value is None else str(value).strip(),
+    "upper": lambda value: None if value is None else str(value).upper(),
+    "len": lambda value: None if value is None else len(str(value)),
+    "isnotnull": lambda value: value is not None,
+    "substr": lambda value, start, length: (
+        None if value is None else str(value)[int(start) - 1 : int(start) - 1 + int(length)]
+    ),
+    "mvappend": lambda *values: [item for value in values for item in _values(value)] or None,
     "mvindex": lambda value, index: (
         None if value is None else _values(value)[int(index)] if len(_values(value)) > int(index) else None
     ),

@@ -141,6 +141,9 @@ def test_every_search_ends_with_its_own_defined_filter_macro(app_files: dict[str
     macros = conf(app_files, "default/macros.conf")
     for name, keys in conf(app_files, "default/savedsearches.conf").items():
         lines = keys["search"].splitlines()
+        if json.loads(keys["action.correlationsearch.annotations"])["ghosthire_role"] == "identity-keys":
+            assert lines[-1] == "| outputlookup ghosthire_identity_keys", name  # no results, nothing to tune
+            continue
         if name.endswith(BASELINE_SUFFIX):  # the search it serves, then the baseline's lookup update
             assert lines[-1].startswith("| `ghosthire_first_seen_update("), name
             lines = lines[:-1]
