@@ -10,6 +10,8 @@ import pytest
 from ghosthire.compile import CompiledRule, Target, TargetOutput, compile_target, load_targets
 from ghosthire.rules import RulePack, load_pack
 from ghosthire.splunk.app import build_app, tstats_target
+from ghosthire.splunk.conf import Stanzas, parse_conf
+from tests.splunk.spl_window import Lookups, app_lookups, app_macros
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -55,3 +57,21 @@ def app_files(built_app: Path) -> dict[str, bytes]:
             for member in tar.getmembers()
             if member.isfile()
         }
+
+
+@pytest.fixture(scope="session")
+def saved(app_files: dict[str, bytes]) -> Stanzas:
+    """The built app's savedsearches.conf, by stanza."""
+    return parse_conf(app_files["default/savedsearches.conf"].decode("utf-8"), "savedsearches.conf")
+
+
+@pytest.fixture(scope="session")
+def macros(app_files: dict[str, bytes]) -> dict[str, str]:
+    """The built app's macros as the SPL interpreter runs them (a module may define its own)."""
+    return app_macros(app_files)
+
+
+@pytest.fixture(scope="session")
+def lookups(app_files: dict[str, bytes]) -> Lookups:
+    """The built app's lookup definitions with their rows: copy them before editing."""
+    return app_lookups(app_files)

@@ -12,30 +12,15 @@ import pytest
 
 from ghosthire.rules import RulePack
 from ghosthire.rules.cases import load_cases
-from ghosthire.splunk.conf import Stanzas, parse_conf
+from ghosthire.splunk.conf import Stanzas
 from ghosthire.splunk.searches import BASELINE_SUFFIX
 from tests.conftest import DETECTION_CASES
-from tests.splunk.spl_window import Lookups, app_lookups, app_macros, run
+from tests.splunk.spl_window import Lookups, run
 from tests.splunk.splunk_events import Event, splunk_events
 
 CASES = load_cases(DETECTION_CASES)
 DAY = 86400
 SEARCH_ID = "action.summary_index.ghosthire_search_id"
-
-
-@pytest.fixture(scope="module")
-def saved(app_files: dict[str, bytes]) -> Stanzas:
-    return parse_conf(app_files["default/savedsearches.conf"].decode("utf-8"), "savedsearches.conf")
-
-
-@pytest.fixture(scope="module")
-def macros(app_files: dict[str, bytes]) -> dict[str, str]:
-    return app_macros(app_files)
-
-
-@pytest.fixture(scope="module")
-def lookups(app_files: dict[str, bytes]) -> Lookups:
-    return app_lookups(app_files)
 
 
 def test_every_first_seen_search_has_a_baseline_on_the_interval_before_its_own(

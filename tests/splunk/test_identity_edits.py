@@ -14,30 +14,13 @@ import csv
 import io
 from pathlib import Path
 
-import pytest
-
 from ghosthire.identities import ASSETS_FILE, IDENTITIES_FILE, Directory
-from ghosthire.splunk.conf import Stanzas, parse_conf
+from ghosthire.splunk.conf import Stanzas
 from ghosthire.splunk.persons import identity_keys
-from tests.splunk.spl_window import Lookups, app_lookups, app_macros, run
+from tests.splunk.spl_window import Lookups, run
 
 SEARCH = "ghosthire - Identity keys from the identity and asset lookups"
 KEYS = "ghosthire_identity_keys"
-
-
-@pytest.fixture(scope="module")
-def saved(app_files: dict[str, bytes]) -> Stanzas:
-    return parse_conf(app_files["default/savedsearches.conf"].decode("utf-8"), "savedsearches.conf")
-
-
-@pytest.fixture(scope="module")
-def macros(app_files: dict[str, bytes]) -> dict[str, str]:
-    return app_macros(app_files)
-
-
-@pytest.fixture(scope="module")
-def lookups(app_files: dict[str, bytes]) -> Lookups:
-    return app_lookups(app_files)
 
 
 def _rows(rows: list[dict[str, str]]) -> set[tuple[tuple[str, str], ...]]:

@@ -13,8 +13,6 @@ import json
 import re
 from pathlib import Path
 
-import pytest
-
 from ghosthire.hunt import hunt
 from ghosthire.hunt.persons import PersonRisk, escalate_new_hires, rank_persons
 from ghosthire.identities import ASSETS_FILE, IDENTITIES_FILE, Directory
@@ -24,20 +22,10 @@ from ghosthire.splunk.conf import parse_conf
 from ghosthire.splunk.persons import company_directory, identity_keys
 from ghosthire.triage import load_triage_policy
 from tests.conftest import DETECTION_CASES
-from tests.splunk.spl_window import Lookups, app_lookups, app_macros, run
+from tests.splunk.spl_window import Lookups, run
 from tests.splunk.splunk_events import splunk_events
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-
-
-@pytest.fixture(scope="module")
-def macros(app_files: dict[str, bytes]) -> dict[str, str]:
-    return app_macros(app_files)
-
-
-@pytest.fixture(scope="module")
-def lookups(app_files: dict[str, bytes]) -> Lookups:
-    return app_lookups(app_files)
 
 
 def splunk_person(entity: str, entity_type: str, macros: dict[str, str], lookups: Lookups) -> str | None:
