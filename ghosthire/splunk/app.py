@@ -245,7 +245,8 @@ def tstats_target() -> Target:
 def app_searches(
     pack: RulePack, spl: TargetOutput, tstats: TargetOutput, settings: AppSettings
 ) -> list[SavedSearch]:
-    """A saved search per compiled rule that is not a building block, and per tstats variant."""
+    """A saved search per compiled rule that is not a building block feeding a correlation, and per tstats
+    variant."""
     raw_fields = FieldResolver(spl.target)
     cim_fields = FieldResolver(tstats.target)
     raw = {
@@ -265,7 +266,9 @@ def app_searches(
 
 
 def _alerting(compiled: Iterable[CompiledRule]) -> list[CompiledRule]:
-    return [item for item in compiled if not is_building_block(item.rule)]
+    """A building block no correlation reads keeps its search, which writes risk only (no notable), as a
+    building block adds risk on the other targets."""
+    return [item for item in compiled if not is_building_block(item.rule) or item.rule.rule._output]
 
 
 def filter_macros(spl: TargetOutput, searches: list[SavedSearch]) -> list[FilterMacro]:

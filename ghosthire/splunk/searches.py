@@ -91,9 +91,15 @@ class SavedSearch:
 
 
 def is_building_block(pack_rule: PackRule) -> bool:
-    """Building blocks only feed correlations: no saved search of their own, but their filter macro stays
-    (the correlation searches embed their query, filter included)."""
+    """Building blocks feed correlations and risk: a saved search of their own only when no correlation reads
+    them (risk only); their filter macro stays (the correlation searches embed their query, filter
+    included)."""
     return bool(pack_rule.rule.custom_attributes.get("building_block"))
+
+
+def raises_notable(pack_rule: PackRule, settings: AppSettings) -> bool:
+    """A building block only ever writes risk (an Anomaly), whatever its level."""
+    return pack_rule.level in settings.alerting.notable_levels and not is_building_block(pack_rule)
 
 
 def filter_macro(search_id: str) -> str:
@@ -177,7 +183,7 @@ def annotations(pack_rule: PackRule, settings: AppSettings, role: str, data_sour
     own (guidance areas, level, recommended, role), which the installer selects searches by."""
     meta = metadata_of(pack_rule)
     vocabulary = settings.annotations
-    notable = pack_rule.level in settings.alerting.notable_levels
+    notable = raises_notable(pack_rule, settings)
     return _json(
         {
             "analytic_story": [vocabulary.pack_story, *(vocabulary.stories[area] for area in meta.guidance)],
@@ -300,7 +306,7 @@ def rule_search(
                 "detection_version": rule_version(pack_rule),
             }
         ),
-        notable=pack_rule.level in settings.alerting.notable_levels,
+        notable=raises_notable(pack_rule, settings),
         severity=pack_rule.level,
         alert_severity=_ALERT_SEVERITY[pack_rule.level],
         rule_title=pack_rule.title,

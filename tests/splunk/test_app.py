@@ -125,16 +125,29 @@ def test_metadata_never_grants_write_to_everyone(app_files: dict[str, bytes]) ->
     assert not [value for value in access if re.search(r"write\s*:\s*\[[^\]]*\*", value)]
 
 
-def test_one_saved_search_per_compiled_rule_except_building_blocks(
-    app_files: dict[str, bytes], splunk_output: TargetOutput
+def test_one_saved_search_per_compiled_rule_except_building_blocks_of_correlations(
+    app_files: dict[str, bytes], splunk_output: TargetOutput, pack: RulePack
 ) -> None:
-    raw = {name for name in rule_searches(app_files) if not name.endswith(TSTATS_SUFFIX)}
+    """A building block a correlation reads has no search of its own; one no correlation reads keeps a
+    search that writes risk and never a notable."""
+    searches = rule_searches(app_files)
+    raw = {name for name in searches if not name.endswith(TSTATS_SUFFIX)}
+    read = {pack.of(ref.rule).name for rule in pack.rules if rule.is_correlation for ref in rule.rule.rules}
     expected = {
         SEARCH_NAME_PREFIX + item.rule.title
         for item in splunk_output.ok()
-        if not is_building_block(item.rule)
+        if not is_building_block(item.rule) or item.rule.name not in read
     }
     assert raw == expected
+    standalone = [
+        item.rule
+        for item in splunk_output.ok()
+        if is_building_block(item.rule) and item.rule.name not in read
+    ]
+    assert standalone, "the pack has a building block no correlation reads (the VoIP applicant)"
+    for rule in standalone:
+        keys = searches[SEARCH_NAME_PREFIX + rule.title]
+        assert keys["action.notable"] == "0" and keys["action.risk"] == "1", rule.name
 
 
 def test_every_search_ends_with_its_own_defined_filter_macro(app_files: dict[str, bytes]) -> None:
