@@ -7,6 +7,13 @@ under `not` (SQL's NULL is folded back to false at every NOT). Several string va
 scans a value once for all of them, where a chain of ILIKEs scans it once per value (hundreds of times
 slower for a catalogue of 600 names), but a few values RE2 cannot skip ahead to cost less as ILIKEs.
 Keywords (values without a field) match anywhere in the record's JSON text.
+
+A field holding a JSON array matches a value when any of its elements does, as Elasticsearch reads an
+array field (a term query, EQL and Lucene match any value of a multi-valued field); SigmaHQ's SQLite
+reference (through Zircolite) stores an array as one text column, which only a `contains` can reach, an
+artefact of flattening rather than a meaning. Each detection is therefore written twice: `where`, for
+the records whose fields hold no array (nearly all), and `where_on_lists`, which also tests each element
+of a field that holds one; the engine plans the second only for the records that need it.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -31,9 +39,11 @@ from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 from sigma.processing.transformations import AddConditionTransformation
 from sigma.rule import SigmaDetectionItem, SigmaRule
 from sigma.types import (
+    SigmaBool,
     SigmaCasedString,
     SigmaCompareExpression,
     SigmaNumber,
+    SigmaRegularExpression,
     SigmaRegularExpressionFlag,
     SigmaString,
     SpecialChars,
@@ -44,6 +54,11 @@ RAW_FIELD = "_raw"
 # Values of one field searched with one RE2 regex rather than an ILIKE each, when nothing lets RE2 skip
 # ahead (measured: such a regex costs about six ILIKEs, whatever its number of alternatives).
 FOLD_MIN_SEARCHED = 7
+# Values compared with each element of a field that holds a JSON array (presence tests and field
+# references compare the field itself).
+ELEMENT_WISE = (SigmaString, SigmaNumber, SigmaBool, SigmaRegularExpression, SigmaCompareExpression)
+# The name an array's element takes in the comparison repeated over the elements.
+ELEMENT = "ghosthire_element"
 
 
 @dataclass(frozen=True)
@@ -56,6 +71,8 @@ class LocalQuery:
     # Fields a match requires to equal one of some numbers (EventID 1 or 4688), as the text they are
     # compared as: the engine reads a source's other fields only for records that can match.
     required_numbers: dict[str, frozenset[str]] = field(default_factory=dict, compare=False)
+    # The same WHERE clause, also true where a field holding a JSON array has an element it holds for.
+    where_on_lists: str = ""
 
     def __str__(self) -> str:
         return f'SELECT * FROM "{self.table}" WHERE {self.where}'
@@ -124,6 +141,10 @@ class DuckDBBackend(TextQueryBackend):
         super().__init__(*args, **kwargs)
         self._fields: set[str] = set()
         self._rule: SigmaRule | None = None
+        # Set while the detection is written again for fields that hold arrays (see _element_wise), and
+        # while a comparison is written for an array's element.
+        self._on_lists = False
+        self._on_element = False
         # The pipeline items that add a condition for a log source (EventID 1 or 4688, a Channel).
         self._log_source_items = {
             item.identifier
@@ -147,7 +168,34 @@ class DuckDBBackend(TextQueryBackend):
 
     def escape_and_quote_field(self, field_name: str) -> str:
         self._fields.add(field_name)
-        return quote_identifier(field_name)
+        return ELEMENT if self._on_element else quote_identifier(field_name)
+
+    def convert_condition_field_eq_val(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str | DeferredQueryExpression:
+        expression = super().convert_condition_field_eq_val(cond, state)
+        if not self._on_lists or not isinstance(cond.value, ELEMENT_WISE) or not isinstance(expression, str):
+            return expression
+        return self._element_wise(
+            cond.field,
+            expression,
+            lambda: super(DuckDBBackend, self).convert_condition_field_eq_val(cond, state),
+        )
+
+    def _element_wise(self, field_name: str, expression: str, convert: Callable[[], Any]) -> str:
+        """A comparison that also holds when the field is a JSON array one of whose elements it holds
+        for: `convert` writes the comparison again, on the element."""
+        self._on_element = True
+        try:
+            on_element = convert()
+        finally:
+            self._on_element = False
+        column = quote_identifier(field_name)
+        return (
+            f"({expression} OR CASE WHEN starts_with({column}, '[') AND json_valid({column}) THEN "
+            f"list_bool_or(list_transform(json_extract_string({column}, '$[*]'), "
+            f"lambda {ELEMENT}: {on_element})) END)"
+        )
 
     def convert_value_str(self, s: SigmaString, state: ConversionState) -> str:
         converted = s.convert(self.escape_char, self.wildcard_multi, self.wildcard_single, self.add_escaped)
@@ -241,10 +289,12 @@ class DuckDBBackend(TextQueryBackend):
 
     def _any_of(self, field_name: str, cased: bool, values: list[SigmaString]) -> str:
         flags = "(?s)" if cased else "(?is)"
-        regex = flags + "(?:" + "|".join(_value_regex(value) for value in values) + ")"
-        return self.any_of_expression.format(
-            field=self.escape_and_quote_field(field_name), regex=quote_literal(regex)
-        )
+        regex = quote_literal(flags + "(?:" + "|".join(_value_regex(value) for value in values) + ")")
+
+        def convert() -> str:
+            return self.any_of_expression.format(field=self.escape_and_quote_field(field_name), regex=regex)
+
+        return self._element_wise(field_name, convert(), convert) if self._on_lists else convert()
 
     def convert_condition_val_str(self, cond: Any, state: ConversionState) -> str:
         """A keyword matches anywhere in the record's JSON text, as a substring, written as JSON writes
@@ -293,7 +343,14 @@ class DuckDBBackend(TextQueryBackend):
                 "from the rest of the source"
             )
         condition = rule.detection.parsed_condition[index].parsed
-        return LocalQuery(table, query, frozenset(self._fields), required_numbers(condition))
+        self._on_lists = True
+        try:
+            on_lists = self.convert_condition(condition, state)
+        finally:
+            self._on_lists = False
+        return LocalQuery(
+            table, query, frozenset(self._fields), required_numbers(condition), where_on_lists=str(on_lists)
+        )
 
     def _restricted(self, rule: SigmaRule) -> bool:
         """Whether a log-source pipeline item narrowed the rule to its category or service (a rule that

@@ -91,6 +91,17 @@ class Evidence:
 
 
 @dataclass
+class Uncomparable:
+    """Records of one file whose field holds a JSON object, which no Sigma value can equal: the rules
+    compare its JSON text (the records are kept and matched on their other fields)."""
+
+    field: str
+    file: str
+    records: int
+    first_line: int
+
+
+@dataclass
 class EngineStats:
     records: int = 0
     by_source: dict[str, int] = field(default_factory=dict)
@@ -98,6 +109,7 @@ class EngineStats:
     # Input file -> records in it no source recognised.
     unrecognised_in: dict[str, int] = field(default_factory=dict)
     out_of_range: int = 0
+    uncomparable: list[Uncomparable] = field(default_factory=list)
     elapsed: float = 0.0
 
 
@@ -138,12 +150,12 @@ class HuntEngine:
         self.db.execute(f"SET disabled_optimizers = '{','.join(UNHELPFUL_OPTIMIZERS)}'")
         self.db.execute(TIMESTAMP_MACRO)
         candidates = (source_by_id(source),) if source else load_sources()
-        self.extraction = Extraction(
-            plan,
-            candidates=candidates,
-            since=since.timestamp() if since else None,
-            until=until.timestamp() if until else None,
-        )
+        self._bounds = {
+            "candidates": candidates,
+            "since": since.timestamp() if since else None,
+            "until": until.timestamp() if until else None,
+        }
+        self.extraction = Extraction(plan, **self._bounds)
 
     def run(
         self,
@@ -166,6 +178,7 @@ class HuntEngine:
             self.db.unregister("batch")
         if feed.failure is not None:
             raise feed.failure
+        self._match_lists()
         files = {index: name for name, index in feed.files.items()}
         self._report_problems(report, files)
         report.sort()
@@ -175,6 +188,7 @@ class HuntEngine:
         occurrences = self._correlate()
         evidence = self._evidence(occurrences)
         stats = self._stats(files)
+        stats.uncomparable = self._uncomparable(files)
         stats.elapsed = time.perf_counter() - started
         return EngineResult(hits, occurrences, evidence, stats, report, files)
 
@@ -190,6 +204,42 @@ class HuntEngine:
             finally:
                 self.db.unregister("batch")
         return tables
+
+    def _match_lists(self) -> None:
+        """The records whose fields hold JSON arrays matched again, by rules that also test each element
+        (a statement planned only when the input has such records): their matches replace the first's."""
+        if not self.db.execute("SELECT count(*) FROM outcomes WHERE listed_text IS NOT NULL").fetchone()[0]:
+            return
+        extraction = Extraction(self.plan, **self._bounds, on_lists=True)
+        self.db.execute(
+            "CREATE OR REPLACE TEMP VIEW batch AS SELECT listed_text AS text, number, start, file "
+            "FROM outcomes WHERE listed_text IS NOT NULL"
+        )
+        try:
+            self.db.execute(f"CREATE OR REPLACE TEMP TABLE listed AS {extraction.hunt_sql()}")
+        finally:
+            self.db.execute("DROP VIEW batch")
+        self.db.execute(
+            "UPDATE outcomes SET matches = listed.matches, matched_text = listed.matched_text "
+            "FROM listed WHERE outcomes.listed_text IS NOT NULL "
+            "AND outcomes.file = listed.file AND outcomes.number = listed.number"
+        )
+
+    def _uncomparable(self, files: dict[int, str]) -> list[Uncomparable]:
+        """Per field and file, the records whose field holds a JSON object, and the first one's line."""
+        rows = self.db.execute(
+            "SELECT file, number, record_group, shapes FROM outcomes WHERE list_contains(shapes, 'OBJECT') "
+            "ORDER BY file, number"
+        ).fetchall()
+        found: dict[tuple[str, int], list[int]] = {}
+        for file_index, number, group, shapes in rows:
+            for name, shape in zip(self.extraction.groups[group].fields, shapes, strict=True):
+                if shape == "OBJECT":
+                    found.setdefault((name, file_index), []).append(number)
+        return [
+            Uncomparable(name, files[file_index], len(numbers), numbers[0])
+            for (name, file_index), numbers in sorted(found.items())
+        ]
 
     def _report_problems(self, report: ReadReport, files: dict[int, str]) -> None:
         rows = self.db.execute(

@@ -131,10 +131,13 @@ class Extraction:
         candidates: tuple[Source, ...],
         since: float | None = None,
         until: float | None = None,
+        on_lists: bool = False,
     ) -> None:
         """`candidates`: the sources a record may be (all, or the one --source names); `since`/`until`:
-        epoch seconds bounding the records kept."""
+        epoch seconds bounding the records kept; `on_lists`: match with the rules' WHERE clauses that
+        also test each element of a field holding a JSON array (planned for the records that hold one)."""
         self.plan = plan
+        self.on_lists = on_lists
         self.candidates = candidates
         self.used = plan.sources()
         self.groups: list[RecordGroup] = []
@@ -170,17 +173,23 @@ class Extraction:
         """The outcomes of the records of the registered `batch` (columns text, number, start, file): one
         row per record that matched or is malformed (`number` set), with its time, the targets its matches
         feed and, when an alerting rule matched, its text; the other records counted (`records`) by file,
-        kind, source and whether they are in range. Memory grows with the matches, not with the input."""
+        kind, source and whether they are in range. Memory grows with the matches, not with the input.
+        A record in range whose fields hold JSON arrays or objects has a row too, with its group, the JSON
+        type of each of the group's fields (`shapes`) and, when one is an array, its text (`listed_text`)."""
         alerted = f"list_bool_or(list_transform(matches, lambda m: m.target < {self.alerting}))"
         problem = f"_kind IN ({_listed(PROBLEM_KINDS)})"
         return (
             f"WITH {self._ctes}, "
-            f"matched AS (SELECT *, CASE WHEN _in_range THEN {self._match_case()} END AS _matched_targets FROM ranged), "
+            f"matched AS (SELECT *, CASE WHEN _in_range THEN {self._match_case()} END AS _matched_targets, "
+            f"CASE WHEN _in_range THEN {self._shapes_case()} END AS _shapes FROM ranged), "
             "outcomes AS (SELECT *, CASE WHEN len(_matched_targets) > 0 THEN _matched_targets END AS matches FROM matched) "
             "SELECT file, _kind AS kind, _source AS source, _in_range AS in_range, "
-            f"CASE WHEN matches IS NOT NULL OR {problem} THEN number END AS number, count(*) AS records, "
-            "any_value(start) AS start, any_value(_ts) AS ts, any_value(matches) AS matches, "
-            f"any_value(CASE WHEN {alerted} THEN {TEXT_COLUMN} END) AS matched_text FROM outcomes GROUP BY ALL"
+            f"CASE WHEN matches IS NOT NULL OR {problem} OR _shapes IS NOT NULL THEN number END AS number, "
+            "count(*) AS records, any_value(start) AS start, any_value(_ts) AS ts, any_value(matches) AS matches, "
+            f"any_value(CASE WHEN {alerted} THEN {TEXT_COLUMN} END) AS matched_text, "
+            "any_value(_group) AS record_group, any_value(_shapes) AS shapes, "
+            f"any_value(CASE WHEN list_contains(_shapes, 'ARRAY') THEN {TEXT_COLUMN} END) AS listed_text "
+            "FROM outcomes GROUP BY ALL"
         )
 
     def source_rows_sql(self, source_id: str) -> str:
@@ -238,6 +247,28 @@ class Extraction:
         ]
         return f"CASE _group {' '.join(branches)} END" if branches else "NULL::VARCHAR[]"
 
+    def _shapes_case(self) -> str:
+        """For a record whose fields hold a JSON array or object, the JSON type of each of its group's
+        fields (NULL for a scalar); NULL for the others, found with a test of each value's first
+        character. Keyword searches read the record itself, which is no field value."""
+        branches = []
+        for group in self.groups:
+            columns = [None if name == RAW_FIELD else group.column(name) for name in group.fields]
+            read = [column for column in columns if column is not None]
+            if not read:
+                continue
+            types = [
+                f"CASE WHEN {_structured(column)} AND json_valid({column}) THEN json_type({column}) END"
+                if column
+                else "NULL"
+                for column in columns
+            ]
+            guard = " OR ".join(_structured(column) for column in read)
+            branches.append(
+                f"WHEN {group.index} THEN CASE WHEN {guard} THEN [{', '.join(types)}]::VARCHAR[] END"
+            )
+        return f"CASE _group {' '.join(branches)} END" if branches else "NULL::VARCHAR[]"
+
     def _fields_case(self) -> str:
         """Each group's time and fields as one struct: one CASE over the groups, where a CASE per slot
         would test every group again for every slot."""
@@ -285,7 +316,8 @@ class Extraction:
             everywhere = key is not None and key not in detection.query.required_numbers
             for group in groups[:1] if everywhere else groups:
                 listed = ", ".join(self._target_sql(index, group) for index in targets)
-                case = f"CASE WHEN {_on_group(detection.query.where, group)} THEN [{listed}] END"
+                where = detection.query.where_on_lists if self.on_lists else detection.query.where
+                case = f"CASE WHEN {_on_group(where, group)} THEN [{listed}] END"
                 if everywhere:
                     by_source.setdefault(group.source.id, []).append(case)
                 else:
@@ -324,6 +356,11 @@ def _can_match(group: RecordGroup, detection: Detection) -> bool:
     if bounded is None:
         return True
     return group.key_values is not None and bool(group.key_values & bounded)
+
+
+def _structured(column: str) -> str:
+    """Whether a field's text may be a JSON array or object (json_extract_string gives their JSON)."""
+    return f"(starts_with({column}, '[') OR starts_with({column}, '{{'))"
 
 
 def _on_group(where: str, group: RecordGroup) -> str:

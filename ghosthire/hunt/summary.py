@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from ghosthire.hunt.engine import Uncomparable
 from ghosthire.hunt.run import HuntOutcome
 
 # Rules named in the one-line alert summary; the HTML report and the CSV have every count.
@@ -23,6 +24,8 @@ class HuntSummary:
     rules_not_run: dict[str, str]
     # Rule files (file:line: reason) that could not be read, so did not run.
     rules_unreadable: list[str]
+    # Fields holding a JSON object, which no rule value can equal: field, file, records, first line.
+    uncomparable: list[Uncomparable] = field(default_factory=list)
 
     @property
     def skipped_total(self) -> int:
@@ -37,6 +40,11 @@ class HuntSummary:
             f"skipped {self.skipped_total:,}; {self.alerts:,} alerts in {self.elapsed:.2f}s"
         ]
         lines += [f"  skipped {count:,}: {reason}" for reason, count in sorted(self.skipped.items())]
+        lines += [
+            f"  {found.field} holds a JSON object, which no rule value can equal, in {found.records:,} "
+            f"records of {found.file}, first at {found.file}:{found.first_line} (kept, compared as its text)"
+            for found in self.uncomparable
+        ]
         if self.alerts_per_rule:
             ranked = sorted(self.alerts_per_rule.items(), key=lambda item: (-item[1], item[0]))
             top = ", ".join(f"{count:,} {name}" for name, count in ranked[:TOP_RULES])
@@ -78,4 +86,5 @@ def summarise(outcome: HuntOutcome) -> HuntSummary:
         elapsed=stats.elapsed,
         rules_not_run=dict(outcome.plan.skipped),
         rules_unreadable=[str(problem) for problem in outcome.plan.unreadable],
+        uncomparable=list(stats.uncomparable),
     )

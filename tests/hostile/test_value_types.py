@@ -1,26 +1,35 @@
 """Values of an unexpected type, and what each target makes of them.
 
-Decided as the targets themselves and the SQLite reference read them: a value is compared as the text it
-is. `EventID` written `1.0` or `" 1 "` is another value than 1 (an Elasticsearch keyword, a Splunk field
-and the reference's TEXT column all differ from "1"), so it does not match; an EVTX `{"#text": 1}` element
-is its text. A list is a multi-valued field: Elasticsearch (EQL, Lucene) matches it when any value matches;
-ES|QL makes a comparison on a multi-valued field null, so it does not; Splunk names a JSON list `Image{}`,
-which a rule on `Image` does not read (and an XML Windows event cannot hold one).
+Decided as the targets themselves read them: a scalar is compared as the text it is. `EventID` written
+`1.0` or `" 1 "` is another value than 1 (an Elasticsearch keyword, a Splunk field and the SQLite
+reference's TEXT column all differ from "1"), so it matches on no target; an EVTX `{"#text": 1}` element is
+its text. A list is a multi-valued field: Elasticsearch (EQL, Lucene) and the local engine match it when
+any value matches; ES|QL makes a comparison on a multi-valued field null, so it does not; Splunk names a
+JSON list `Image{}`, which a rule on `Image` does not read (and an XML Windows event cannot hold one).
+SigmaHQ's SQLite reference stores a list as one text column (Zircolite writes its Python text), which only
+a `contains` reaches: a storage artefact, not a meaning, so the engine follows Elasticsearch.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from ghosthire.elastic.ecs import to_ecs
 from ghosthire.hunt import build_plan
-from ghosthire.hunt.engine import HuntEngine
+from ghosthire.hunt.engine import HuntEngine, Uncomparable
 from ghosthire.hunt.readers import ReadReport, batches_from_events
+from ghosthire.hunt.run import hunt
+from ghosthire.hunt.summary import summarise
 from ghosthire.rules import load_pack
+from tests.elastic.engines import eql_matching
+from tests.elastic.esql_eval import EsqlQuery
+from tests.elastic.lucene_eval import matches, parse_lucene
 from tests.hostile.properties import EVALUATORS, SYSMON_PROCESS, compile_target, load_targets
 
 RULE = """\
@@ -36,7 +45,59 @@ detection:
   condition: selection
 level: low
 """
+FAILED_LOGON = """\
+title: Failed logon of bob
+id: 9a1d2c3e-0000-4000-8000-000000000124
+name: bob_failed_logon
+status: experimental
+description: A failed logon of bob.
+logsource: {product: windows, service: security}
+detection:
+  selection:
+    EventID: 4625
+    TargetUserName: bob
+  condition: selection
+level: low
+"""
+CMD_OUTSIDE_SYSTEM = """\
+title: cmd.exe started outside System32
+id: 9a1d2c3e-0000-4000-8000-000000000125
+name: cmd_outside_system
+status: experimental
+description: A process creation whose image is a cmd.exe, none of them in System32.
+logsource: {product: windows, category: process_creation}
+detection:
+  selection:
+    Image|endswith: '\\cmd.exe'
+  system:
+    Image|startswith: 'C:\\Windows\\System32\\'
+  condition: selection and not system
+level: low
+"""
 CMD = "C:\\Windows\\System32\\cmd.exe"
+TOOLS = "C:\\Tools\\x.exe"
+
+
+SECURITY_LOGON: dict[str, Any] = {
+    "Event": {
+        "System": {
+            "Provider": {"#attributes": {"Name": "Microsoft-Windows-Security-Auditing"}},
+            "EventID": 4625,
+            "Channel": "Security",
+            "Computer": "dc-01.corp.example",
+            "TimeCreated": {"#attributes": {"SystemTime": "2025-06-01T10:00:00.000Z"}},
+        },
+        "EventData": {"TargetUserName": "bob"},
+    }
+}
+# EventID 4625 as an export may write it, and the text an Elasticsearch keyword (event.code) keeps of it.
+LOGON_IDS: list[tuple[Any, str]] = [
+    (4625, "4625"),
+    ("4625", "4625"),
+    (4625.0, "4625.0"),
+    (" 4625 ", " 4625 "),
+    ("04625", "04625"),
+]
 
 
 def _event(event_id: Any = 1, image: Any = CMD) -> dict[str, Any]:
@@ -46,21 +107,46 @@ def _event(event_id: Any = 1, image: Any = CMD) -> dict[str, Any]:
     return event
 
 
+def _logon(event_id: Any) -> dict[str, Any]:
+    event = copy.deepcopy(SECURITY_LOGON)
+    event["Event"]["System"]["EventID"] = event_id
+    return event
+
+
 @pytest.fixture(scope="module")
 def pack(tmp_path_factory: pytest.TempPathFactory) -> Any:
     directory: Path = tmp_path_factory.mktemp("types")
-    (directory / "cmd_started.yml").write_text(RULE, encoding="utf-8")
+    for name, text in (
+        ("cmd_started", RULE),
+        ("bob_failed_logon", FAILED_LOGON),
+        ("cmd_outside_system", CMD_OUTSIDE_SYSTEM),
+    ):
+        (directory / f"{name}.yml").write_text(text, encoding="utf-8")
     return load_pack(directory, require_metadata=False)
 
 
-def _local(pack: Any, events: list[dict[str, Any]]) -> list[bool]:
+def _local(pack: Any, events: list[dict[str, Any]], rule: str = "cmd_started") -> list[bool]:
     engine = HuntEngine(build_plan(pack))
     try:
         result = engine.run(batches_from_events([json.dumps(event) for event in events]), ReadReport())
     finally:
         engine.close()
-    lines = {hit.line for hit in result.hits}
+    lines = {hit.line for hit in result.hits if hit.detection.rule.name == rule}
     return [number in lines for number in range(1, len(events) + 1)]
+
+
+def _rule(pack: Any, name: str) -> Any:
+    return next(rule for rule in pack.rules if rule.rule.name == name)
+
+
+def _query(pack: Any, target: str, rule: str) -> str:
+    compiled = next(compile_target(pack, t) for t in load_targets() if t.id == target).compiled
+    return str(next(item for item in compiled if item.rule.name == rule).queries[0])
+
+
+def _judged(pack: Any, target: str, rule: str, events: list[dict[str, Any]]) -> list[bool]:
+    """The target's evaluator on raw events (it reads them as the first rule's log source)."""
+    return EVALUATORS[target](replace(pack, rules=[_rule(pack, rule)]), _query(pack, target, rule), events)
 
 
 def test_event_id_is_compared_as_the_text_it_is(pack: Any) -> None:
@@ -68,18 +154,75 @@ def test_event_id_is_compared_as_the_text_it_is(pack: Any) -> None:
     assert _local(pack, events) == [True, True, True, False, False, False]
 
 
+def test_event_id_in_the_rule_is_compared_as_the_text_it_is_on_every_target(pack: Any) -> None:
+    expected = [True, True, False, False, False]
+    records = [_logon(event_id) for event_id, _ in LOGON_IDS]
+    assert _local(pack, records, "bob_failed_logon") == expected
+    assert _judged(pack, "splunk", "bob_failed_logon", records) == expected
+    logsource = _rule(pack, "bob_failed_logon").rule.logsource
+    documents = [to_ecs(_logon(4625), logsource) for _ in LOGON_IDS]
+    for document, (_, keyword) in zip(documents, LOGON_IDS, strict=True):
+        document["event"]["code"] = keyword
+    eql = set(eql_matching(_query(pack, "eql", "bob_failed_logon"), documents))
+    assert [index in eql for index in range(len(documents))] == expected
+    esql = EsqlQuery.parse(_query(pack, "esql", "bob_failed_logon"))
+    assert [bool(esql.run([document])) for document in documents] == expected
+    lucene = parse_lucene(_query(pack, "lucene", "bob_failed_logon"))
+    assert [matches(lucene, document) for document in documents] == expected
+
+
 @pytest.mark.parametrize(("target", "fires"), [("eql", True), ("lucene", True), ("esql", False)])
 def test_a_list_matches_when_any_value_does_where_the_target_says_so(
     pack: Any, target: str, fires: bool
 ) -> None:
-    compiled = next(compile_target(pack, t) for t in load_targets() if t.id == target).compiled[0]
-    events = [_event(image=["C:\\Tools\\x.exe", CMD]), _event(image=["C:\\Tools\\x.exe"])]
-    assert EVALUATORS[target](pack, str(compiled.queries[0]), events) == [fires, False]
+    events = [_event(image=[TOOLS, CMD]), _event(image=[TOOLS])]
+    assert _judged(pack, target, "cmd_started", events) == [fires, False]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the local engine compares a list as its JSON text, so it matches none of its values (issue #15)",
-)
 def test_local_engine_matches_a_list_when_any_value_does(pack: Any) -> None:
-    assert _local(pack, [_event(image=["C:\\Tools\\x.exe", CMD])]) == [True]
+    events = [
+        _event(image=[TOOLS, CMD]),
+        _event(image=[TOOLS]),
+        _event(image=[]),
+        # Text that begins like a list is still text: compared whole, never an error.
+        _event(image="[C:\\Tools\\cmd.exe"),
+        _event(image='["C:\\Tools\\x.exe"'),
+    ]
+    assert _local(pack, events) == [True, False, False, True, False]
+
+
+def test_not_over_a_list_excludes_it_when_any_value_matches(pack: Any) -> None:
+    """`not system` over a list: any value in System32 is a match of `system`, so the NOT excludes the
+    event, as Elasticsearch reads it (a must_not over a multi-valued field); a list with no such value
+    is not excluded. The EQL evaluator feeds a list one value at a time, which cannot judge a NOT."""
+    other = "D:\\Portable\\cmd.exe"
+    events = [_event(image=[other, CMD]), _event(image=[TOOLS, other])]
+    assert _local(pack, events, "cmd_outside_system") == [False, True]
+    assert _judged(pack, "lucene", "cmd_outside_system", events) == [False, True]
+
+
+def test_objects_where_a_value_is_expected_are_reported_and_the_records_kept(
+    pack: Any, tmp_path: Path
+) -> None:
+    """An object in a field no value can equal: counted per field and file with its first position in the
+    hunt summary; the record is still read (and counted), the others match as ever."""
+    logs = tmp_path / "objects.json"
+    events = [
+        _event(image=CMD),
+        _event(image={"path": CMD}),
+        _logon("4625"),
+        _event(image={"path": TOOLS}),
+        _event(image=[CMD, {"path": CMD}]),
+    ]
+    logs.write_text("".join(json.dumps(event) + "\n" for event in events), encoding="utf-8")
+    outcome = hunt(pack, [logs])
+    stats = outcome.result.stats
+    assert stats.records == len(events)
+    assert stats.uncomparable == [Uncomparable("Image", str(logs), 2, 2)]
+    fired = {(hit.detection.rule.name, hit.line) for hit in outcome.result.hits}
+    assert {("cmd_started", 1), ("bob_failed_logon", 3), ("cmd_started", 5)} <= fired
+    assert not any(line in (2, 4) for _, line in fired)
+    lines = summarise(outcome).lines()
+    assert any(
+        "Image holds a JSON object" in line and f"{logs}:2" in line and " 2 records" in line for line in lines
+    )
