@@ -5,12 +5,15 @@ target the query must parse in the target's own grammar (or be skipped for a rea
 has), an event holding the value literally must match, and a near variant (the value less its last
 character, which can satisfy none of the four comparisons) must not. Each target is judged by the
 evaluator the suite already trusts for it: the local engine itself, eql's PythonEngine, the ES|QL
-evaluator on the real grammar, the Lucene evaluator on luqum, and the SPL interpreter.
+evaluator on the real grammar, the Lucene evaluator on luqum, and the SPL interpreter. The local engine
+is also judged on the two values as the second element of a JSON list (a multi-valued field matches when
+any element does), which runs each value through the rules' element-wise comparisons.
 """
 
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import re
 from collections.abc import Callable
@@ -92,7 +95,7 @@ def rule_text(number: int, value: str, modifier: str) -> str:
     return RULE.format(number=number, modifier=modifier, value=quoted.strip().removesuffix("..."))
 
 
-def event_with(command_line: str) -> dict[str, Any]:
+def event_with(command_line: str | list[str]) -> dict[str, Any]:
     event = copy.deepcopy(SYSMON_PROCESS)
     event["Event"]["EventData"]["CommandLine"] = command_line
     return event
@@ -117,7 +120,13 @@ def verdicts(directory: Path, cases: list[Case]) -> list[dict[str, str]]:
         (directory / f"hostile_value_{number}.yml").write_text(rule_text(number, value, modifier), "utf-8")
     pack = load_pack(directory, require_metadata=False)
     events = [[event_with(value), event_with(value[:-1])] for value, _ in cases]
-    local = _local_hits(pack, events)
+    local = _local_hits(
+        pack,
+        [
+            [*pair, *(event_with(["", e["Event"]["EventData"]["CommandLine"]]) for e in pair)]
+            for pair in events
+        ],
+    )
     found: list[dict[str, str]] = [{} for _ in cases]
     for target in _targets():
         for item in compile_target(pack, target).compiled:
@@ -136,27 +145,29 @@ def _verdict(
     if target.syntax:
         SYNTAX_CHECKS[target.syntax](query)
     hits = local if target.id == "local" else EVALUATORS[target.id](pack, query, events)
+    expected = [True, False] * (len(hits) // 2)
     return (
         "ok"
-        if hits == [True, False]
+        if hits == expected
         else f"WRONG: matched {hits} for {[e['Event']['EventData']['CommandLine'] for e in events]}"
     )
 
 
 def _local_hits(pack: Any, events: list[list[dict[str, Any]]]) -> dict[str, list[bool]]:
-    """The local engine over every case's events in one run: per rule, whether each of its two fired."""
-    texts = [json.dumps(event) for pair in events for event in pair]
+    """The local engine over every case's events in one run: per rule, whether each of its events fired."""
+    texts = [json.dumps(event) for case in events for event in case]
     engine = HuntEngine(build_plan(pack))
     try:
         result = engine.run(batches_from_events(texts), ReadReport())
     finally:
         engine.close()
     fired = {(hit.detection.rule.name, hit.line) for hit in result.hits}
+    first_lines = itertools.accumulate((len(case) for case in events), initial=1)
     return {
         f"hostile_value_{number}": [
-            (f"hostile_value_{number}", 2 * number + offset) in fired for offset in (1, 2)
+            (f"hostile_value_{number}", first + offset) in fired for offset in range(len(case))
         ]
-        for number in range(len(events))
+        for number, (case, first) in enumerate(zip(events, first_lines, strict=False))
     }
 
 
