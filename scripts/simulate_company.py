@@ -1697,6 +1697,11 @@ def write_lookups(company: Company, folder: Path) -> None:
         ],
     )
     write_csv(
+        folder / "ghosthire_github_orgs.csv",
+        ("name", "repo_pattern", "note"),
+        [{"name": "acme on GitHub", "repo_pattern": f"{GITHUB_ORG}/*"}],
+    )
+    write_csv(
         folder / "ghosthire_new_hires.csv",
         ("user", "start_date", "expected_country"),
         [

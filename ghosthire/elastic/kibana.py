@@ -384,6 +384,7 @@ def _kibana_rule(
     new_terms = language == "lucene"
     entity_field = _risk_field(pack, pack_rule)
     history = first_seen_days(pack_rule)
+    terms = _new_terms_fields(pack, pack_rule, entity_field) if new_terms else []
     return KibanaRule(
         rule_id=pack_rule.id,
         name=pack_rule.title,
@@ -391,7 +392,7 @@ def _kibana_rule(
         type="new_terms" if new_terms else language,
         language=language,
         query=str(item.queries[0]),
-        new_terms_fields=[entity_field] if new_terms and entity_field else None,
+        new_terms_fields=terms or None,
         history_window_start=f"now-{history}d" if new_terms else None,
         index=_eql_indices(rule) if per_event else None,
         lookback=lookback,
@@ -413,10 +414,16 @@ def _kibana_rule(
         alert_suppression=None if sequence else _correlation_suppression(pack, pack_rule, settings),
         building_block_type="default" if _is_building_block(rule) else None,
         related_integrations=list(dict.fromkeys(i for s in sources for i in s.integrations)),
-        required_fields=required_fields(
-            pack, item.rule, [entity_field] if new_terms and entity_field else []
-        ),
+        required_fields=required_fields(pack, item.rule, terms),
     )
+
+
+def _new_terms_fields(pack: RulePack, pack_rule: PackRule, entity_field: str | None) -> list[str]:
+    """A first-seen rule's new term: its risk entity field and its `first_seen.fields` (ECS names)."""
+    if entity_field is None or pack_rule.meta is None or pack_rule.meta.first_seen is None:
+        return []
+    extra = [rule_field_ecs_name(pack, pack_rule, name) for name in pack_rule.meta.first_seen.fields]
+    return [entity_field, *extra]
 
 
 def _risk_field(pack: RulePack, pack_rule: PackRule) -> str | None:

@@ -7,7 +7,7 @@ from ghosthire.hunt.alerts import Alert
 from ghosthire.identities import Directory
 from ghosthire.identities.checks import identity_check_holds
 from ghosthire.identities.directory import EntityKind
-from ghosthire.model.sources import detect_source, lookup
+from ghosthire.model.sources import field_value
 
 
 def has_identity_checks(alerts: list[Alert]) -> bool:
@@ -25,17 +25,10 @@ def _stands(alert: Alert, directory: Directory) -> bool:
         return True
     if alert.event is None:
         return False
-    person = directory.resolve(EntityKind.USER, _value(alert.event, check.entity_field))
-    value = _value(alert.event, check.event_field) if check.event_field else None
+    person = directory.resolve(EntityKind.USER, _text(field_value(alert.event, check.entity_field)))
+    value = _text(field_value(alert.event, check.event_field)) if check.event_field else None
     return identity_check_holds(check, person, value, alert.time)
 
 
-def _value(event: dict, field: str) -> str | None:
-    """The Sigma field's raw value, read where the event's log source keeps it (an Azure Monitor record
-    under properties.)."""
-    source = detect_source(event)
-    for path in source.paths_of(field) if source else [field]:
-        found = lookup(event, path)
-        if found is not None:
-            return str(found)
-    return None
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)

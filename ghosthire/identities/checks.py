@@ -27,6 +27,12 @@ def identity_check_holds(
             if person.end_date is None or when is None:
                 return False
             return when.astimezone(UTC).date() > person.end_date
+        case IdentityComparison.WITHIN_DAYS_OF_START:
+            # From the start day (UTC) through `days` days after it.
+            if person.start_date is None or when is None or check.days is None:
+                return False
+            elapsed = when.astimezone(UTC).date() - person.start_date
+            return timedelta(0) <= elapsed <= timedelta(days=check.days)
 
 
 def _new_hire(person: Person, when: datetime | None) -> bool:

@@ -87,6 +87,13 @@ def detect_source(event: dict[str, Any]) -> Source | None:
     return next((source for source in load_sources() if source.matches(event)), None)
 
 
+def field_value(event: dict[str, Any], field: str) -> Any:
+    """A Sigma field's raw value, read where the event's log source keeps it (an Azure Monitor record
+    under properties.); the field as a path when no source recognises the event."""
+    source = detect_source(event)
+    return source.value(event, field) if source else lookup(event, field)
+
+
 def path_variants(path: str) -> list[list[str]]:
     """The ways a dotted path is stored in practice: nested objects or one flattened dotted key
     (`a.b.c` as {"a":{"b":{"c":..}}} or {"a.b.c":..})."""

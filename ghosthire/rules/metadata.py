@@ -43,6 +43,8 @@ class IdentityComparison(StrEnum):
 
     COUNTRY_DIFFERS_FROM_WORK_COUNTRY = "country_differs_from_work_country"
     AFTER_END_DATE = "after_end_date"
+    # The event falls within `days` of the person's startDate (a recent hire).
+    WITHIN_DAYS_OF_START = "within_days_of_start"
 
 
 class IdentityCheck(BaseModel):
@@ -57,11 +59,14 @@ class IdentityCheck(BaseModel):
     # Only while the person is a new hire (startDate within ghosthire.tuning.NEW_HIRE_DAYS before the
     # event): for comparisons that long-standing staff break every day (travel abroad).
     new_hires_only: bool = False
+    days: Annotated[int, Field(ge=1, le=365)] | None = None
 
     @model_validator(mode="after")
-    def _country_needs_a_field(self) -> IdentityCheck:
+    def _comparison_has_its_operand(self) -> IdentityCheck:
         if self.compare is IdentityComparison.COUNTRY_DIFFERS_FROM_WORK_COUNTRY and not self.event_field:
             raise ValueError("a country comparison names the event's country field (event_field)")
+        if (self.compare is IdentityComparison.WITHIN_DAYS_OF_START) != (self.days is not None):
+            raise ValueError("days is given with, and only with, the within_days_of_start comparison")
         return self
 
 
@@ -85,13 +90,16 @@ class Reporting(BaseModel):
 
 
 class FirstSeen(BaseModel):
-    """The rule's signal is the first time: it alerts when its risk entity has not raised it within the
-    last `history_days` (Kibana new_terms on the risk field, a baseline lookup on Splunk, the hunted
-    window locally; docs/tuning.md)."""
+    """The rule's signal is the first time: it alerts when its risk entity, with the values of `fields`
+    if any (a user's country, a user's token), has not raised it within the last `history_days` (Kibana
+    new_terms on the risk field and `fields`, a baseline lookup on Splunk, the hunted window locally;
+    docs/tuning.md)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     history_days: Annotated[int, Field(ge=1, le=90)]
+    # Kibana's new_terms takes at most three fields, the risk field among them.
+    fields: Annotated[list[Annotated[str, Field(min_length=1)]], Field(max_length=2)] = []
 
 
 class RuleMetadata(BaseModel):

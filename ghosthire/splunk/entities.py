@@ -56,6 +56,8 @@ class EntityLocation:
 
     result_field: str
     per_source: tuple[MappedField, ...]
+    # The results' fields holding the rule's first-seen fields (`first_seen.fields`), in order.
+    first_seen_fields: tuple[str, ...] = ()
 
 
 def metadata_of(pack_rule: PackRule) -> RuleMetadata:
@@ -81,7 +83,14 @@ def locate_entity(pack: RulePack, pack_rule: PackRule, resolver: FieldResolver) 
         raise ContentError(
             pack_rule.path, f"risk field {sigma_field!r} has no Splunk field: {error}"
         ) from None
-    return EntityLocation(mapped[0].name, mapped)
+    first_seen = metadata_of(pack_rule).first_seen
+    try:
+        terms = tuple(
+            resolver.resolve(base_rules[0], name).name for name in (first_seen.fields if first_seen else [])
+        )
+    except SigmaError as error:
+        raise ContentError(pack_rule.path, f"first-seen field has no Splunk field: {error}") from None
+    return EntityLocation(mapped[0].name, mapped, terms)
 
 
 def cim_entity_field(pack_rule: PackRule, resolver: FieldResolver) -> str | None:

@@ -68,6 +68,13 @@ def _comparison(check: IdentityCheck, user: str, country: str | None) -> list[st
                 '| where NOT isnull(gh_end_date) AND gh_end_date!="" AND '
                 '_time >= strptime(gh_end_date . " 00:00:00 +0000", "%Y-%m-%d %H:%M:%S %z") + 86400'
             ]
+        case IdentityComparison.WITHIN_DAYS_OF_START:
+            # From the start day (UTC) through `days` days after it.
+            start = 'strptime(gh_start_date . " 00:00:00 +0000", "%Y-%m-%d %H:%M:%S %z")'
+            test = [
+                '| where NOT isnull(gh_start_date) AND gh_start_date!="" AND '
+                f"_time >= {start} AND _time < {start} + {((check.days or 0) + 1) * 86400}"
+            ]
         case IdentityComparison.COUNTRY_DIFFERS_FROM_WORK_COUNTRY:
             test = [
                 f"| eval gh_country=lower('{country}'), gh_work_country=lower(gh_work_country)",

@@ -237,6 +237,15 @@ def _json(value: object) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
+def _first_seen_term(body: str, entity_field: str, fields: tuple[str, ...]) -> tuple[str, str]:
+    """The search and the field its first-seen history is kept by: the entity, or with `first_seen.fields`
+    the entity and their values joined (a user with a country is one term)."""
+    if not fields:
+        return body, entity_field
+    parts = ' . "|" . '.join(f"coalesce('{name}', \"\")" for name in (entity_field, *fields))
+    return f"{body}\n| eval gh_fs_term={parts}", "gh_fs_term"
+
+
 def rule_search(
     compiled: CompiledRule,
     location: EntityLocation,
@@ -268,10 +277,11 @@ def rule_search(
     search = body + tail
     baseline = None
     if first_seen is not None:
-        search = f"{body}\n| `{FIRST_SEEN_MACRO}({search_id}, {field}, {first_seen.history_days})`{tail}"
+        body, term = _first_seen_term(body, field, location.first_seen_fields if not result_field else ())
+        search = f"{body}\n| `{FIRST_SEEN_MACRO}({search_id}, {term}, {first_seen.history_days})`{tail}"
         baseline = BaselineSearch(
             name=search_name(pack_rule.title, variant_suffix + BASELINE_SUFFIX),
-            search=f"{body}{tail}\n| `{FIRST_SEEN_UPDATE_MACRO}({search_id}, {field})`",
+            search=f"{body}{tail}\n| `{FIRST_SEEN_UPDATE_MACRO}({search_id}, {term})`",
             schedule=schedule_for(pack_rule.id, timespan_seconds(pack_rule), settings, runs_back=1),
             annotations=_json({"ghosthire_role": ROLE_BASELINE, "ghosthire_baseline_of": name}),
         )

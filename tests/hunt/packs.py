@@ -40,6 +40,8 @@ class RuleSpec:
     building_block: bool = False
     # days of history for a first-seen rule; None for any other
     first_seen_days: int | None = None
+    # the first-seen fields besides the risk field
+    first_seen_fields: tuple[str, ...] = ()
 
 
 def write_pack(directory: Path, rules: dict[str, RuleSpec], id_prefix: str) -> RulePack:
@@ -49,8 +51,14 @@ def write_pack(directory: Path, rules: dict[str, RuleSpec], id_prefix: str) -> R
         text = RULE.format(
             name=name,
             id=f"{id_prefix}{index:03d}",
-            first_seen=f"{{history_days: {spec.first_seen_days}}}" if spec.first_seen_days else "null",
+            first_seen=_first_seen(spec),
             **{**vars(spec), "building_block": str(spec.building_block).lower()},
         )
         (directory / f"{name}.yml").write_text(text, encoding="utf-8")
     return load_pack(directory, require_metadata=False)
+
+
+def _first_seen(spec: RuleSpec) -> str:
+    if not spec.first_seen_days:
+        return "null"
+    return f"{{history_days: {spec.first_seen_days}, fields: [{', '.join(spec.first_seen_fields)}]}}"

@@ -32,9 +32,10 @@ def _pack(tmp_path: Path) -> RulePack:
     return write_pack(tmp_path / "rules", rules, "5e1f0c3a-0000-4000-8000-000000000")
 
 
-def _session(user: str, days: float) -> dict:
+def _session(user: str, days: float, country: str = "United States") -> dict:
     at = START + timedelta(days=days)
     return {
+        "client": {"geographicalContext": {"country": country}},
         "uuid": f"{user}-{days}",
         "published": at.isoformat().replace("+00:00", "Z"),
         "eventType": "user.session.start",
@@ -85,3 +86,27 @@ def test_identity_checked_rules_baseline_only_what_they_raised() -> None:
         for day, country in ((0, "United States"), (1, "China"), (2, "China"))
     ]
     assert _alerted(hunt_events(pack, events), rule) == [("jordan.smith@acme-corp.com", "2025-06-02")]
+
+
+def test_first_seen_fields_make_each_value_new_for_the_entity(tmp_path: Path) -> None:
+    """`first_seen.fields`: the entity's first time with each value (a user's new country) alerts."""
+    spec = RuleSpec(
+        **{
+            **vars(PROXIED),
+            "first_seen_days": 14,
+            "first_seen_fields": ("client.geographicalContext.country",),
+        }
+    )
+    pack = write_pack(tmp_path / "rules", {"proxied_new_country": spec}, "5e1f0c3a-0000-4000-8000-000000001")
+    events = [
+        _session("dana@example.com", 0),
+        _session("dana@example.com", 1, "China"),
+        _session("dana@example.com", 2),
+        _session("dana@example.com", 3, "China"),
+        _session("erin@example.com", 4, "China"),
+    ]
+    assert _alerted(hunt_events(pack, events), "proxied_new_country") == [
+        ("dana@example.com", "2025-06-01"),
+        ("dana@example.com", "2025-06-02"),
+        ("erin@example.com", "2025-06-05"),
+    ]

@@ -28,6 +28,7 @@ CASES = load_cases(DETECTION_CASES)
 COMPANY_LOOKUPS = {
     "ghosthire_corporate_egress.csv",
     "ghosthire_code_hosting_orgs.csv",
+    "ghosthire_github_orgs.csv",
     "ghosthire_sanctioned_rmm.csv",
     "ghosthire_sanctioned_storage.csv",
     "ghosthire_approved_vpn.csv",
