@@ -41,9 +41,13 @@ def test_first_seen_rules_become_new_terms_or_suppressed_correlations(
             continue
         assert (rule["type"], rule["language"]) == ("new_terms", "lucene"), pack_rule.name
         assert rule["history_window_start"] == f"now-{days}d", pack_rule.name
-        [field] = rule["new_terms_fields"]
-        assert field in {entry["name"] for entry in rule["required_fields"]}, pack_rule.name
-        assert not field[0].isupper() and "-" not in field, f"{pack_rule.name}: {field} is not mapped to ECS"
+        fields = rule["new_terms_fields"]
+        assert len(fields) == 1 + len(pack_rule.meta.first_seen.fields), pack_rule.name
+        for field in fields:
+            assert field in {entry["name"] for entry in rule["required_fields"]}, pack_rule.name
+            assert not field[0].isupper() and "-" not in field, (
+                f"{pack_rule.name}: {field} is not mapped to ECS"
+            )
     assert all(
         "new_terms_fields" not in rule for rule in kibana_rules if rule["rule_id"] not in _ids(pack)
     ), "only first-seen rules are new terms rules"

@@ -31,6 +31,10 @@ def test_every_first_seen_search_has_a_baseline_on_the_interval_before_its_own(
         for rule in pack.rules
         if rule.meta and rule.meta.first_seen
     }
+    # With first-seen fields the history is kept by the entity and their values (gh_fs_term).
+    with_fields = {
+        rule.name for rule in pack.rules if rule.meta and rule.meta.first_seen and rule.meta.first_seen.fields
+    }
     checked = set()
     for name, keys in saved.items():
         if SEARCH_ID not in keys:
@@ -40,17 +44,15 @@ def test_every_first_seen_search_has_a_baseline_on_the_interval_before_its_own(
         if days is None:
             assert "ghosthire_first_seen" not in keys["search"] and baseline is None, name
             continue
-        assert (
-            f"| `ghosthire_first_seen({search_id}, {keys['alert.suppress.fields']}, {days})`"
-            in keys["search"]
-        )
+        term = "gh_fs_term" if search_id in with_fields else keys["alert.suppress.fields"]
+        assert f"| `ghosthire_first_seen({search_id}, {term}, {days})`" in keys["search"]
         assert baseline is not None, f"{name}: no baseline search"
         notes = json.loads(baseline["action.correlationsearch.annotations"])
         assert notes == {"ghosthire_role": "baseline", "ghosthire_baseline_of": name}
-        update = f"| `ghosthire_first_seen_update({search_id}, {keys['alert.suppress.fields']})`"
+        update = f"| `ghosthire_first_seen_update({search_id}, {term})`"
         assert baseline["search"].endswith(update), name
         assert baseline["search"].removesuffix("\n" + update) == keys["search"].replace(
-            f"\n| `ghosthire_first_seen({search_id}, {keys['alert.suppress.fields']}, {days})`", ""
+            f"\n| `ghosthire_first_seen({search_id}, {term}, {days})`", ""
         ), f"{name}: the baseline runs the detection without its first-seen filter"
         assert (baseline["cron_schedule"], baseline["disabled"]) == (keys["cron_schedule"], "1")
         # the previous run's range: ends where the detection's range starts
