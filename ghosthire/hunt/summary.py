@@ -42,7 +42,7 @@ class HuntSummary:
         lines += [f"  skipped {count:,}: {reason}" for reason, count in sorted(self.skipped.items())]
         lines += [
             f"  {found.field} holds a JSON object, which no rule value can equal, in {found.records:,} "
-            f"records of {found.file}, first at {found.file}:{found.first_line} (kept, compared as its text)"
+            f"records, first at {found.file}:{found.first_line} (kept, compared as its JSON text)"
             for found in self.uncomparable
         ]
         if self.alerts_per_rule:
