@@ -139,14 +139,20 @@ def _rule(pack: Any, name: str) -> Any:
     return next(rule for rule in pack.rules if rule.rule.name == name)
 
 
-def _query(pack: Any, target: str, rule: str) -> str:
-    compiled = next(compile_target(pack, t) for t in load_targets() if t.id == target).compiled
-    return str(next(item for item in compiled if item.rule.name == rule).queries[0])
+@pytest.fixture(scope="module")
+def queries(pack: Any) -> dict[str, dict[str, str]]:
+    """Per target, the pack's query per rule, compiled once for the module."""
+    return {
+        target.id: {item.rule.name: str(item.queries[0]) for item in compile_target(pack, target).ok()}
+        for target in load_targets()
+    }
 
 
-def _judged(pack: Any, target: str, rule: str, events: list[dict[str, Any]]) -> list[bool]:
+def _judged(
+    pack: Any, queries: dict[str, dict[str, str]], target: str, rule: str, events: list[dict[str, Any]]
+) -> list[bool]:
     """The target's evaluator on raw events (it reads them as the first rule's log source)."""
-    return EVALUATORS[target](replace(pack, rules=[_rule(pack, rule)]), _query(pack, target, rule), events)
+    return EVALUATORS[target](replace(pack, rules=[_rule(pack, rule)]), queries[target][rule], events)
 
 
 def test_event_id_is_compared_as_the_text_it_is(pack: Any) -> None:
@@ -154,29 +160,31 @@ def test_event_id_is_compared_as_the_text_it_is(pack: Any) -> None:
     assert _local(pack, events) == [True, True, True, False, False, False]
 
 
-def test_event_id_in_the_rule_is_compared_as_the_text_it_is_on_every_target(pack: Any) -> None:
+def test_event_id_in_the_rule_is_compared_as_the_text_it_is_on_every_target(
+    pack: Any, queries: dict[str, dict[str, str]]
+) -> None:
     expected = [True, True, False, False, False]
     records = [_logon(event_id) for event_id, _ in LOGON_IDS]
     assert _local(pack, records, "bob_failed_logon") == expected
-    assert _judged(pack, "splunk", "bob_failed_logon", records) == expected
+    assert _judged(pack, queries, "splunk", "bob_failed_logon", records) == expected
     logsource = _rule(pack, "bob_failed_logon").rule.logsource
     documents = [to_ecs(_logon(4625), logsource) for _ in LOGON_IDS]
     for document, (_, keyword) in zip(documents, LOGON_IDS, strict=True):
         document["event"]["code"] = keyword
-    eql = set(eql_matching(_query(pack, "eql", "bob_failed_logon"), documents))
+    eql = set(eql_matching(queries["eql"]["bob_failed_logon"], documents))
     assert [index in eql for index in range(len(documents))] == expected
-    esql = EsqlQuery.parse(_query(pack, "esql", "bob_failed_logon"))
+    esql = EsqlQuery.parse(queries["esql"]["bob_failed_logon"])
     assert [bool(esql.run([document])) for document in documents] == expected
-    lucene = parse_lucene(_query(pack, "lucene", "bob_failed_logon"))
+    lucene = parse_lucene(queries["lucene"]["bob_failed_logon"])
     assert [matches(lucene, document) for document in documents] == expected
 
 
 @pytest.mark.parametrize(("target", "fires"), [("eql", True), ("lucene", True), ("esql", False)])
 def test_a_list_matches_when_any_value_does_where_the_target_says_so(
-    pack: Any, target: str, fires: bool
+    pack: Any, queries: dict[str, dict[str, str]], target: str, fires: bool
 ) -> None:
     events = [_event(image=[TOOLS, CMD]), _event(image=[TOOLS])]
-    assert _judged(pack, target, "cmd_started", events) == [fires, False]
+    assert _judged(pack, queries, target, "cmd_started", events) == [fires, False]
 
 
 def test_local_engine_matches_a_list_when_any_value_does(pack: Any) -> None:
@@ -191,14 +199,16 @@ def test_local_engine_matches_a_list_when_any_value_does(pack: Any) -> None:
     assert _local(pack, events) == [True, False, False, True, False]
 
 
-def test_not_over_a_list_excludes_it_when_any_value_matches(pack: Any) -> None:
+def test_not_over_a_list_excludes_it_when_any_value_matches(
+    pack: Any, queries: dict[str, dict[str, str]]
+) -> None:
     """`not system` over a list: any value in System32 is a match of `system`, so the NOT excludes the
     event, as Elasticsearch reads it (a must_not over a multi-valued field); a list with no such value
     is not excluded. The EQL evaluator feeds a list one value at a time, which cannot judge a NOT."""
     other = "D:\\Portable\\cmd.exe"
     events = [_event(image=[other, CMD]), _event(image=[TOOLS, other])]
     assert _local(pack, events, "cmd_outside_system") == [False, True]
-    assert _judged(pack, "lucene", "cmd_outside_system", events) == [False, True]
+    assert _judged(pack, queries, "lucene", "cmd_outside_system", events) == [False, True]
 
 
 def test_objects_where_a_value_is_expected_are_reported_and_the_records_kept(
