@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sigma.correlations import SigmaCorrelationRule
+from sigma.correlations import SigmaCorrelationRule, SigmaCorrelationType
 
 from ghosthire.errors import ContentError
 from ghosthire.model.attack import load_attack
@@ -106,6 +106,20 @@ def risk_entity_is_grouped(rule: PackRule) -> Iterator[str]:
         and rule.meta.risk.field not in (sigma.group_by or [])
     ):
         yield f"risk field {rule.meta.risk.field!r} must be one of the correlation's group-by fields"
+
+
+@check
+def risk_persons_are_counted(rule: PackRule) -> Iterator[str]:
+    """The persons behind a shared entity are the values a value_count correlation counts: every
+    target's results carry those (Splunk's distinct_values, ES|QL's VALUES, the cited events locally)."""
+    persons = rule.meta.risk.persons if rule.meta else None
+    sigma = rule.rule
+    if persons is None:
+        return
+    if not isinstance(sigma, SigmaCorrelationRule) or sigma.type != SigmaCorrelationType.VALUE_COUNT:
+        yield "risk persons need a value_count correlation (the persons are the values it counts)"
+    elif persons != sigma.condition.fieldref:
+        yield f"risk persons {persons!r} must be the field the correlation counts ({sigma.condition.fieldref!r})"
 
 
 def check_pack(pack: RulePack, tests_dir: Path) -> list[Violation]:

@@ -43,6 +43,9 @@ class TriagePolicy(BaseModel):
     window: str
     queue_when: Annotated[list[QueueCondition], Field(min_length=1)]
     building_blocks_queue_alone: bool = False
+    # An alert about something several persons share (rule field `risk.persons`) adds risk to each of
+    # them only when it names at most this many; a crowd's address stays the address's own risk.
+    shared_alert_max_persons: Annotated[int, Field(ge=1)] = 4
 
     @field_validator("window")
     @classmethod

@@ -204,7 +204,11 @@ class GhosthireEsqlBackend(ESQLBackend):
 
     def convert_correlation_value_count_rule(self, rule: SigmaCorrelationRule, *_: Any) -> list[str]:
         field = self.escape_and_quote_field(_fieldref(rule))
-        return [self._correlation(rule, f"value_count = COUNT_DISTINCT({field})", "value_count")]
+        aggregate = f"value_count = COUNT_DISTINCT({field})"
+        if (rule.custom_attributes.get("risk") or {}).get("persons"):
+            # The persons behind the group (the person rule gives each of them the alert's risk).
+            aggregate += f", distinct_values = VALUES({field})"
+        return [self._correlation(rule, aggregate, "value_count")]
 
     def convert_correlation_temporal_rule(self, rule: SigmaCorrelationRule, *_: Any) -> list[str]:
         # One 0/1 flag per referenced rule (an event may match several), summed after MAX per group.

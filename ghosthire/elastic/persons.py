@@ -35,6 +35,9 @@ PERSON_RULE_ID = "5e1f0b7a-9c3d-4e8a-b2f6-7d4c1a0e9b31"
 # The lookup index's fields; the join key has the same name in the query (LOOKUP JOIN ... ON needs it).
 IDENTIFIER = "ghosthire.identifier"
 PERSON = "ghosthire.person"
+BEHIND = "ghosthire.behind"
+# A value_count rule's counted values (ghosthire.elastic.backends), for rules with `risk.persons`.
+PERSONS_FIELD = "distinct_values"
 LOOKUP_MAPPING: dict[str, Any] = {
     "properties": {
         "ghosthire": {
@@ -87,16 +90,24 @@ def person_risk_query(
             f"| eval ghosthire.score = {_score(rules)}",
             '| where ghosthire.score is not null and kibana.alert.workflow_status != "closed"',
             f"| eval {IDENTIFIER} = {_entity(pack, rules)}",
+            *_persons_behind(rules, policy.shared_alert_max_persons),
             f"| lookup join {settings.identities_index} on {IDENTIFIER}",
+            *([f"| where not {BEHIND} or {PERSON} is not null"] if _sharing(rules) else []),
             f"| eval {PERSON} = COALESCE({PERSON}, {IDENTIFIER}),",
             "  ghosthire.signal = CASE(kibana.alert.building_block_type is null, 1, 0),",
-            f"  ghosthire.score = CASE({days} >= 0 and {days} <= {NEW_HIRE_DAYS}, "
+            f"  ghosthire.score = CASE({_raised(rules)}{days} >= 0 and {days} <= {NEW_HIRE_DAYS}, "
             f"LEAST(ROUND(ghosthire.score * {NEW_HIRE_SCORE_FACTOR}), 100.0), ghosthire.score * 1.0),",
             f"  {guidance}",
-            f"| stats {maxima}, ghosthire.risk_score = SUM(ghosthire.score), "
-            "ghosthire.signals = SUM(ghosthire.signal), ghosthire.alerts = COUNT(*), "
+            # Each rule counts with its highest score: a rule that fires again adds nothing.
+            f"| stats {maxima}, ghosthire.score = MAX(ghosthire.score), "
+            "ghosthire.signal = MAX(ghosthire.signal), ghosthire.alerts = COUNT(*), "
             "ghosthire.first_seen = MIN(@timestamp), ghosthire.last_seen = MAX(@timestamp), "
             f"ghosthire.identifiers = VALUES({IDENTIFIER}), ghosthire.rules = VALUES(kibana.alert.rule.name) "
+            f"by {PERSON}, kibana.alert.rule.rule_id",
+            f"| stats {maxima}, ghosthire.risk_score = SUM(ghosthire.score), "
+            "ghosthire.signals = SUM(ghosthire.signal), ghosthire.alerts = SUM(ghosthire.alerts), "
+            "ghosthire.first_seen = MIN(ghosthire.first_seen), ghosthire.last_seen = MAX(ghosthire.last_seen), "
+            "ghosthire.identifiers = VALUES(ghosthire.identifiers), ghosthire.rules = VALUES(ghosthire.rules) "
             f"by {PERSON}",
             f"| eval ghosthire.guidance_areas = {' + '.join(names.values())}, "
             "ghosthire.risk_score = ROUND(ghosthire.risk_score)",
@@ -104,6 +115,37 @@ def person_risk_query(
             "| sort ghosthire.guidance_areas desc, ghosthire.risk_score desc",
         ]
     )
+
+
+def _sharing(rules: list[PackRule]) -> list[PackRule]:
+    """The rules about something several persons share (`risk.persons`)."""
+    return [rule for rule in rules if rule.meta.risk.persons]  # type: ignore[union-attr]
+
+
+def _persons_behind(rules: list[PackRule], max_persons: int) -> list[str]:
+    """One row per risk object of an alert: its entity (marked with a leading `=`), and for a rule about
+    a shared entity each person behind it that its counted values name (`distinct_values`), when there are
+    at most `max_persons`; `ghosthire.behind` tells the two apart."""
+    sharing = _sharing(rules)
+    if not sharing:
+        return []
+    objects = "ghosthire.objects"
+    return [
+        f'| eval {objects} = MV_APPEND(CONCAT("=", {IDENTIFIER}), '
+        f"CASE({_rule_in(sharing)} and MV_COUNT({PERSONS_FIELD}) <= {max_persons}, {PERSONS_FIELD}, null))",
+        f"| mv_expand {objects}",
+        f'| eval {BEHIND} = not STARTS_WITH({objects}, "="), {IDENTIFIER} = CASE(STARTS_WITH({objects}, "="), '
+        f'SUBSTRING({objects}, 2), REPLACE(TO_LOWER({objects}), "^.*\\\\\\\\", ""))',
+    ]
+
+
+def _raised(rules: list[PackRule]) -> str:
+    """The new-hire escalation is the alert's entity's: a person behind a shared entity is not raised."""
+    return f"not {BEHIND} and " if _sharing(rules) else ""
+
+
+def _rule_in(rules: list[PackRule]) -> str:
+    return f"kibana.alert.rule.rule_id in ({', '.join(string_literal(rule.id) for rule in rules)})"
 
 
 def queue_condition(policy: TriagePolicy) -> str:
@@ -125,8 +167,7 @@ def queue_condition(policy: TriagePolicy) -> str:
 
 
 def _case_in(rules: list[PackRule], then: str, otherwise: str) -> str:
-    ids = ", ".join(string_literal(rule.id) for rule in rules)
-    return f"CASE(kibana.alert.rule.rule_id in ({ids}), {then}, {otherwise})"
+    return f"CASE({_rule_in(rules)}, {then}, {otherwise})"
 
 
 def _score(rules: list[PackRule]) -> str:

@@ -9,7 +9,7 @@ the alerts' scores (a new hire's raised, ghosthire.tuning). Unresolved entities 
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,6 +19,8 @@ from ghosthire.hunt.alerts import Alert
 from ghosthire.hunt.run import HuntOutcome
 from ghosthire.hunt.wording import summary_of
 from ghosthire.identities import Directory, Person
+from ghosthire.identities.directory import EntityKind
+from ghosthire.model.sources import field_value
 from ghosthire.triage import TriagePolicy, load_triage_policy
 from ghosthire.tuning import NewHire, escalation_since
 
@@ -55,6 +57,8 @@ class PersonRisk:
     window: Window = field(default_factory=lambda: Window((), (), 0, False))
     triage: bool = False
     rank: int = 0
+    # The identifiers the alerts named this person by, as written, by their case-folded form.
+    seen: dict[str, str] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -66,11 +70,11 @@ class PersonRisk:
     @property
     def identifiers(self) -> list[str]:
         """The identifiers the alerts name, as written, in order of first appearance (case folded)."""
-        seen: dict[str, str] = {}
-        for alert in self.alerts:
-            if alert.entity:
-                seen.setdefault(alert.entity.lower(), alert.entity)
-        return list(seen.values())
+        return list(self.seen.values())
+
+    def add(self, alert: Alert, identifier: str) -> None:
+        self.alerts.append(alert)
+        self.seen.setdefault(identifier.lower(), identifier)
 
     @property
     def guidance(self) -> list[str]:
@@ -121,15 +125,21 @@ class PersonRisk:
 
 def rank_persons(alerts: Iterable[Alert], directory: Directory, policy: TriagePolicy) -> list[PersonRisk]:
     """Persons ranked by the distinct guidance areas of their riskiest window, then its score; each
-    marked for the triage queue when that window meets the policy."""
+    marked for the triage queue when that window meets the policy. An alert counts for its entity and
+    for each person behind it (`risk.persons`: the users behind a shared address), once per person."""
     persons: dict[str, PersonRisk] = {}
     for alert in sorted(alerts, key=_time_order):
-        if not alert.entity:
-            continue
-        person = directory.resolve(alert.entity_type or "", alert.entity)
-        key = f"person:{person.key}" if person else f"{alert.entity_type}:{alert.entity.lower()}"
-        label = person.key if person else alert.entity
-        persons.setdefault(key, PersonRisk(label, person)).alerts.append(alert)
+        counted: set[str] = set()
+        for kind, identifier, behind in risk_objects(alert, policy.shared_alert_max_persons):
+            person = directory.resolve(kind, identifier)
+            if person is None and behind:
+                continue  # someone behind a shared entity whom no lookup knows: the entity stands for them
+            key = f"person:{person.key}" if person else f"{kind}:{identifier.lower()}"
+            if key in counted:
+                continue
+            counted.add(key)
+            label = person.key if person else identifier
+            persons.setdefault(key, PersonRisk(label, person)).add(alert, identifier)
     for risk in persons.values():
         risk.window = riskiest_window(risk.alerts, policy)
         risk.triage = risk.window.queued
@@ -139,38 +149,72 @@ def rank_persons(alerts: Iterable[Alert], directory: Directory, policy: TriagePo
     return ranked
 
 
+def risk_objects(alert: Alert, max_persons: int) -> list[tuple[str, str, bool]]:
+    """What an alert adds risk to, as (entity kind, identifier, behind the entity): its entity, then the
+    users behind it that the rule's `risk.persons` field names in the events it cites, unless there are
+    more than `max_persons` of them (a crowd)."""
+    objects = [(alert.entity_type or "", alert.entity, False)] if alert.entity else []
+    field_name = alert.rule.meta.risk.persons if alert.rule.meta else None
+    if field_name:
+        events = alert.events or ([alert.event] if alert.event else [])
+        named = (field_value(event, field_name) for event in events)
+        # counted case-insensitively, as the rule does
+        values = {str(value).lower(): str(value) for value in named if value not in (None, "")}
+        if len(values) <= max_persons:
+            objects += [(EntityKind.USER.value, value, True) for value in values.values()]
+    return objects
+
+
 def riskiest_window(alerts: list[Alert], policy: TriagePolicy) -> Window:
     """The window of the policy's length (ending at some alert) that puts the person in the queue, if
     any does, with the most guidance areas, then the highest score. Alerts without a time belong to
     every window. `alerts` are in time order."""
     timed = [alert for alert in alerts if alert.time]
     untimed = [alert for alert in alerts if not alert.time]
-    areas: Counter[str] = Counter(area for alert in untimed for area in _areas(alert))
-    score = sum(alert.score for alert in untimed)
-    alerting = sum(not _building_block(alert) for alert in untimed)
-    best, best_span = _reach(policy, areas, score, alerting), (0, 0)
+    tally = _Tally()
+    for alert in untimed:
+        tally.add(alert)
+    best, best_span = tally.reach(policy), (0, 0)
     length = policy.window_length
     start = 0
     for end, alert in enumerate(timed):
-        areas.update(_areas(alert))
-        score += alert.score
-        alerting += not _building_block(alert)
+        tally.add(alert)
         while timed[start].time < alert.time - length:  # type: ignore[operator]
-            leaving = timed[start]
-            areas.subtract(_areas(leaving))
-            score -= leaving.score
-            alerting -= not _building_block(leaving)
+            tally.remove(timed[start])
             start += 1
-        reached = _reach(policy, areas, score, alerting)
+        reached = tally.reach(policy)
         if reached > best:
             best, best_span = reached, (start, end + 1)
     return _window([*untimed, *timed[best_span[0] : best_span[1]]], best[0])
 
 
-def _reach(policy: TriagePolicy, areas: Counter[str], score: int, alerting: int) -> tuple[bool, int, int]:
-    """How far a window goes: whether it queues the person, its distinct guidance areas, its score."""
-    distinct = sum(count > 0 for count in areas.values())
-    return (policy.queues(distinct, score, alerting > 0), distinct, score)
+class _Tally:
+    """The alerts of a sliding window: their guidance areas, whether one is alerting (not a building
+    block), and each rule's scores (a rule counts with its highest: one that fires again adds nothing)."""
+
+    def __init__(self) -> None:
+        self.areas: Counter[str] = Counter()
+        self.alerting = 0
+        self.scores: dict[str, Counter[int]] = defaultdict(Counter)
+
+    def add(self, alert: Alert) -> None:
+        self.areas.update(_areas(alert))
+        self.alerting += not _building_block(alert)
+        self.scores[alert.rule.name][alert.score] += 1
+
+    def remove(self, alert: Alert) -> None:
+        self.areas.subtract(_areas(alert))
+        self.alerting -= not _building_block(alert)
+        scores = self.scores[alert.rule.name]
+        scores[alert.score] -= 1
+        if scores[alert.score] <= 0:
+            del scores[alert.score]
+
+    def reach(self, policy: TriagePolicy) -> tuple[bool, int, int]:
+        """How far the window goes: whether it queues the person, its distinct guidance areas, its score."""
+        distinct = sum(count > 0 for count in self.areas.values())
+        score = sum(max(scores) for scores in self.scores.values() if scores)
+        return (policy.queues(distinct, score, self.alerting > 0), distinct, score)
 
 
 def escalate_new_hires(alerts: Iterable[Alert], directory: Directory) -> None:
@@ -218,7 +262,15 @@ def timeline(alerts: list[Alert]) -> list[TimelineRow]:
 
 def _window(alerts: list[Alert], queued: bool) -> Window:
     areas = sorted({area for alert in alerts for area in _areas(alert)})
-    return Window(tuple(alerts), tuple(areas), sum(alert.score for alert in alerts), queued)
+    return Window(tuple(alerts), tuple(areas), rule_score(alerts), queued)
+
+
+def rule_score(alerts: Iterable[Alert]) -> int:
+    """The sum over the alerts' rules of each rule's highest score."""
+    best: dict[str, int] = {}
+    for alert in alerts:
+        best[alert.rule.name] = max(best.get(alert.rule.name, 0), alert.score)
+    return sum(best.values())
 
 
 def _areas(alert: Alert) -> list[str]:

@@ -29,13 +29,18 @@ class RiskEntity(StrEnum):
 
 
 class Risk(BaseModel):
-    """Who the alert is about and how much it adds to that entity's risk."""
+    """Who the alert is about and how much it adds to that entity's risk.
+
+    `persons` names, on an alert about something several people share (an address), the field holding
+    those people: a value_count correlation's counted field. Each of them gets the alert's risk too, as
+    an ESCU detection lists several risk objects; the shared entity keeps its own."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     entity: RiskEntity
     field: Annotated[str, Field(min_length=1)]
     score: Annotated[int, Field(ge=1, le=100)]
+    persons: Annotated[str, Field(min_length=1)] | None = None
 
 
 class IdentityComparison(StrEnum):

@@ -34,6 +34,9 @@ PERSON_MACRO = "ghosthire_risk_person"
 FIRST_SEEN_MACRO, FIRST_SEEN_UPDATE_MACRO = "ghosthire_first_seen", "ghosthire_first_seen_update"
 BASELINE_SUFFIX = " (first-seen baseline)"
 RISK_PERSON, RISK_UNRESOLVED = "risk_person", "risk_unresolved"
+# The persons behind a shared entity (rule field `risk.persons`), and the result field holding them: a
+# value_count correlation's counted values (ghosthire.splunk.backend).
+RISK_PERSONS_BEHIND, PERSONS_RESULT_FIELD = "risk_persons_behind", "distinct_values"
 # The triage searches' annotation role; detections are "detection", tstats variants "variant".
 # The ES risk-index triage search is "triage-es": chosen by name only, it needs Enterprise Security.
 ROLE_DETECTION, ROLE_VARIANT, ROLE_TRIAGE, ROLE_TRIAGE_ES = "detection", "variant", "triage", "triage-es"
@@ -88,6 +91,8 @@ class SavedSearch:
     drilldown_search: str
     drilldown_searches: str
     baseline: BaselineSearch | None = None
+    # The result field naming the persons behind the entity, for rules with `risk.persons`.
+    persons_field: str | None = None
 
 
 def is_building_block(pack_rule: PackRule) -> bool:
@@ -160,13 +165,18 @@ def drilldown_search(location: EntityLocation, token_field: str) -> str:
     return clauses[0] if len(clauses) == 1 else " OR ".join(f"({clause})" for clause in clauses)
 
 
-def risk_objects(object_type: str, score: int, threats: tuple[ThreatObject, ...]) -> list[dict[str, object]]:
+def risk_objects(
+    object_type: str, score: int, threats: tuple[ThreatObject, ...], persons_behind: bool = False
+) -> list[dict[str, object]]:
     """The risk action's entries: the person the entity resolved to (`risk_person`, a user) or, when it
     did not resolve, the entity itself (`risk_unresolved`, of its own type): each result has exactly one
-    of the two. Then each threat object (contentctl's form)."""
+    of the two. Then, for a shared entity, the persons behind it (`risk_persons_behind`, multivalued: ES
+    scores each). Then each threat object (contentctl's form)."""
+    behind = [{"risk_object_field": RISK_PERSONS_BEHIND, "risk_object_type": "user", "risk_score": score}]
     return [
         {"risk_object_field": RISK_PERSON, "risk_object_type": "user", "risk_score": score},
         {"risk_object_field": RISK_UNRESOLVED, "risk_object_type": object_type, "risk_score": score},
+        *(behind if persons_behind else []),
         *({"threat_object_field": t.field, "threat_object_type": t.type} for t in threats),
     ]
 
@@ -269,8 +279,11 @@ def rule_search(
         raise ContentError(pack_rule.path, f"the {compiled.target} query does not end with `{macro}`")
     entity_type = str(meta.risk.entity)
     body = query.removesuffix(ending)
-    # The person the entity is (ghosthire_identity_keys) before the filter, so tuning can name persons.
-    tail = f"\n| `{PERSON_MACRO}({field}, {entity_type})`{ending}"
+    persons = PERSONS_RESULT_FIELD if meta.risk.persons else None
+    # The person the entity is (ghosthire_identity_keys) before the filter, so tuning can name persons;
+    # for a shared entity also the persons behind it.
+    arguments = ", ".join(filter(None, (field, entity_type, persons)))
+    tail = f"\n| `{PERSON_MACRO}({arguments})`{ending}"
     first_seen = meta.first_seen
     schedule = schedule_for(pack_rule.id, timespan_seconds(pack_rule), settings)
     name = search_name(pack_rule.title, variant_suffix)
@@ -294,7 +307,11 @@ def rule_search(
         description=(pack_rule.rule.description or pack_rule.title).strip(),
         schedule=schedule,
         entity_field=field,
-        risk=_json(risk_objects(settings.risk_object_types[meta.risk.entity], meta.risk.score, threats)),
+        risk=_json(
+            risk_objects(
+                settings.risk_object_types[meta.risk.entity], meta.risk.score, threats, persons is not None
+            )
+        ),
         risk_message=f"{pack_rule.title}: ${field}$ (person $person$)",
         annotations=annotations(
             pack_rule,
@@ -326,6 +343,7 @@ def rule_search(
         drilldown_search=drilldown_search(location, field),
         drilldown_searches=drilldowns(f"Events of ${field}$", drilldown_search(location, field), field),
         baseline=baseline,
+        persons_field=persons,
     )
 
 

@@ -11,7 +11,7 @@
 FROM is not evaluated (the documents given are the index); LOOKUP JOIN reads the lookup indices given to
 `run`: a row whose key is null or multi-valued matches nothing, a key matching several documents yields one
 row per document, and the lookup index's columns replace same-named ones (null when nothing matched).
-Commands other than FROM, WHERE, EVAL, STATS, LOOKUP JOIN and SORT are unsupported.
+Commands other than FROM, WHERE, EVAL, STATS, MV_EXPAND, LOOKUP JOIN and SORT are unsupported.
 """
 
 from __future__ import annotations
@@ -84,6 +84,8 @@ class EsqlQuery:
                 rows = [{**row, **{name: expr(row) for name, expr in data}} for row in rows]
             elif kind == "stats":
                 rows = _stats(rows, *data)
+            elif kind == "mv_expand":
+                rows = [{**row, data: value} for row in rows for value in _expanded(_lookup(row, data))]
         return rows
 
 
@@ -126,6 +128,8 @@ def _compile_command(command: Any) -> tuple[str, Any]:
         if len(predicates) != 1:
             raise EsqlUnsupported(f"join on several fields {inner.getText()}")
         return "lookup", (inner.joinTarget().getText(), _name_of_expression(predicates[0].valueExpression()))
+    if isinstance(inner, P.MvExpandCommandContext):
+        return "mv_expand", _name(inner.qualifiedName())
     if isinstance(inner, P.SortCommandContext):
         return "sort", [
             (_compile(order.booleanExpression()), order.DESC() is not None)
@@ -390,7 +394,42 @@ def _function(node: Any) -> Expr:
         )
     if name == "REPLACE":
         return _replace(*compiled)
+    if name == "MV_APPEND":
+        return lambda row: _mv_append(compiled[0](row), compiled[1](row))
+    if name == "MV_COUNT":
+        return lambda row: None if (value := compiled[0](row)) is None else len(_expanded(value))
+    if name == "CONCAT":
+        return lambda row: _concat([argument(row) for argument in compiled])
+    if name == "SUBSTRING":
+        return lambda row: _substring(*(argument(row) for argument in compiled))
     raise EsqlUnsupported(f"function {name}")
+
+
+def _expanded(value: Any) -> list[Any]:
+    """MV_EXPAND's rows for a value: one per value of a multi-valued field, one (null) for null."""
+    return list(value) if _is_mv(value) else [value]
+
+
+def _mv_append(first: Any, second: Any) -> Any:
+    """MV_APPEND: the values of both; the other one's when one is null."""
+    if first is None or second is None:
+        return first if second is None else second
+    values = [*_expanded(first), *_expanded(second)]
+    return values[0] if len(values) == 1 else values
+
+
+def _concat(values: list[Any]) -> Any:
+    if any(value is None or _is_mv(value) for value in values):
+        return None
+    return "".join(str(value) for value in values)
+
+
+def _substring(subject: Any, start: Any, length: Any = None) -> Any:
+    """SUBSTRING(s, start[, length]), 1-based."""
+    if subject is None or start is None or _is_mv(subject):
+        return None
+    begin = int(start) - 1
+    return str(subject)[begin:] if length is None else str(subject)[begin : begin + int(length)]
 
 
 def _extreme(pick: Callable[[list[Any]], Any], values: list[Any]) -> Any:

@@ -3,6 +3,8 @@ with the identities lookup index it raises exactly the persons the triage policy
 
 from __future__ import annotations
 
+import itertools
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,8 +14,15 @@ import pytest
 from ghosthire.content import examples_dir, shipped_lookups_dir
 from ghosthire.elastic.ecs import set_path
 from ghosthire.elastic.kibana import load_settings
-from ghosthire.elastic.persons import PERSON_RULE_ID, entity_field, identifier_keys, identity_documents
-from ghosthire.hunt.persons import assess
+from ghosthire.elastic.persons import (
+    PERSON_RULE_ID,
+    PERSONS_FIELD,
+    entity_field,
+    identifier_keys,
+    identity_documents,
+)
+from ghosthire.hunt.alerts import Alert
+from ghosthire.hunt.persons import assess, risk_objects
 from ghosthire.hunt.run import hunt
 from ghosthire.identities import Directory
 from ghosthire.rules import Guidance, PackRule, RiskEntity, RulePack
@@ -145,27 +154,44 @@ def test_building_blocks_add_risk_but_never_raise_alone(
     assert triage.run(only_blocks, {"ghosthire-identities": lookup}) == []
 
 
-def test_new_hires_weigh_more_and_a_score_condition_raises_with_fewer_areas(
+def test_a_rule_that_fires_again_adds_nothing_and_new_hires_weigh_more(
     pack: RulePack, triage: EsqlQuery, lookup: list[dict[str, Any]]
 ) -> None:
+    """Three user rules of three areas whose scores sum below the score condition, raised above it for a
+    new hire: repeated alerts leave a long-standing employee out, the new hire reaches the queue."""
     condition = next(c for c in load_triage_policy().queue_when if c.min_score)
-    assert condition.min_guidance_areas == 2, "the scenario below is written for two areas"
-    exfil = pick(pack, Guidance.EXFILTRATION, RiskEntity.USER)
-    host = pick(pack, Guidance.REMOTE_ACCESS, RiskEntity.HOST)
-    scores = [rule.meta.risk.score for rule in (exfil, host)]  # type: ignore[union-attr]
-    count = -(-condition.min_score // sum(scores))  # enough pairs of alerts for anyone
-    pairs = [alert(pack, exfil, "akim"), alert(pack, host, "akim")] * count
-    rows = triage.run(pairs, {"ghosthire-identities": lookup})
-    assert [row["ghosthire.person"] for row in rows] == ["akim"]
-    raised = sum(min(100, round(score * 1.5)) for score in scores)
-    fewer = -(-condition.min_score // raised)
-    assert fewer < count
-    hire = [alert(pack, exfil, "new.hire"), alert(pack, host, "newbie")] * fewer
-    assert [row["ghosthire.person"] for row in triage.run(hire, {"ghosthire-identities": lookup})] == [
-        "newbie"
-    ]
-    plain = [alert(pack, exfil, "akim"), alert(pack, host, "akim")] * fewer
+    rules = _three_areas_below(pack, triage, condition.min_guidance_areas, condition.min_score)
+    plain = [alert(pack, rule, "akim") for rule in rules] * 5
     assert triage.run(plain, {"ghosthire-identities": lookup}) == []
+    hire = [alert(pack, rule, "new.hire") for rule in rules]
+    [row] = triage.run(hire, {"ghosthire-identities": lookup})
+    assert row["ghosthire.person"] == "newbie"
+    raised = sum(min(100, round(rule.meta.risk.score * 1.5)) for rule in rules)  # type: ignore[union-attr]
+    assert row["ghosthire.risk_score"] == raised
+
+
+def _three_areas_below(pack: RulePack, triage: EsqlQuery, areas: int, limit: int) -> list[PackRule]:
+    """`areas` alerting user rules the triage rule reads, one area each, summing below `limit` but
+    reaching it raised by 1.5."""
+    candidates: dict[Guidance, list[PackRule]] = {}
+    for rule in pack.rules:
+        meta = rule.meta
+        if (
+            meta is not None
+            and meta.identity_check is None
+            and len(meta.guidance) == 1
+            and meta.risk.entity is RiskEntity.USER
+            and not rule.rule.custom_attributes.get("building_block")
+            and rule.id in triage.text
+            and re.fullmatch(r"[\w.]+", entity_field(pack, rule))  # a bare name, no quoting needed
+        ):
+            candidates.setdefault(meta.guidance[0], []).append(rule)
+    for combination in itertools.product(*candidates.values()):
+        for chosen in itertools.combinations(combination, areas):
+            scores = [rule.meta.risk.score for rule in chosen]  # type: ignore[union-attr]
+            if sum(scores) < limit <= sum(min(100, round(score * 1.5)) for score in scores):
+                return list(chosen)
+    raise AssertionError("no rules for the scenario")
 
 
 def test_lookup_documents_normalise_and_report_conflicts(
@@ -202,7 +228,7 @@ def test_the_kibana_triage_rule_queues_whom_the_local_hunt_queues_on_the_example
     assert local, "the examples hold planted workers"
     in_kibana = {rule["rule_id"] for rule in kibana_rules}
     timed = [
-        (found.time, _alert_of(pack, found.rule, found.entity, found.time))
+        (found.time, _alert_of(pack, found))
         for found in findings.alerts
         if found.time is not None and found.entity and found.rule.id in in_kibana
     ]
@@ -215,7 +241,11 @@ def test_the_kibana_triage_rule_queues_whom_the_local_hunt_queues_on_the_example
     assert queued == local, (sorted(queued), sorted(local))
 
 
-def _alert_of(pack: RulePack, rule: PackRule, entity: str, time: datetime) -> dict[str, Any]:
-    document = alert(pack, rule, entity)
-    document["@timestamp"] = time.isoformat()
+def _alert_of(pack: RulePack, found: Alert) -> dict[str, Any]:
+    """The Kibana alert of a local one; a shared entity's rule also holds its counted values."""
+    document = alert(pack, found.rule, found.entity or "")
+    document["@timestamp"] = found.time.isoformat() if found.time else None
+    behind = [identifier.lower() for _, identifier, is_behind in risk_objects(found, 10**6) if is_behind]
+    if behind:
+        document[PERSONS_FIELD] = behind if len(behind) > 1 else behind[0]
     return document

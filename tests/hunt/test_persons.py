@@ -34,7 +34,7 @@ RULES = {
         "session-theft",
         "user",
         "actor.alternateId",
-        40,
+        60,
     ),
     "remote_tool": RuleSpec(
         "Remote tool",
@@ -44,10 +44,10 @@ RULES = {
         "remote-access",
         "host",
         "Computer",
-        35,
+        50,
     ),
     "repo_clone": RuleSpec(
-        "Private repo cloned", GITHUB, "action: git.clone", "low", "exfiltration", "user", "actor", 30
+        "Private repo cloned", GITHUB, "action: git.clone", "low", "exfiltration", "user", "actor", 40
     ),
     "grant_seen": RuleSpec(
         "Privilege granted",
@@ -120,13 +120,19 @@ def _at(hours: float) -> datetime:
 
 
 def okta(
-    user: str, hours: float, *, proxy: bool = False, event: str = "user.session.start"
+    user: str,
+    hours: float,
+    *,
+    proxy: bool = False,
+    event: str = "user.session.start",
+    address: str = "198.51.100.7",
 ) -> dict[str, Any]:
     return {
         "eventType": event,
         "published": _at(hours).isoformat().replace("+00:00", "Z"),
         "actor": {"alternateId": user},
         "securityContext": {"isProxy": proxy},
+        "client": {"ipAddress": address},
     }
 
 
@@ -155,17 +161,18 @@ EVENTS = [
     windows("LT-JDOE-01.corp.example.com", 2, "C:\\Tools\\AnyDesk.exe"),
     windows("lt-jdoe-01", 3, "C:\\Tools\\AnyDesk.exe"),
     github("JDOE-GH", 4, "git.clone"),
-    # a benign remote worker: a proxy sign-in and a remote tool, many times (two areas, a modest score)
+    # a benign remote worker: a proxy sign-in and a remote tool, many times (two areas; a rule that fires
+    # again adds nothing to the score)
     okta("rick.roe@example.com", 1, proxy=True),
     *(windows("LT-RROE-02", 1 + hour, "C:\\Tools\\AnyDesk.exe") for hour in range(5)),
     # building blocks only, in three areas
     okta("bb@example.com", 1, event="user.account.privilege.grant"),
     github("bb-gh", 2, "repo.download_zip"),
     windows("LT-BB-03", 3, "C:\\Tools\\TeamViewer.exe"),
-    # three areas, but the third eight days after the first two
+    # three areas, but the third fifteen days after the first two (beyond the shipped window)
     okta("late@example.com", 1, proxy=True),
     github("late-gh", 2, "git.clone"),
-    windows("LT-LATE-04", 24 * 8 + 2, "C:\\Tools\\AnyDesk.exe"),
+    windows("LT-LATE-04", 24 * 15 + 2, "C:\\Tools\\AnyDesk.exe"),
     # nobody the lookups know
     okta("guest@partner.example.org", 1, proxy=True),
 ]
@@ -204,11 +211,7 @@ def test_benign_and_building_block_only_persons_stay_out_of_the_queue(
 ) -> None:
     findings = assess(outcome, Directory.load(folder / "lookups"))
     by_key = {risk.key: risk for risk in findings.persons}
-    assert (len(by_key["rroe"].guidance), by_key["rroe"].score, by_key["rroe"].triage) == (
-        2,
-        40 + 5 * 35,
-        False,
-    )
+    assert (len(by_key["rroe"].guidance), by_key["rroe"].score, by_key["rroe"].triage) == (2, 60 + 50, False)
     assert (len(by_key["bblock"].guidance), by_key["bblock"].triage) == (3, False)
     assert by_key["guest@partner.example.org"].person is None
 
@@ -222,12 +225,11 @@ def test_without_identities_the_worker_splits_into_unqueued_entities(outcome: Hu
 
 def test_the_window_decides_what_counts_together(outcome: HuntOutcome, folder: Path) -> None:
     directory = Directory.load(folder / "lookups")
-    shipped = load_triage_policy()
-    assert shipped.window == "7d"
-    late = {risk.key: risk for risk in rank_persons(outcome.alerts, directory, shipped)}["late"]
+    week = TriagePolicy.model_validate({"window": "7d", "queue_when": [{"min_guidance_areas": 3}]})
+    late = {risk.key: risk for risk in rank_persons(outcome.alerts, directory, week)}["late"]
     assert (len(late.guidance), late.triage) == (2, False)
     assert len(late.alerts) == 3 and len(late.window.alerts) == 2
-    wider = TriagePolicy.model_validate({**shipped.model_dump(), "window": "9d"})
+    wider = TriagePolicy.model_validate({**week.model_dump(), "window": "16d"})
     late = {risk.key: risk for risk in rank_persons(outcome.alerts, directory, wider)}["late"]
     assert (late.guidance, late.triage) == (["exfiltration", "remote-access", "session-theft"], True)
 
@@ -235,7 +237,8 @@ def test_the_window_decides_what_counts_together(outcome: HuntOutcome, folder: P
 @pytest.mark.parametrize(
     ("areas", "score", "alerting", "queued"),
     [
-        (3, 0, True, True),
+        (3, 120, True, True),
+        (3, 119, True, False),
         (2, 299, True, False),
         (2, 300, True, True),
         (1, 5000, True, False),
@@ -269,7 +272,7 @@ def test_cli_persons_format_with_a_company_lookups_folder(folder: Path, tmp_path
         "jdoe",
         "Jane Doe",
         True,
-        140,
+        150,
     )
     assert first["first_seen"] == "2025-06-02T10:00:00Z" and first["last_seen"] == "2025-06-02T13:00:00Z"
     assert {alert["rule_name"] for alert in first["alerts"]} == {"proxy_session", "remote_tool", "repo_clone"}
@@ -307,7 +310,7 @@ def test_a_later_window_with_an_alerting_rule_queues_even_when_an_earlier_one_sc
     folder: Path, tmp_path: Path
 ) -> None:
     """Day 1: five building blocks in three areas (score 100, never queued alone). Day 10: a proxy
-    sign-in and two building blocks, three areas again (score 80): that window queues the person."""
+    sign-in and two building blocks, three areas again (score 100): that window queues the person."""
     from ghosthire.rules import load_pack
 
     user, login, host = "mixed@example.com", "mixed-gh", "LT-MIXED-9"
@@ -328,7 +331,46 @@ def test_a_later_window_with_an_alerting_rule_queues_even_when_an_earlier_one_sc
         [{"nt_host": host, "owner": "mixed", "category": "laptop"}],
     )
     outcome = hunt_events(load_pack(folder / "rules", require_metadata=False), events)
-    (mixed,) = rank_persons(outcome.alerts, Directory.load(lookups), load_triage_policy())
+    week = TriagePolicy.model_validate({"window": "7d", "queue_when": [{"min_guidance_areas": 3}]})
+    (mixed,) = rank_persons(outcome.alerts, Directory.load(lookups), week)
     assert mixed.triage
-    assert (mixed.guidance, mixed.score) == (["exfiltration", "least-privilege", "session-theft"], 80)
+    assert (mixed.guidance, mixed.score) == (["exfiltration", "least-privilege", "session-theft"], 100)
     assert len(mixed.alerts) == 8 and len(mixed.window.alerts) == 3
+
+
+def test_an_alert_about_a_shared_address_counts_for_the_few_persons_behind_it(folder: Path) -> None:
+    """A laptop-farm style correlation (users counted per address, `risk.persons`): each known user
+    behind the address gets its risk, the address keeps its own; a crowd (more than the policy's
+    limit) leaves it with the address alone."""
+    from ghosthire.rules import load_pack
+
+    rules = folder / "shared-rules"
+    write_pack(rules, {"proxy_session": RULES["proxy_session"]}, "5e3b1a70-0000-4000-8000-000000001")
+    (rules / "shared_address.yml").write_text(SHARED_ADDRESS, encoding="utf-8")
+    pack = load_pack(rules, require_metadata=False)
+    policy = load_triage_policy()
+    pair = ["jane.doe@example.com", "stranger@elsewhere.example"]
+    crowd = [*pair, *(f"guest{n}@elsewhere.example" for n in range(policy.shared_alert_max_persons))]
+    for users, expected in ((pair, {"jdoe", "203.0.113.9"}), (crowd, {"203.0.113.9"})):
+        events = [okta(user, 1 + n / 10, proxy=True, address="203.0.113.9") for n, user in enumerate(users)]
+        outcome = hunt_events(pack, events)
+        ranked = rank_persons(outcome.alerts, Directory.load(folder / "lookups"), policy)
+        behind = {risk.key for risk in ranked if "shared_address" in {a.rule.name for a in risk.alerts}}
+        assert behind == expected
+
+
+SHARED_ADDRESS = """title: One address, several users
+id: 5e3b1a70-0000-4000-8000-000000009999
+name: shared_address
+status: experimental
+correlation:
+  type: value_count
+  rules: [proxy_session]
+  group-by: [client.ipAddress]
+  timespan: 1d
+  condition: {gte: 2, field: actor.alternateId}
+level: medium
+guidance: [multi-login]
+risk: {entity: ip, field: client.ipAddress, score: 50, persons: actor.alternateId}
+implementation: Okta System Log sign-ins, the client address of each.
+"""

@@ -894,6 +894,8 @@ _EVAL_FUNCTIONS: dict[str, Callable[..., Any]] = {
         None if _number(value) is None else time.strftime(pattern, time.gmtime(_number(value)))  # type: ignore[arg-type]
     ),
     "strptime": lambda value, pattern: None if value is None else _strptime(str(value), pattern),
+    "mvcount": lambda value: None if value is None else len(_values(value)),
+    "mvdedup": lambda value: None if value is None else list(dict.fromkeys(_values(value))),
 }
 
 
@@ -973,18 +975,21 @@ def _lookup_command(text: str, results: list[Event]) -> list[Event]:
     outputs = [(column, alias or column) for column, alias in re.findall(r"(\w+)(?: AS (\w+))?", match[4])]
     matched: list[Event] = []
     for event in results:
-        keys = [(column, event.get(field)) for column, field in inputs]
-        found = None
-        if all(value is not None for _, value in keys):
-            found = next(
-                (row for row in rows if all(_cell_matches(row.get(column), value) for column, value in keys)),
-                None,
-            )
+        # A multivalue input field is looked up value by value; the outputs collect every match.
+        found = []
+        for keys in itertools.product(*(_values(event.get(field)) for _, field in inputs)):
+            row = next((row for row in rows if _row_matches(row, inputs, keys)), None)
+            if row is not None:
+                found.append(row)
         updated = dict(event)
         for column, alias in outputs:
             if match[3] == "OUTPUTNEW" and updated.get(alias) is not None:
                 continue
-            value = found.get(column) if found else None
-            updated[alias] = value or None
+            values = [item for row in found for item in _values(row.get(column)) if item]
+            updated[alias] = (values[0] if len(values) == 1 else values) or None
         matched.append({name: value for name, value in updated.items() if value is not None})
     return matched
+
+
+def _row_matches(row: dict[str, Any], inputs: list[tuple[str, str]], keys: tuple[Any, ...]) -> bool:
+    return all(_cell_matches(row.get(column), value) for (column, _), value in zip(inputs, keys, strict=True))

@@ -14,7 +14,8 @@ import re
 from pathlib import Path
 
 from ghosthire.hunt import hunt
-from ghosthire.hunt.persons import PersonRisk, escalate_new_hires, rank_persons
+from ghosthire.hunt.alerts import Alert
+from ghosthire.hunt.persons import PersonRisk, escalate_new_hires, rank_persons, risk_objects
 from ghosthire.identities import ASSETS_FILE, IDENTITIES_FILE, Directory
 from ghosthire.rules import RulePack
 from ghosthire.rules.cases import load_cases
@@ -105,7 +106,8 @@ def test_every_rule_search_scores_the_person_or_else_the_entity(app_files: dict[
         lines = keys["search"].splitlines()
         entity = keys["alert.suppress.fields"]
         assert re.fullmatch(
-            rf"\| `ghosthire_risk_person\({re.escape(entity)}, (user|host|ip|applicant)\)`", lines[-2]
+            rf"\| `ghosthire_risk_person\({re.escape(entity)}, (user|host|ip|applicant)(, distinct_values)?\)`",
+            lines[-2],
         ), name
         risk = json.loads(keys["action.risk.param._risk"])
         assert [item.get("risk_object_field") for item in risk[:2]] == ["risk_person", "risk_unresolved"], (
@@ -142,6 +144,13 @@ def test_a_built_search_raises_risk_on_the_person_who_owns_the_laptop(
     assert (row.get("risk_person"), row["risk_unresolved"]) == (None, "KIOSK-7")
 
 
+def _persons_behind(alert: Alert) -> dict[str, object]:
+    """A value_count correlation's counted values (`distinct_values`, lower-cased), for rules whose
+    persons they are."""
+    persons = [identifier.lower() for kind, identifier, behind in risk_objects(alert, 10**6) if behind]
+    return {"distinct_values": persons} if persons else {}
+
+
 def hunt_summary_events(pack: RulePack, app_files: dict[str, bytes]) -> list[dict[str, object]]:
     """The local hunt's alerts over examples/ as the searches' summary-index action writes them
     (`ghosthire_rule`, `ghosthire_search_id`, the search's entity field)."""
@@ -158,6 +167,7 @@ def hunt_summary_events(pack: RulePack, app_files: dict[str, bytes]) -> list[dic
             "ghosthire_rule": alert.rule.name,
             "ghosthire_search_id": alert.rule.name,
             entity_field[alert.rule.name]: alert.entity,
+            **_persons_behind(alert),
         }
         for alert in hunt(pack, [EXAMPLES]).alerts
         if alert.rule.name in entity_field and alert.time is not None and alert.entity
@@ -189,3 +199,30 @@ def hunt_persons(pack: RulePack) -> list[PersonRisk]:
     alerts = hunt(pack, [EXAMPLES]).alerts
     escalate_new_hires(alerts, directory)
     return rank_persons(alerts, directory, load_triage_policy())
+
+
+def test_an_alert_about_a_shared_address_counts_for_the_few_persons_behind_it(
+    app_files: dict[str, bytes], macros: dict[str, str], lookups: Lookups
+) -> None:
+    """The laptop-farm search's risk persons (its counted users): each known person behind the address
+    gets the alert, in the ranking and the ES risk action; a crowd (more than the policy's limit) does not."""
+    rule = "entra_laptop_farm_shared_egress"
+    searches = parse_conf(app_files["default/savedsearches.conf"].decode("utf-8"), "savedsearches.conf")
+    [keys] = [k for k in searches.values() if k.get("action.summary_index.ghosthire_search_id") == rule]
+    assert "risk_persons_behind" in [
+        r.get("risk_object_field") for r in json.loads(keys["action.risk.param._risk"])
+    ]
+    limit = load_triage_policy().shared_alert_max_persons
+    pair = ["jordan.smith@acme-corp.com", "stranger@elsewhere.example"]
+    crowd = [*pair, *(f"guest{n}@elsewhere.example" for n in range(limit))]
+    for users, expected in ((pair, {"jsmith", "203.0.113.9"}), (crowd, {"203.0.113.9"})):
+        event = {
+            "index": "summary",
+            "_time": 1_750_000_000,
+            "ghosthire_rule": rule,
+            "ghosthire_search_id": rule,
+            keys["alert.suppress.fields"]: "203.0.113.9",
+            "distinct_values": users,
+        }
+        ranked = run("`ghosthire_person_risk`", [event], macros=macros, lookups=lookups)
+        assert {row["person"] for row in ranked} == expected
