@@ -1,7 +1,8 @@
 """Readers for the exports people have, each turned into person and device records for the lookups:
 Okta users (`/api/v1/users`), Entra ID users and devices with `registeredOwners` (Microsoft Graph), Intune
 managed devices (primary user), GitHub organisation SAML/SCIM external identities (GraphQL
-`externalIdentities`: login to NameID) and HR records in the schema of docs/hr-schema.md.
+`externalIdentities`: login to NameID; or the SCIM REST users) and HR records in the schema of
+docs/hr-schema.md.
 
 A file that cannot be read, or is not the export it was given as, raises ExportError naming the file and
 the reason; a record inside it that lacks what it needs is skipped and noted with its position.
@@ -220,26 +221,50 @@ def read_intune_devices(path: Path) -> ExportContent:
 
 @reader("github")
 def read_github_identities(path: Path) -> ExportContent:
-    """The organisation's `samlIdentityProvider.externalIdentities` (GraphQL): each node's `user.login`
-    joins the person whose address is the SAML NameID (or the SCIM user name or e-mail)."""
+    """The organisation's external identities, in either form GitHub exports them:
+
+    - GraphQL `samlIdentityProvider.externalIdentities`: each node's `user.login` joins the person whose
+      address is the SAML NameID (or the SCIM user name or e-mail);
+    - SCIM REST (`GET /scim/v2/organizations/{org}/Users`, a ListResponse of `Resources`): GitHub leaves
+      the login out of this form, so each resource joins its `userName` and e-mails to the person with its
+      IdP `externalId` (the Okta or Entra user id the IdP's own logs name) and its SCIM `id`."""
     content = ExportContent()
-    for number, node in _items(path, "a GitHub external identities export (GraphQL externalIdentities)"):
-        login = _text((node.get("user") or {}).get("login")) if isinstance(node.get("user"), dict) else ""
-        saml = node.get("samlIdentity") if isinstance(node.get("samlIdentity"), dict) else {}
-        scim = node.get("scimIdentity") if isinstance(node.get("scimIdentity"), dict) else {}
-        emails = [
-            email.get("value")
-            for email in [*saml.get("emails", []), *scim.get("emails", [])]
-            if isinstance(email, dict)
-        ]
-        addresses = _present(saml.get("nameId"), scim.get("username"), saml.get("username"), *emails)
-        if not login or not addresses:
+    for number, node in _items(path, "a GitHub external identities export (GraphQL or SCIM)"):
+        scim = "schemas" in node or "userName" in node
+        record = _scim_user(node) if scim else _external_identity(node)
+        if record is None:
             content.notes.append(
-                f"{path}: item {number}: skipped, needs user.login and a NameID or SCIM user"
+                f"{path}: item {number}: skipped, SCIM user without userName or externalId"
+                if scim
+                else f"{path}: item {number}: skipped, needs user.login and a NameID or SCIM user"
             )
             continue
-        content.persons.append(PersonRecord(source="github", addresses=addresses, identifiers=[login]))
+        content.persons.append(record)
     return content
+
+
+def _external_identity(node: dict[str, Any]) -> PersonRecord | None:
+    login = _text((node.get("user") or {}).get("login")) if isinstance(node.get("user"), dict) else ""
+    saml = node.get("samlIdentity") if isinstance(node.get("samlIdentity"), dict) else {}
+    scim = node.get("scimIdentity") if isinstance(node.get("scimIdentity"), dict) else {}
+    emails = _emails([*saml.get("emails", []), *scim.get("emails", [])])
+    addresses = _present(saml.get("nameId"), scim.get("username"), saml.get("username"), *emails)
+    if not login or not addresses:
+        return None
+    return PersonRecord(source="github", addresses=addresses, identifiers=[login])
+
+
+def _scim_user(resource: dict[str, Any]) -> PersonRecord | None:
+    """A SCIM 2.0 User resource: its userName and e-mails are the person's addresses."""
+    addresses = _present(resource.get("userName"), *_emails(resource.get("emails")))
+    identifiers = _present(resource.get("externalId"), resource.get("id"))
+    if not addresses or not identifiers:
+        return None
+    return PersonRecord(source="github", addresses=addresses, identifiers=identifiers)
+
+
+def _emails(values: Any) -> list[Any]:
+    return [email.get("value") for email in values or [] if isinstance(email, dict)]
 
 
 @reader("hr")
@@ -307,6 +332,8 @@ def _unwrap(document: Any) -> list[Any]:
         return [document]
     if isinstance(document.get("value"), list):
         return document["value"]
+    if isinstance(document.get("Resources"), list):  # a SCIM ListResponse
+        return document["Resources"]
     if isinstance(document.get("data"), dict):
         organization = document["data"].get("organization") or {}
         provider = organization.get("samlIdentityProvider") or {}

@@ -176,3 +176,20 @@ def test_a_value_the_lookup_would_reject_is_left_out_so_the_person_still_loads(t
         None,
         "US",
     )
+
+
+def test_the_scim_rest_form_of_github_identities_joins_its_ids_to_the_person() -> None:
+    """`GET /scim/v2/organizations/{org}/Users` carries no GitHub login: each resource adds its IdP
+    externalId and SCIM id to the person its userName is; a resource without userName is noted."""
+    from ghosthire.identities.exports import read_export
+
+    content = read_export("github", SAMPLES / "github_scim_users.json")
+    jordan = content.persons[0]
+    assert (jordan.addresses, jordan.identifiers) == (
+        ["jordan.smith@acme-corp.com"],
+        ["00u1448c828b4136d3b9", "5fc0c238-1112-11e8-8e45-920c87bdbd75"],
+    )
+    assert len(content.persons) == 2
+    assert content.notes == [
+        f"{SAMPLES / 'github_scim_users.json'}: item 3: skipped, SCIM user without userName or externalId"
+    ]
