@@ -18,7 +18,7 @@ from typing import Any
 from ghosthire.hunt.alerts import Alert
 from ghosthire.hunt.run import HuntOutcome
 from ghosthire.hunt.wording import summary_of
-from ghosthire.identities import Directory, Person
+from ghosthire.identities import Directory, Person, entity_key
 from ghosthire.identities.directory import EntityKind
 from ghosthire.model.sources import field_value
 from ghosthire.triage import TriagePolicy, load_triage_policy
@@ -134,7 +134,7 @@ def rank_persons(alerts: Iterable[Alert], directory: Directory, policy: TriagePo
             person = directory.resolve(kind, identifier)
             if person is None and behind:
                 continue  # someone behind a shared entity whom no lookup knows: the entity stands for them
-            key = f"person:{person.key}" if person else f"{kind}:{identifier.lower()}"
+            key = f"person:{person.key}" if person else f"{kind}:{entity_key(kind, identifier)}"
             if key in counted:
                 continue
             counted.add(key)

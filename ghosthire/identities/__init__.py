@@ -2,7 +2,7 @@
 resolver that turns an alert's entity into a person, and the builder of both lookups from IdP, MDM,
 GitHub and HR exports."""
 
-from ghosthire.identities.directory import Conflict, Directory, EntityKind, Person
+from ghosthire.identities.directory import Conflict, Directory, EntityKind, Person, entity_key
 from ghosthire.identities.lookups import (
     ASSET_COLUMNS,
     ASSETS_FILE,
@@ -21,4 +21,5 @@ __all__ = [
     "EntityKind",
     "LookupProblem",
     "Person",
+    "entity_key",
 ]

@@ -267,6 +267,16 @@ class Directory:
         return owners.pop() if len(owners) == 1 else None
 
 
+def entity_key(kind: str, value: str) -> str:
+    """What an entity no lookup resolves is counted as, so the forms logs write one thing in stay one:
+    lower-cased without a `DOMAIN\\`; a host also without a machine account's `$` and its DNS domain (an
+    address stays whole). The Splunk and Elastic person searches normalise alike."""
+    text = value.strip().lower().rsplit("\\", 1)[-1]
+    if kind in (EntityKind.HOST, EntityKind.DEVICE):
+        return _short_host(text.rstrip("$"))
+    return text
+
+
 def _short_host(name: str) -> str:
     """The first label of a host name; an address (IPv4 digits and dots, or IPv6) is left whole."""
     return name if ":" in name or ADDRESS_LIKE.fullmatch(name) else name.split(".", 1)[0]

@@ -217,10 +217,14 @@ def test_benign_and_building_block_only_persons_stay_out_of_the_queue(
 
 
 def test_without_identities_the_worker_splits_into_unqueued_entities(outcome: HuntOutcome) -> None:
+    """Without lookups nothing joins a UPN to a laptop or a GitHub login, but the forms logs write one
+    host in (FQDN, short name, any case) stay one entity, as on Splunk and Elastic."""
     findings = assess(outcome, Directory())
     assert findings.queue == []
-    keys = {risk.key.lower() for risk in findings.persons}
-    assert {"jane.doe@example.com", "lt-jdoe-01.corp.example.com", "lt-jdoe-01", "jdoe-gh"} <= keys
+    by_key = {risk.key.lower(): risk for risk in findings.persons}
+    assert {"jane.doe@example.com", "lt-jdoe-01.corp.example.com", "jdoe-gh"} <= set(by_key)
+    assert "lt-jdoe-01" not in by_key
+    assert by_key["lt-jdoe-01.corp.example.com"].identifiers == ["LT-JDOE-01.corp.example.com", "lt-jdoe-01"]
 
 
 def test_the_window_decides_what_counts_together(outcome: HuntOutcome, folder: Path) -> None:

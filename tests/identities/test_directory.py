@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ghosthire.content import shipped_lookups_dir
-from ghosthire.identities import ASSET_COLUMNS, IDENTITY_COLUMNS, Directory
+from ghosthire.identities import ASSET_COLUMNS, IDENTITY_COLUMNS, Directory, entity_key
 
 IDENTITIES = [
     {
@@ -245,3 +245,18 @@ def test_the_shipped_examples_load_cleanly_and_join_the_example_worker() -> None
         ("device", "6C1D0F1B3A5E8F2C9D47B0E1A2C3D4E5F60718293A4B5C6D7E8F90A1B2C3D4E5"),
     ]
     assert {directory.resolve(kind, value).key for kind, value in forms} == {"jsmith"}  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "key"),
+    [
+        ("host", "LT-JSMITH-0142.corp.example.com", "lt-jsmith-0142"),
+        ("host", "ACME\\LT-JSMITH-0142$", "lt-jsmith-0142"),
+        ("host", "10.8.0.17", "10.8.0.17"),
+        ("ip", "2001:db8::1", "2001:db8::1"),
+        ("user", "ACME\\JSmith", "jsmith"),
+        ("user", "Jordan.Smith@Acme-Corp.com", "jordan.smith@acme-corp.com"),
+    ],
+)
+def test_an_unresolved_entity_is_counted_in_one_form(kind: str, value: str, key: str) -> None:
+    assert entity_key(kind, value) == key

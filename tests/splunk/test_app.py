@@ -223,9 +223,14 @@ def test_risk_annotations_and_notable_settings_are_consistent(
     app_files: dict[str, bytes], pack: RulePack
 ) -> None:
     for name, keys in rule_searches(app_files).items():
-        person, risk, *threats = json.loads(keys["action.risk.param._risk"])
-        # the person the entity resolved to, else the entity (tests/splunk/test_persons.py)
+        person, risk, *others = json.loads(keys["action.risk.param._risk"])
+        # the person the entity resolved to, else the entity (tests/splunk/test_persons.py); for a shared
+        # entity also the persons behind it
         assert (person["risk_object_field"], risk["risk_object_field"]) == ("risk_person", "risk_unresolved")
+        behind = [item for item in others if item.get("risk_object_field") == "risk_persons_behind"]
+        threats = [item for item in others if item not in behind]
+        rule_persons = pack.get(keys["action.summary_index.ghosthire_rule"]).meta.risk.persons
+        assert len(behind) == (1 if rule_persons else 0), name
         entity = keys["alert.suppress.fields"]
         assert f"`ghosthire_risk_person({entity}, " in keys["search"], name
         assert all(set(threat) == {"threat_object_field", "threat_object_type"} for threat in threats)

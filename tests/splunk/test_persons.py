@@ -16,7 +16,7 @@ from pathlib import Path
 from ghosthire.hunt import hunt
 from ghosthire.hunt.alerts import Alert
 from ghosthire.hunt.persons import PersonRisk, escalate_new_hires, rank_persons, risk_objects
-from ghosthire.identities import ASSETS_FILE, IDENTITIES_FILE, Directory
+from ghosthire.identities import ASSETS_FILE, IDENTITIES_FILE, Directory, entity_key
 from ghosthire.rules import RulePack
 from ghosthire.rules.cases import load_cases
 from ghosthire.splunk.conf import parse_conf
@@ -36,7 +36,9 @@ def splunk_person(entity: str, entity_type: str, macros: dict[str, str], lookups
         macros=macros,
         lookups=lookups,
     )
-    assert row["person"] == (row["person"] if row["person_resolved"] == "1" else entity)
+    assert row["person"] == (
+        row["person"] if row["person_resolved"] == "1" else entity_key(entity_type, entity)
+    )
     return row["person"] if row["person_resolved"] in (1, "1") else None
 
 
