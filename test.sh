@@ -9,4 +9,6 @@ bash scripts/system-deps.sh
 bash scripts/dashboard-tools.sh >/dev/null || true
 # Two workers, one per core; a file's tests stay on one worker so its module fixtures are built once.
 .venv/bin/python -m pytest -n 2 --dist loadfile "$@"
+# Campaigns, left out of the suite above: every dashboard rendered by Dashboard Studio in headless Chromium.
+.venv/bin/python -m pytest -q -m campaign
 bash scripts/check_wheel.sh

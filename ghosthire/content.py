@@ -6,8 +6,25 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+# libyaml's parser when PyYAML was built with it: the pipelines and test events parse ten times faster.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def parse_yaml(text: str) -> Any:
+    """One YAML document as plain data (what `yaml.safe_load` gives); raises yaml.YAMLError."""
+    return yaml.load(text, Loader=_YAML_LOADER)
+
+
+def parse_yaml_documents(text: str) -> list[Any]:
+    """Every YAML document of a multi-document text (a Sigma file with its filters); raises yaml.YAMLError."""
+    return list(yaml.load_all(text, Loader=_YAML_LOADER))
 
 
 def content_root() -> Path:

@@ -6,11 +6,11 @@ import json
 import tarfile
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from ghosthire.cli import _register, cli
 from ghosthire.content import rules_dir
+from tests.conftest import CliBuild
 
 
 def _invoke(*args: str) -> tuple[int, str]:
@@ -19,16 +19,9 @@ def _invoke(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("build")
-    code, output = _invoke("build", "--out", str(out))
-    assert code == 0, output
-    return out
-
-
-def test_build_writes_the_app_the_kibana_rules_and_plain_queries(built: Path) -> None:
-    (package,) = built.glob("*.tgz")
+def test_build_writes_the_app_the_kibana_rules_and_plain_queries(build_dir: Path) -> None:
+    """The whole pack built through the CLI once per session (tests/conftest.py `cli_build`)."""
+    (package,) = build_dir.glob("*.tgz")
     with tarfile.open(package) as archive:
         names = set(archive.getnames())
     for required in (
@@ -39,15 +32,17 @@ def test_build_writes_the_app_the_kibana_rules_and_plain_queries(built: Path) ->
     ):
         assert required in names
     assert any(name.startswith("ghosthire/default/data/ui/views/") for name in names)
-    (ndjson,) = built.glob("*.ndjson")
+    (ndjson,) = build_dir.glob("*.ndjson")
     rules = [json.loads(line) for line in ndjson.read_text().splitlines()]
     assert len({rule["rule_id"] for rule in rules}) == len(rules) > 0
     for target, extension in (("splunk", "spl"), ("eql", "eql"), ("esql", "esql"), ("lucene", "lucene")):
-        assert list((built / "queries" / target).glob(f"*.{extension}")), target
+        assert list((build_dir / "queries" / target).glob(f"*.{extension}")), target
 
 
-def test_build_report_names_every_skip_with_its_reason(built: Path) -> None:
-    report = json.loads((built / "build-report.json").read_text())
+def test_build_report_names_every_skip_with_its_reason(build_dir: Path, cli_build: CliBuild) -> None:
+    report = json.loads((build_dir / "build-report.json").read_text())
+    printed = cli_build.output.replace("\n", "")
+    assert "skipped for" in printed and str(build_dir / "build-report.json") in printed
     assert report["skipped"], "correlations are skipped for Lucene, so the report cannot be empty"
     for entry in report["skipped"]:
         assert entry["reason"] and entry["rule"] and entry["target"]

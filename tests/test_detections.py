@@ -14,16 +14,15 @@ from functools import cache
 
 import pytest
 
-from ghosthire.content import rules_dir
 from ghosthire.hunt import HuntOutcome, HuntPlan, build_plan, hunt_event_sets, hunt_events
 from ghosthire.hunt.run import EVENTS_NAME
 from ghosthire.policy import check_pack
-from ghosthire.rules import RulePack, load_pack
-from ghosthire.rules.cases import Case, RuleCases, load_cases
-from tests.conftest import DETECTION_CASES
+from ghosthire.rules import RulePack
+from ghosthire.rules.cases import Case, RuleCases
+from tests.conftest import DETECTION_CASES, shipped_cases, shipped_pack
 
-CASES = load_cases(DETECTION_CASES)
-PACK = load_pack(rules_dir())
+CASES = shipped_cases()
+PACK = shipped_pack()
 PARAMS = [
     pytest.param(rule_name, verdict, case, id=f"{rule_name}-{verdict}-{index}")
     for rule_name, cases in sorted(CASES.items())

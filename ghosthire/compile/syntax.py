@@ -6,6 +6,7 @@ ES|QL grammar (`esql-parser`); SPL, which has no public parser, structurally (qu
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 
@@ -21,8 +22,10 @@ def eql_tree(query: str) -> Any:
         return eql.parse_query(query)
 
 
+@lru_cache(maxsize=256)  # ANTLR's Python runtime is slow, and the Kibana writer checks queries again
 def esql_tree(query: str) -> tuple[Any, int]:
-    """The parse tree of ES|QL's own grammar and the number of syntax errors found."""
+    """The parse tree of ES|QL's own grammar and the number of syntax errors found (the tree is shared:
+    read it, never change it)."""
     from antlr4 import CommonTokenStream, InputStream
     from antlr4.error.ErrorListener import ErrorListener
     from esql_parser.EsqlBaseLexer import EsqlBaseLexer

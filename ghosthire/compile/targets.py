@@ -15,7 +15,7 @@ from sigma.processing.pipeline import ProcessingPipeline
 from sigma.processing.transformations import transformations
 
 from ghosthire.compile.addresses import address_patterns
-from ghosthire.content import backends_dir, lookup_path
+from ghosthire.content import backends_dir, lookup_path, parse_yaml
 from ghosthire.errors import ContentError
 
 
@@ -74,7 +74,7 @@ class _TargetTable(BaseModel):
 def _target_table(path: Path | None = None) -> _TargetTable:
     path = path or backends_dir() / "targets.yml"
     try:
-        return _TargetTable.model_validate(yaml.safe_load(path.read_text()))
+        return _TargetTable.model_validate(parse_yaml(path.read_text()))
     except (OSError, yaml.YAMLError, ValidationError) as error:
         raise ContentError(path, f"invalid target table: {error}") from None
 
@@ -113,7 +113,7 @@ def _load_pipeline(name: str) -> ProcessingPipeline:
         return _imported(name)()
     path = backends_dir() / name
     try:
-        return ProcessingPipeline.from_yaml(path.read_text())
+        return ProcessingPipeline.from_dict(parse_yaml(path.read_text()))
     except (OSError, yaml.YAMLError, SigmaError) as error:
         raise ContentError(path, f"invalid processing pipeline: {error}") from None
 

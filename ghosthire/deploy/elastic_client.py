@@ -3,7 +3,7 @@ Elasticsearch, with an API key (`Authorization: ApiKey`, which both accept) and 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,11 +21,13 @@ class KibanaTarget:
 
 
 class KibanaHTTPError(Exception):
-    """An HTTP error answer from Kibana; `status` makes it classifiable by the retry policy."""
+    """An HTTP error answer from Kibana; `status` makes it classifiable by the retry policy, and `headers`
+    carry the server's Retry-After."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(f"HTTP {status}: {message}")
         self.status = status
+        self.headers = headers or {}
 
 
 class KibanaClient:
@@ -65,7 +67,7 @@ class KibanaClient:
         except ValueError:
             body = response.text
         if response.status_code >= 400 and response.status_code not in allow:
-            raise KibanaHTTPError(response.status_code, error_message(body))
+            raise KibanaHTTPError(response.status_code, error_message(body), response.headers)
         if not isinstance(body, dict | list):
             raise KibanaHTTPError(response.status_code, f"expected a JSON object, got {str(body)[:80]!r}")
         return response.status_code, body

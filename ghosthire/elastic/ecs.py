@@ -206,6 +206,7 @@ def _timestamp(record: dict[str, Any], source: Source) -> str | None:
     return None
 
 
+@cache  # a probe deep-copies the whole pipeline; the Kibana writer asks for the same few fields often
 def ecs_field_name(field: str, logsource: SigmaLogSource) -> str | None:
     """Where the Elastic pipelines put a Sigma field of this log source (None when they do not map it)."""
     items = [SigmaDetectionItem(field, [], [SigmaNull()])]

@@ -26,6 +26,7 @@ from sigma.collection import SigmaCollection
 from sigma.filters import SigmaFilter
 from sigma.rule import SigmaLogSource
 
+from ghosthire.content import parse_yaml_documents
 from ghosthire.elastic.ecs import ecs_field_name
 from ghosthire.elastic.fields import field_type
 from ghosthire.errors import ContentError
@@ -155,8 +156,10 @@ def read_tuning(path: Path) -> list[RunTimeFilter]:
 
 
 def _documents(path: Path) -> list[Any]:
+    """The file's YAML documents when it holds a filter (most rule files do not: they are not parsed)."""
     try:
-        return list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
+        text = path.read_text(encoding="utf-8")
+        return parse_yaml_documents(text) if "filter:" in text else []
     except (OSError, yaml.YAMLError):
         return []  # the loader has already reported a broken file
 

@@ -53,7 +53,7 @@ from ghosthire.elastic.schedule import (
     seconds,
 )
 from ghosthire.elastic.threat import Threat, threat_entries
-from ghosthire.elastic.versions import content_hash, load_lock, version_for
+from ghosthire.elastic.versions import load_lock, with_versions
 from ghosthire.errors import ContentError
 from ghosthire.model.levels import Level
 from ghosthire.rules import PackRule, RulePack
@@ -182,13 +182,8 @@ def load_settings(path: Path | None = None) -> KibanaSettings:
 
 def write_kibana_rules(pack: RulePack, outputs: dict[str, TargetOutput], out_dir: Path) -> Path:
     """Write out_dir/ghosthire-elastic-rules.ndjson: one Kibana rule per rule Elastic can express."""
-    rules = kibana_rules(pack, outputs)
-    lock = load_lock()
-    lines = []
-    for rule in rules:
-        body = rule.as_import_dict()
-        body["version"] = version_for(rule.rule_id, content_hash(body), lock)
-        lines.append(json.dumps(body, sort_keys=True))
+    bodies = with_versions([rule.as_import_dict() for rule in kibana_rules(pack, outputs)], load_lock())
+    lines = [json.dumps(body, sort_keys=True) for body in bodies]
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / NDJSON_NAME
     path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")

@@ -53,6 +53,11 @@ def version_for(rule_id: str, sha256: str, lock: dict[str, LockEntry]) -> int:
     return entry.version if entry.sha256 == sha256 else entry.version + 1
 
 
+def with_versions(rules: list[dict[str, Any]], lock: dict[str, LockEntry]) -> list[dict[str, Any]]:
+    """Each rule as imported, its `version` from the lock and its content."""
+    return [{**rule, "version": version_for(rule["rule_id"], content_hash(rule), lock)} for rule in rules]
+
+
 def locked_entries(rules: list[dict[str, Any]]) -> dict[str, LockEntry]:
     """The lock that records these built rules (their versions and current hashes)."""
     return {

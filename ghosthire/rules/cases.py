@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ghosthire.content import parse_yaml
 from ghosthire.errors import ContentError
 
 
@@ -38,7 +39,7 @@ def load_cases(directory: Path) -> dict[str, RuleCases]:
     cases: dict[str, RuleCases] = {}
     for path in sorted(directory.glob("*.yml")):
         try:
-            parsed = RuleCases.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+            parsed = RuleCases.model_validate(parse_yaml(path.read_text(encoding="utf-8")))
         except yaml.YAMLError as error:
             mark = getattr(error, "problem_mark", None)
             raise ContentError(path, f"invalid YAML: {error}", mark.line + 1 if mark else None) from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -288,3 +289,19 @@ def test_rule_files_are_checked(tmp_path: Path) -> None:
     (folder / "c.ndjson").write_text("{not json\n")
     with pytest.raises(ContentError, match=r"c\.ndjson:1: not JSON"):
         load_rules(folder)
+
+
+def test_a_rate_limited_import_waits_as_long_as_kibana_asks(
+    kibana: FakeKibana,
+    kibana_client: KibanaClient,
+    rules_file: Path,
+    policy: RetryPolicy,
+    console: Console,
+    output: io.StringIO,
+) -> None:
+    kibana.inject("status", method="POST", path=IMPORT, status=429, retry_after="1")
+
+    report = install_kibana(kibana_client, load_rules(rules_file), replace(policy, deadline=30), console)
+
+    assert report.complete and set(kibana.rules["default"]) == {RMM, CRD, MFA}
+    assert "in 1.00s (1): HTTP 429" in output.getvalue()

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import http.client
 import ssl
+import time
+from email.utils import formatdate
+from unittest.mock import patch
 
 import pytest
 import requests
 from splunklib import binding
 
 from ghosthire.deploy.kibana import KibanaHTTPError
-from ghosthire.deploy.retry import RetryPolicy, is_transient, with_retries
+from ghosthire.deploy.retry import DEADLINE_NOTE, RetryPolicy, is_transient, with_retries
 
 
 class _Status(Exception):
-    def __init__(self, status: int) -> None:
+    def __init__(self, status: int, headers: dict[str, str] | None = None) -> None:
         self.status = status
+        self.headers = headers or {}
 
 
 @pytest.mark.parametrize(
@@ -47,9 +51,13 @@ def test_splunklib_authentication_error_is_not_transient() -> None:
     assert not is_transient(_Status(401))
 
 
-def test_backoff_doubles_up_to_the_cap() -> None:
-    policy = RetryPolicy(attempts=6, initial_delay=0.5, max_delay=3.0)
-    assert [policy.delay_after(attempt) for attempt in range(1, 6)] == [0.5, 1.0, 2.0, 3.0, 3.0]
+def test_the_first_retry_is_at_once_then_waits_double_up_to_the_cap() -> None:
+    retry = RetryPolicy(attempts=6, initial_delay=0.5, max_delay=3.0).retry()
+    delays = []
+    for _ in range(5):
+        retry = retry.increment(error=ConnectionResetError())
+        delays.append(retry.get_backoff_time())
+    assert delays == [0, 1.0, 2.0, 3.0, 3.0]
 
 
 def test_retries_transient_then_succeeds_and_reports_each_wait() -> None:
@@ -66,7 +74,7 @@ def test_retries_transient_then_succeeds_and_reports_each_wait() -> None:
     assert (
         with_retries(operation, policy, lambda attempt, _, delay: notices.append((attempt, delay))) == "done"
     )
-    assert notices == [(1, 0.001), (2, 0.002)]
+    assert notices == [(1, 0.0), (2, 0.002)]
 
 
 def test_gives_up_after_the_last_attempt_with_the_last_error() -> None:
@@ -93,3 +101,37 @@ def test_does_not_retry_a_permanent_failure() -> None:
     with pytest.raises(_Status):
         with_retries(operation, RetryPolicy(attempts=5, initial_delay=0.0))
     assert calls == 1
+
+
+@pytest.mark.parametrize(
+    ("header", "waited"),
+    [
+        ("2", 2.0),
+        (formatdate(time.time() + 3, usegmt=True), 3.0),  # an HTTP date
+        ("soon", 0.0),  # unreadable: the backoff applies (the first retry is at once)
+    ],
+)
+def test_a_servers_retry_after_is_the_wait(header: str, waited: float) -> None:
+    outcomes: list[object] = [_Status(429, {"retry-after": header}), "done"]
+    notices: list[float] = []
+
+    def operation() -> str:
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return str(outcome)
+
+    policy = RetryPolicy(attempts=2, initial_delay=0.001, deadline=60)
+    with patch("ghosthire.deploy.retry.time.sleep") as sleep:
+        assert with_retries(operation, policy, lambda _, __, delay: notices.append(delay)) == "done"
+    assert notices == [pytest.approx(waited, abs=1.1)]
+    sleep.assert_called_once_with(notices[0])
+
+
+def test_a_retry_after_past_the_deadline_gives_up_at_once_saying_so() -> None:
+    def operation() -> None:
+        raise _Status(503, {"Retry-After": "30"})
+
+    with pytest.raises(_Status) as raised:
+        with_retries(operation, RetryPolicy(attempts=5, deadline=5))
+    assert DEADLINE_NOTE in raised.value.__notes__

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -415,3 +416,19 @@ def test_lookup_rows_are_the_packs_until_changed_in_splunk(
     assert (
         "- collection:ghosthire_rmm_tools  (with rows changed in Splunk since install)" in output.getvalue()
     )
+
+
+def test_a_busy_splunk_is_asked_again_when_its_retry_after_says(
+    splunkd: FakeSplunkd,
+    service: object,
+    package: Path,
+    policy: RetryPolicy,
+    console: Console,
+    output: io.StringIO,
+) -> None:
+    splunkd.inject("status", method="GET", path="/saved/searches/", status=503, retry_after="1")
+
+    report = install(service, package, replace(policy, deadline=30), console)
+
+    assert report.complete
+    assert "in 1.00s (1): HTTP 503" in output.getvalue()

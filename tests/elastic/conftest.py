@@ -3,7 +3,6 @@ parsed ES|QL queries, and the list of rules a target may leave out (with why).""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +14,6 @@ from ghosthire.content import splunk_app_dir
 from ghosthire.deploy.kibana_lists import tuning_objects
 from ghosthire.elastic.ecs import to_ecs
 from ghosthire.elastic.exceptions import run_time_filters
-from ghosthire.elastic.kibana import write_kibana_rules
 from ghosthire.model.sources import source_by_id
 from ghosthire.rules import PackRule, RulePack
 from ghosthire.rules.cases import RuleCases
@@ -90,12 +88,6 @@ def compiled(elastic_outputs: dict[str, TargetOutput]) -> dict[str, dict[str, Co
 def esql_queries(elastic_outputs: dict[str, TargetOutput]) -> dict[str, EsqlQuery]:
     """rule id -> its ES|QL query, parsed once with the real ES|QL grammar."""
     return {item.rule.id: EsqlQuery.parse(str(item.queries[0])) for item in elastic_outputs["esql"].ok()}
-
-
-@pytest.fixture(scope="session")
-def kibana_rules(pack: RulePack, elastic_outputs: dict[str, TargetOutput], tmp_path_factory) -> list[dict]:
-    path = write_kibana_rules(pack, elastic_outputs, tmp_path_factory.mktemp("kibana"))
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 @pytest.fixture(scope="session")

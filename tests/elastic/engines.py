@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 import eql
@@ -35,6 +36,7 @@ def _wildcard_regex(cls: Any, *wildcards: str) -> str:
 eql.functions.Wildcard.to_regex = classmethod(_wildcard_regex)
 
 
+@cache  # the same query runs once per test case; the engine only reads the tree
 def parse_eql(query: str) -> Any:
     return eql_tree(query)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from functools import cache
 from typing import Any
 
 from luqum import tree
@@ -24,6 +25,7 @@ class LuceneTypeError(AssertionError):
     """A query Elasticsearch would reject for the field's type."""
 
 
+@cache  # the same query is read once per test case; the tree is only read
 def parse_lucene(query: str) -> tree.Item:
     return parser.parse(query)
 

@@ -3,15 +3,7 @@ content changes gets the next version."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
-import pytest
-
-from ghosthire.compile import TargetOutput
 from ghosthire.elastic import versions
-from ghosthire.elastic.kibana import write_kibana_rules
-from ghosthire.rules import RulePack
 
 RECORD = (
     "record them: `ghosthire build --out build && python -m ghosthire.elastic.versions build`, "
@@ -32,19 +24,12 @@ def test_the_committed_lock_records_every_rule_as_built(kibana_rules: list[dict]
     assert all(rule["version"] == lock[rule["rule_id"]].version for rule in kibana_rules)
 
 
-def test_a_changed_rule_gets_the_next_version(
-    pack: RulePack,
-    elastic_outputs: dict[str, TargetOutput],
-    kibana_rules: list[dict],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The lock as it was before someone edited the first rule: that rule's recorded hash differs."""
+def test_a_changed_rule_gets_the_next_version(kibana_rules: list[dict]) -> None:
+    """The lock as it was before someone edited the first rule: that rule's recorded hash differs. (The
+    build stamps versions with `with_versions` and the committed lock: the test above.)"""
     edited, *unchanged = kibana_rules
     lock = versions.locked_entries(kibana_rules)
     lock[edited["rule_id"]] = versions.LockEntry(version=3, sha256="0" * 64)
-    monkeypatch.setattr(versions, "lock_path", lambda: versions.write_lock(lock, tmp_path / "lock.json"))
-    path = write_kibana_rules(pack, elastic_outputs, tmp_path / "build")
-    built = {rule["rule_id"]: rule["version"] for rule in map(json.loads, path.read_text().splitlines())}
+    built = {rule["rule_id"]: rule["version"] for rule in versions.with_versions(kibana_rules, lock)}
     assert built[edited["rule_id"]] == 4
     assert all(built[rule["rule_id"]] == rule["version"] for rule in unchanged)

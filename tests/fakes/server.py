@@ -60,6 +60,7 @@ class Fault:
     times: int = 1
     skip: int = 0
     status: int = 500
+    retry_after: str | None = None  # a "status" answer's Retry-After header
     seconds: float = 1.5
     action: Callable[[], None] | None = None
     seen: int = 0
@@ -211,6 +212,8 @@ def _handler_for(fake: FakeServer) -> type[BaseHTTPRequestHandler]:
                 fault.action()
             if fault is not None and fault.kind == "status":
                 response = fake.error(fault.status, "injected fault")
+                if fault.retry_after is not None:
+                    response.headers.append(("Retry-After", fault.retry_after))
             else:
                 with fake.lock:
                     response = fake.handle(request)

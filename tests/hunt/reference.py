@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -159,10 +160,22 @@ def _root(rules: tuple[PackRule, ...]) -> Path:
     return next((parent for parent in path.parents if parent.name == "sigma_rules"), path.parent)
 
 
+# The backend's output per rule file and id: converting is the reference's costly part, and a rule file
+# does not change during a run.
+_CONVERTED: dict[tuple[str, str, str], object] = {}
+
+
+def _converted(key: str, rules: tuple[PackRule, ...], convert: Callable[[SigmaCollection], object]) -> object:
+    cache_key = (key, str(rules[-1].path), rules[-1].id)
+    if cache_key not in _CONVERTED:
+        _CONVERTED[cache_key] = convert(_collection(*rules))
+    return _CONVERTED[cache_key]
+
+
 def _single_matches(connection: sqlite3.Connection, rule: PackRule) -> list[int]:
-    queries = _backend().convert(_collection(rule))
+    queries = _converted("sql", (rule,), lambda collection: list(_backend().convert(collection)))
     found: list[int] = []
-    for query in queries:
+    for query in queries:  # type: ignore[attr-defined]
         # The backend's query is `SELECT * FROM <table> WHERE ...`; only the event id is wanted.
         found += [row[0] for row in connection.execute(query.replace("SELECT *", "SELECT sigma_eid", 1))]
     return found
@@ -173,8 +186,12 @@ def _correlation_matches(
 ) -> set[CorrelationMatch]:
     assert isinstance(rule.rule, SigmaCorrelationRule)
     referenced = [by_name[str(reference.reference)] for reference in rule.rule.rules]
-    converted = json.loads(_backend().convert(_collection(*referenced, rule), output_format="zircolite"))
-    plan = next(item["correlation_plan"] for item in converted if item.get("correlation"))
+    converted = _converted(
+        "zircolite",
+        (*referenced, rule),
+        lambda collection: json.loads(_backend().convert(collection, output_format="zircolite")),
+    )
+    plan = next(item["correlation_plan"] for item in converted if item.get("correlation"))  # type: ignore[attr-defined]
     alerts, _ = execute_plan(connection, plan, include_events=False)
     return {
         (

@@ -9,8 +9,9 @@ import pytest
 
 from ghosthire.compile import CompiledRule, Target, TargetOutput, compile_target, load_targets
 from ghosthire.rules import RulePack, load_pack
-from ghosthire.splunk.app import build_app, tstats_target
+from ghosthire.splunk.app import tstats_target
 from ghosthire.splunk.conf import Stanzas, parse_conf
+from tests.conftest import CliBuild
 from tests.splunk.spl_window import Lookups, app_lookups, app_macros
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -44,8 +45,9 @@ def splunk_output(target_outputs: dict[str, TargetOutput]) -> TargetOutput:
 
 
 @pytest.fixture(scope="session")
-def built_app(pack: RulePack, splunk_output: TargetOutput, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_app(pack, splunk_output, tmp_path_factory.mktemp("splunk"))
+def built_app(cli_build: CliBuild) -> Path:
+    """The app package `ghosthire build` wrote (tests/conftest.py)."""
+    return cli_build.result.artifacts["splunk_app"]
 
 
 @pytest.fixture(scope="session")

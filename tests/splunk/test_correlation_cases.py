@@ -18,17 +18,15 @@ import pytest
 from sigma.correlations import SigmaCorrelationRule
 
 from ghosthire.compile import TargetOutput
-from ghosthire.content import rules_dir
-from ghosthire.rules import RulePack, load_pack
-from ghosthire.rules.cases import load_cases
+from ghosthire.rules import RulePack
 from ghosthire.splunk.conf import parse_conf
-from tests.conftest import DETECTION_CASES
+from tests.conftest import shipped_cases, shipped_pack
 from tests.splunk.spl_window import app_lookups, run
 from tests.splunk.splunk_events import NULL_MODELS, splunk_events
 
-CASES = load_cases(DETECTION_CASES)
+CASES = shipped_cases()
 CORRELATIONS = sorted(
-    rule.name for rule in load_pack(rules_dir()).rules if isinstance(rule.rule, SigmaCorrelationRule)
+    rule.name for rule in shipped_pack().rules if isinstance(rule.rule, SigmaCorrelationRule)
 )
 PARAMS = [
     pytest.param(name, verdict, index, nulls, id=f"{name}-{verdict}-{index}-{nulls}")

@@ -9,6 +9,9 @@ view-only Enterprise preset, bundled with esbuild from tests/splunk/dashboard_st
 read back as the DOM Chromium rendered. GHOSTHIRE_SCREENSHOTS=DIR keeps the pages and adds a screenshot
 of each (to look at them).
 Skipped, with the reason, without node, npm or the registry, or without chromium.
+
+A campaign (Chromium takes tens of seconds per dashboard): test.sh runs it after the suite with
+`pytest -m campaign`; a plain `pytest` leaves it out.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from tests.splunk.spl_window import Event, Lookups, app_lookups, app_macros, run
 from tests.splunk.test_app import dashboard_definitions
 from tests.splunk.test_dashboard_studio import node_modules  # noqa: F401  (fixture)
 from tests.splunk.test_persons import hunt_summary_events
+
+pytestmark = pytest.mark.campaign
 
 ROOT = Path(__file__).resolve().parents[2]
 RENDER = Path(__file__).parent / "dashboard_studio" / "render.jsx"

@@ -11,14 +11,13 @@ import json
 import pytest
 
 from ghosthire.rules import RulePack
-from ghosthire.rules.cases import load_cases
 from ghosthire.splunk.conf import Stanzas
 from ghosthire.splunk.searches import BASELINE_SUFFIX
-from tests.conftest import DETECTION_CASES
+from tests.conftest import shipped_cases
 from tests.splunk.spl_window import Lookups, run
 from tests.splunk.splunk_events import Event, splunk_events
 
-CASES = load_cases(DETECTION_CASES)
+CASES = shipped_cases()
 DAY = 86400
 SEARCH_ID = "action.summary_index.ghosthire_search_id"
 

@@ -12,14 +12,13 @@ import pytest
 
 from ghosthire.compile import Target, TargetOutput
 from ghosthire.rules import RulePack
-from ghosthire.rules.cases import load_cases
 from ghosthire.splunk.conf import parse_conf
 from ghosthire.splunk.gws import MACRO, gws_parameters
-from tests.conftest import DETECTION_CASES
+from tests.conftest import shipped_cases
 from tests.splunk.spl_window import app_lookups, run
 from tests.splunk.splunk_events import NULL_MODELS, splunk_events
 
-CASES = load_cases(DETECTION_CASES)
+CASES = shipped_cases()
 
 
 @pytest.fixture(scope="module")

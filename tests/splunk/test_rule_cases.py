@@ -17,20 +17,17 @@ import re
 import pytest
 
 from ghosthire.compile import CompiledRule, TargetOutput
-from ghosthire.content import rules_dir
-from ghosthire.rules import load_pack
-from ghosthire.rules.cases import load_cases
 from ghosthire.splunk.conf import parse_conf
-from tests.conftest import DETECTION_CASES
+from tests.conftest import shipped_cases, shipped_pack
 from tests.splunk.spl_window import app_lookups, run
 from tests.splunk.splunk_events import NULL_MODELS, Event, splunk_events
 
-CASES = load_cases(DETECTION_CASES)
+CASES = shipped_cases()
 # Network logs (Zeek DNS, web proxy) have no add-on model in splunk_events.py yet.
 UNMODELLED_CATEGORIES = {"dns", "proxy"}
 SINGLE_EVENT_RULES = sorted(
     rule.name
-    for rule in load_pack(rules_dir()).rules
+    for rule in shipped_pack().rules
     if not rule.is_correlation and rule.rule.logsource.category not in UNMODELLED_CATEGORIES
 )
 

@@ -17,13 +17,12 @@ import pytest
 from ghosthire.compile import TargetOutput
 from ghosthire.compile.targets import placeholder_lookups, placeholder_values
 from ghosthire.rules import RulePack
-from ghosthire.rules.cases import load_cases
 from ghosthire.splunk.conf import parse_conf
-from tests.conftest import DETECTION_CASES
+from tests.conftest import shipped_cases
 from tests.splunk.spl_window import Lookups, app_lookups, run
 from tests.splunk.splunk_events import splunk_events
 
-CASES = load_cases(DETECTION_CASES)
+CASES = shipped_cases()
 # Lists a company keeps (backends/placeholders.yml): their example values must not be in any search.
 COMPANY_LOOKUPS = {
     "ghosthire_corporate_egress.csv",
