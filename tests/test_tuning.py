@@ -12,8 +12,7 @@ from ghosthire.compile.targets import target_by_id
 from ghosthire.hunt import HuntPlan, build_plan, hunt_events
 from ghosthire.model.sources import source_by_id
 from ghosthire.rules import RulePack
-from ghosthire.rules.cases import load_cases
-from tests.conftest import DETECTION_CASES
+from tests.conftest import shipped_cases
 
 RULE = "win_rmm_dprk_reported_tool_execution"
 
@@ -32,7 +31,7 @@ def anydesk_sanctioned(monkeypatch: pytest.MonkeyPatch) -> None:
 def _anydesk_events() -> list[dict]:
     """The rule's must-fire events whose process image is AnyDesk.exe (what the admin sanctions)."""
     windows = source_by_id("windows")
-    cases = load_cases(DETECTION_CASES)[RULE]
+    cases = shipped_cases()[RULE]
     return [
         event
         for case in cases.must_fire

@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from ghosthire.content import rules_dir
 from ghosthire.hunt import hunt_event_sets, hunt_events
-from ghosthire.rules import RulePack, load_pack
+from ghosthire.rules import RulePack
+from tests.conftest import shipped_pack
 from tests.hunt.packs import RuleSpec, write_pack
 
 PROXIED = RuleSpec(
@@ -77,7 +77,7 @@ def test_identity_checked_rules_baseline_only_what_they_raised() -> None:
     """A sign-in at home is no country alert, so it is no history: the first sign-in abroad still alerts
     (the example company's jordan.smith works in the US), the next one abroad is known."""
     rule = "okta_signin_country_differs_from_work_country"
-    pack = load_pack(rules_dir()).subset([rule])
+    pack = shipped_pack().subset([rule])
     events = [
         {
             **_session("jordan.smith@acme-corp.com", day),

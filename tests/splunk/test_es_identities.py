@@ -13,10 +13,9 @@ from __future__ import annotations
 import pytest
 
 from ghosthire.rules import RulePack
-from ghosthire.rules.cases import load_cases
 from ghosthire.splunk.conf import parse_conf
 from ghosthire.splunk.persons import company_directory
-from tests.conftest import DETECTION_CASES
+from tests.conftest import shipped_cases
 from tests.splunk.spl_window import Lookups, app_lookups, app_macros, run
 from tests.splunk.splunk_events import splunk_events
 from tests.splunk.test_persons import hunt_persons, hunt_summary_events
@@ -111,7 +110,7 @@ def test_a_built_search_under_the_switch_scores_the_laptops_owner(
     [search] = [
         k["search"] for k in searches.values() if k.get("action.summary_index.ghosthire_search_id") == rule
     ]
-    cases = load_cases(DETECTION_CASES)[rule]
+    cases = shipped_cases()[rule]
     events = splunk_events(cases.must_fire[0].events, cases.source_of(cases.must_fire[0]))
     [row] = run(search, events, macros=es_macros, lookups=es_lookups)
     assert (row["risk_person"], row.get("risk_unresolved"), row["person_name"]) == (

@@ -18,11 +18,10 @@ from ghosthire.hunt.alerts import Alert
 from ghosthire.hunt.persons import PersonRisk, escalate_new_hires, rank_persons, risk_objects
 from ghosthire.identities import ASSETS_FILE, IDENTITIES_FILE, Directory, entity_key
 from ghosthire.rules import RulePack
-from ghosthire.rules.cases import load_cases
 from ghosthire.splunk.conf import parse_conf
 from ghosthire.splunk.persons import company_directory, identity_keys
 from ghosthire.triage import load_triage_policy
-from tests.conftest import DETECTION_CASES
+from tests.conftest import shipped_cases
 from tests.splunk.spl_window import Lookups, run
 from tests.splunk.splunk_events import splunk_events
 
@@ -130,7 +129,7 @@ def test_a_built_search_raises_risk_on_the_person_who_owns_the_laptop(
         for keys in searches.values()
         if keys.get("action.summary_index.ghosthire_search_id") == rule
     ]
-    cases = load_cases(DETECTION_CASES)[rule]
+    cases = shipped_cases()[rule]
     case = cases.must_fire[0]
     events = splunk_events(case.events, cases.source_of(case))
     assert {event["Computer"] for event in events} == {"LT-JSMITH-0142.corp.example.com"}
