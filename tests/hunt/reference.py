@@ -160,13 +160,14 @@ def _root(rules: tuple[PackRule, ...]) -> Path:
     return next((parent for parent in path.parents if parent.name == "sigma_rules"), path.parent)
 
 
-# The backend's output per rule file and id: converting is the reference's costly part, and a rule file
-# does not change during a run.
-_CONVERTED: dict[tuple[str, str, str], object] = {}
+# The backend's output per set of rule files (by content: tests write different rules at one path) and
+# rule id: converting is the reference's costly part, and the pack's rules are compared many times.
+_CONVERTED: dict[tuple[str, str, tuple[str, ...]], object] = {}
 
 
 def _converted(key: str, rules: tuple[PackRule, ...], convert: Callable[[SigmaCollection], object]) -> object:
-    cache_key = (key, str(rules[-1].path), rules[-1].id)
+    texts = tuple(Path(rule.path).read_text(encoding="utf-8") for rule in rules)
+    cache_key = (key, rules[-1].id, texts)
     if cache_key not in _CONVERTED:
         _CONVERTED[cache_key] = convert(_collection(*rules))
     return _CONVERTED[cache_key]
