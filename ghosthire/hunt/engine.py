@@ -45,13 +45,24 @@ UNHELPFUL_OPTIMIZERS = (
 PROBLEM_REASONS = dict(
     zip(PROBLEM_KINDS, ("malformed JSON (truncated or invalid)", "not a JSON object"), strict=True)
 )
-# One row per (matched record, target): the target, entity, group values and value, and the record's
-# file, number, start, time and (for an alerting rule's match) text.
+# One row per (matched record, target): the target, the entity, group values and value it reads (the
+# group-by and value fields lower-cased), and the record's file, number, start, time and (for an alerting
+# rule's match) text.
 MATCHES_SQL = (
     "CREATE OR REPLACE TEMP TABLE matches AS WITH flat AS (SELECT file, number, start, ts, matched_text, "
-    "unnest(matches) AS m FROM outcomes WHERE matches IS NOT NULL) SELECT file, number, start, ts, "
-    "matched_text, m.target AS target, m.entity AS entity, m.group_values AS group_values, m.value AS value "
-    "FROM flat"
+    "record_group, field_values, unnest(matches) AS target FROM outcomes WHERE matches IS NOT NULL) "
+    "SELECT file, number, start, ts, matched_text, target, field_values[entity] AS entity, "
+    "list_transform(list_select(field_values, group_fields), lambda v: lower(v)) AS group_values, "
+    "lower(field_values[value_field]) AS value FROM flat LEFT JOIN target_reads USING (target, record_group)"
+)
+TARGET_READS_SCHEMA = pa.schema(
+    [
+        ("target", pa.int32()),
+        ("record_group", pa.int32()),
+        ("entity", pa.int64()),
+        ("group_fields", pa.list_(pa.int64())),
+        ("value_field", pa.int64()),
+    ]
 )
 
 
@@ -182,7 +193,14 @@ class HuntEngine:
         files = {index: name for name, index in feed.files.items()}
         self._report_problems(report, files)
         report.sort()
-        self.db.execute(MATCHES_SQL)
+        reads = [
+            dict(zip(TARGET_READS_SCHEMA.names, read, strict=True)) for read in self.extraction.target_reads
+        ]
+        self.db.register("target_reads", pa.Table.from_pylist(reads, schema=TARGET_READS_SCHEMA))
+        try:
+            self.db.execute(MATCHES_SQL)
+        finally:
+            self.db.unregister("target_reads")
         hits = self._hits()
         self._load_correlation_inputs()
         occurrences = self._correlate()
@@ -220,7 +238,8 @@ class HuntEngine:
         finally:
             self.db.execute("DROP VIEW batch")
         self.db.execute(
-            "UPDATE outcomes SET matches = listed.matches, matched_text = listed.matched_text "
+            "UPDATE outcomes SET matches = listed.matches, matched_text = listed.matched_text, "
+            "field_values = listed.field_values "
             "FROM listed WHERE outcomes.listed_text IS NOT NULL "
             "AND outcomes.file = listed.file AND outcomes.number = listed.number"
         )

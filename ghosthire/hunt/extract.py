@@ -3,12 +3,13 @@
 Ingest: the first `json_extract_string` reads, for every record, only the paths that recognise a log
 source (and the key that splits its rules, e.g. Windows' EventID); that puts the record in a record
 group. The second reads, for the records of each group only, the fields and time its rules use, into a
-few slot columns (`_fields.f0`, `_fields.f1`, ...), so the statement stays narrow however many fields the rules
+few slot columns (`_f0`, `_f1`, ...), so the statement stays narrow however many fields the rules
 read. A record no rule can match belongs to no group and is not read again.
 
 Match: each group's rules are evaluated on its records only, one `CASE` branch per group, and every rule
-that matches adds its targets to the record's `matches` list: the rule itself when it alerts, and each
-correlation slot it feeds (with the group-by and value fields that correlation reads, lower-cased).
+that matches adds its targets (numbers) to the record's `matches` list: the rule itself when it alerts,
+and each correlation slot it feeds. A matched record keeps its group and slot values: the entity of an
+alert and the group-by and value fields of a correlation slot are read from them (`target_reads`).
 
 The statement is planned once, whatever the size of the input: DuckDB pulls the input as an Arrow stream
 and hands back an Arrow stream of outcomes (ghosthire.hunt.engine tallies them batch by batch).
@@ -39,8 +40,10 @@ KIND_SQL = (
 TEXT_COLUMN = "text"
 # The kinds of line that are reported as skipped: malformed JSON, and JSON that is not an object.
 PROBLEM_KINDS = ("invalid", "other")
-# One target of a match: an alerting rule (with its entity) or a correlation slot (with its fields).
-TARGET_TYPE = "STRUCT(target INTEGER, entity VARCHAR, group_values VARCHAR[], value VARCHAR)"
+# A matched record's values, read again for its targets: the splitting key, then each slot column.
+KEY_POSITION = 1
+# (target, record group, entity, group-by fields, value field): positions in a record's `field_values`.
+TargetRead = tuple[int, int, int | None, list[int] | None, int | None]
 _QUOTED = re.compile(r"'(?:[^']|'')*'|\"((?:[^\"]|\"\")*)\"")
 
 
@@ -84,7 +87,7 @@ class PathList:
 @dataclass
 class RecordGroup:
     """The records of a source (or of some values of its key; `key_values` None: every other value) and
-    the Sigma fields its rules read, held in the slot columns `_fields.f0`, `_fields.f1`, ... in `fields` order."""
+    the Sigma fields its rules read, held in the slot columns `_f0`, `_f1`, ... in `fields` order."""
 
     index: int
     source: Source
@@ -100,12 +103,16 @@ class RecordGroup:
         """SQL for a Sigma field on this group's records."""
         if name == self.key:
             return "_split_key"
-        return f"_fields.f{self.fields.index(name)}"
+        return f"_f{self.fields.index(name)}"
+
+    def position(self, name: str) -> int:
+        """Where a Sigma field is in a matched record's `field_values` (1-based)."""
+        return KEY_POSITION if name == self.key else KEY_POSITION + 1 + self.fields.index(name)
 
     def rows_sql(self) -> str:
         """This group's records, columns named by Sigma field (tests compare them with a reference)."""
         columns = [f", _split_key AS {quote_identifier(self.key)}"] if self.key else []
-        columns += [f", _fields.f{slot} AS {quote_identifier(name)}" for slot, name in enumerate(self.fields)]
+        columns += [f", _f{slot} AS {quote_identifier(name)}" for slot, name in enumerate(self.fields)]
         return (
             f"SELECT number AS _line, file AS _file, start AS _start, _ts{''.join(columns)} "
             f"FROM ranged WHERE _group = {self.index}"
@@ -149,6 +156,7 @@ class Extraction:
             for position, slot in enumerate(correlation.slots)
         ]
         self.alerting = sum(1 for target in self.targets if target.correlation is None)
+        self.target_reads = self._reads()
         self.recognition = PathList("_recognised")
         # Every expression is built before the path lists are read into calls: building one adds its paths.
         source_sql = quote_literal(candidates[0].id) if len(candidates) == 1 else self._source_case()
@@ -165,7 +173,9 @@ class Extraction:
             f"grouped AS (SELECT * EXCLUDE (_recognised), {self._group_case()} AS _group FROM keyed), "
             f"read AS (SELECT *, {self._reads_case()} AS _field_texts FROM grouped), "
             f"fielded AS (SELECT *, {fields_sql} AS _fields FROM read), "
-            "timed AS (SELECT *, ghosthire_ts(_fields.ts) AS _ts FROM fielded), "
+            # The slots as columns of their own: a rule reads a column, not a field of a struct.
+            "timed AS (SELECT * EXCLUDE (_fields), unnest(_fields), ghosthire_ts(_fields._time) AS _ts "
+            "FROM fielded), "
             f"ranged AS (SELECT *, {in_range} AS _in_range FROM timed)"
         )
 
@@ -176,7 +186,6 @@ class Extraction:
         kind, source and whether they are in range. Memory grows with the matches, not with the input.
         A record in range whose fields hold JSON arrays or objects has a row too, with its group, the JSON
         type of each of the group's fields (`shapes`) and, when one is an array, its text (`listed_text`)."""
-        alerted = f"list_bool_or(list_transform(matches, lambda m: m.target < {self.alerting}))"
         problem = f"_kind IN ({_listed(PROBLEM_KINDS)})"
         return (
             f"WITH {self._ctes}, "
@@ -186,11 +195,42 @@ class Extraction:
             "SELECT file, _kind AS kind, _source AS source, _in_range AS in_range, "
             f"CASE WHEN matches IS NOT NULL OR {problem} OR _shapes IS NOT NULL THEN number END AS number, "
             "count(*) AS records, any_value(start) AS start, any_value(_ts) AS ts, any_value(matches) AS matches, "
-            f"any_value(CASE WHEN {alerted} THEN {TEXT_COLUMN} END) AS matched_text, "
             "any_value(_group) AS record_group, any_value(_shapes) AS shapes, "
+            f"any_value(CASE WHEN matches IS NOT NULL THEN {self._field_values()} END) AS field_values, "
+            f"any_value(CASE WHEN list_min(matches) < {self.alerting} THEN {TEXT_COLUMN} END) AS matched_text, "
             f"any_value(CASE WHEN list_contains(_shapes, 'ARRAY') THEN {TEXT_COLUMN} END) AS listed_text "
             "FROM outcomes GROUP BY ALL"
         )
+
+    def _reads(self) -> list[TargetRead]:
+        """(target, group, entity, group-by fields, value field) for the targets that read fields of the
+        records they match, as positions in `field_values`: an alerting rule's entity, a correlation
+        slot's group-by and value fields."""
+        reads = []
+        for index, target in enumerate(self.targets):
+            entity_field = target.detection.entity_field if target.correlation is None else None
+            slot = None
+            if target.correlation is not None:
+                slot = self.plan.correlations[target.correlation].slots[target.slot or 0]
+            if entity_field is None and slot is None:
+                continue
+            for group in self.groups_of(target.detection):
+                reads.append(
+                    (
+                        index,
+                        group.index,
+                        group.position(entity_field) if entity_field else None,
+                        [group.position(name) for name in slot.group_fields] if slot else None,
+                        group.position(slot.value_field) if slot and slot.value_field else None,
+                    )
+                )
+        return reads
+
+    def _field_values(self) -> str:
+        """A matched record's key and slot values, when some target reads them."""
+        if not self.target_reads:
+            return "NULL::VARCHAR[]"
+        return f"[{', '.join(['_split_key', *(f'_f{slot}' for slot in range(self._width))])}]::VARCHAR[]"
 
     def source_rows_sql(self, source_id: str) -> str:
         """Every record read for a source, with every field any of its groups reads."""
@@ -285,7 +325,9 @@ class Extraction:
         ]
         return (
             "{"
-            + ", ".join([f"'ts': {time}::VARCHAR"] + [f"'f{n}': {v}::VARCHAR" for n, v in enumerate(slots)])
+            + ", ".join(
+                [f"'_time': {time}::VARCHAR"] + [f"'_f{n}': {v}::VARCHAR" for n, v in enumerate(slots)]
+            )
             + "}"
         )
 
@@ -315,7 +357,7 @@ class Extraction:
             key = groups[0].key if groups else None
             everywhere = key is not None and key not in detection.query.required_numbers
             for group in groups[:1] if everywhere else groups:
-                listed = ", ".join(self._target_sql(index, group) for index in targets)
+                listed = ", ".join(map(str, targets))
                 where = detection.query.where_on_lists if self.on_lists else detection.query.where
                 case = f"CASE WHEN {_on_group(where, group)} THEN [{listed}] END"
                 if everywhere:
@@ -331,21 +373,7 @@ class Extraction:
         )
         parts = [f"CASE _group {group_branches} END"] * bool(by_group)
         parts += [f"CASE _source {source_branches} END"] * bool(by_source)
-        return f"flatten([{''.join(part + ', ' for part in parts)}[]::{TARGET_TYPE}[]])"
-
-    def _target_sql(self, index: int, group: RecordGroup) -> str:
-        target = self.targets[index]
-        if target.correlation is None:
-            entity_field = target.detection.entity_field
-            entity = f"{group.column(entity_field)}::VARCHAR" if entity_field else "NULL::VARCHAR"
-            return f"{{'target': {index}, 'entity': {entity}, 'group_values': NULL::VARCHAR[], 'value': NULL}}::{TARGET_TYPE}"
-        slot = self.plan.correlations[target.correlation].slots[target.slot or 0]
-        groups = ", ".join(f"lower({group.column(name)}::VARCHAR)" for name in slot.group_fields)
-        value = f"lower({group.column(slot.value_field)}::VARCHAR)" if slot.value_field else "NULL"
-        return (
-            f"{{'target': {index}, 'entity': NULL, 'group_values': [{groups}]::VARCHAR[], 'value': {value}}}"
-            f"::{TARGET_TYPE}"
-        )
+        return f"flatten([{''.join(part + ', ' for part in parts)}[]::INTEGER[]])"
 
 
 def _can_match(group: RecordGroup, detection: Detection) -> bool:
