@@ -3,7 +3,7 @@
 Parsing and compiling thousands of Sigma rules takes far longer than hunting a few files with them. The
 key is a hash of everything a plan is made from: each rule file's name and bytes, the loading options,
 the rule selection, the content under backends/ (pipelines, source table), the placeholder values from
-the lookups, and the code and library versions that compile. Plans are pickled into the user's cache
+the lookups, the code (each module's size and modification time) and the library versions that compile. Plans are pickled into the user's cache
 folder (GHOSTHIRE_CACHE_DIR, else $XDG_CACHE_HOME/ghosthire, else ~/.cache/ghosthire; `off` turns the
 cache off); only the most recent few are kept. A cache that cannot be read or written is ignored.
 """
@@ -11,17 +11,16 @@ cache off); only the most recent few are kept. A cache that cannot be read or wr
 from __future__ import annotations
 
 import contextlib
-import gc
 import hashlib
 import json
 import os
 import pickle
 import tempfile
-from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
 
 import ghosthire
+from ghosthire.compile.compiler import no_collection
 from ghosthire.compile.targets import placeholder_values
 from ghosthire.content import backends_dir
 from ghosthire.hunt.plan import HuntPlan, build_plan
@@ -41,7 +40,7 @@ def cached_plan(
     folder = cache_folder()
     path = folder / f"{_key(root, require_metadata, strict, selection)}.pickle" if folder else None
     if path is not None:
-        with contextlib.suppress(Exception), _no_collection():
+        with contextlib.suppress(Exception), no_collection():
             pack, plan = pickle.loads(path.read_bytes())
             path.touch()
             return pack, plan
@@ -68,9 +67,13 @@ def _key(root: Path, require_metadata: bool, strict: bool, selection: RuleSelect
     options = [require_metadata, strict, repr(selection), placeholder_values()]
     options += [version(name) for name in ("pysigma", "duckdb")]
     digest.update(json.dumps(options, sort_keys=True).encode())
+    # The code by each module's size and modification time: a changed module (edited in a checkout,
+    # or installed again) changes them, and reading the whole package at every hunt would not pay.
     code = Path(ghosthire.__file__).parent
+    for module in sorted(code.rglob("*.py")):
+        status = module.stat()
+        digest.update(f"{module.relative_to(code)}\0{status.st_size}\0{status.st_mtime_ns}\0".encode())
     for base, files in (
-        (code, sorted(code.rglob("*.py"))),
         (backends_dir(), sorted(p for p in backends_dir().rglob("*") if p.is_file())),
         (root, rule_files(root)),
     ):
@@ -90,16 +93,3 @@ def _store(path: Path, data: bytes) -> None:
     plans = sorted(path.parent.glob("*.pickle"), key=lambda plan: plan.stat().st_mtime, reverse=True)
     for old in plans[KEEP:]:
         old.unlink(missing_ok=True)
-
-
-@contextlib.contextmanager
-def _no_collection() -> Iterator[None]:
-    """Unpickling a plan builds millions of small objects: Python's cyclic collector, run again and
-    again as they are made, would cost ten times the unpickling itself."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
