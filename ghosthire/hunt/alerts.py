@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -23,19 +24,21 @@ class Location:
     line: int
 
 
-@dataclass
+@dataclass(frozen=True)
 class Alert:
+    """One alert, complete when made: a stage that changes it (a new hire's escalation) makes another."""
+
     rule: PackRule
     time: datetime | None
     source: str | None
     entity: str | None
     event: dict[str, Any] | None = None
     group: dict[str, str] | None = None
-    events: list[dict[str, Any]] = field(default_factory=list)
-    locations: list[Location] = field(default_factory=list)
+    events: tuple[dict[str, Any], ...] = ()
+    locations: tuple[Location, ...] = ()
     event_count: int = 1
     metric: float | None = None
-    # Set when the entity is a user who started recently (ghosthire.tuning): level and score are raised.
+    # Given when the entity is a user who started recently (ghosthire.tuning): level and score are raised.
     new_hire: Escalation | None = None
 
     @property
@@ -80,7 +83,7 @@ class Alert:
             record["event"] = self.event
         else:
             record.update(
-                group=self.group, event_count=self.event_count, metric=self.metric, events=self.events
+                group=self.group, event_count=self.event_count, metric=self.metric, events=list(self.events)
             )
         return record
 
@@ -128,12 +131,20 @@ def new_hire_note(alert: Alert) -> str:
     )
 
 
-def escalate_new_hires(alerts: list[Alert], hires: dict[str, NewHire]) -> None:
-    """Raise the alerts about users in their first days (the new-hire lookup, ghosthire.tuning), as the
-    Splunk app's `ghosthire_new_hire_escalation` does: one level up, score x1.5 up to 100."""
-    for alert in alerts:
-        if alert.entity_type == RiskEntity.USER:
-            alert.new_hire = escalation_for(hires, alert.entity, alert.time)
+def escalate_new_hires(alerts: Iterable[Alert], hires: dict[str, NewHire]) -> list[Alert]:
+    """The alerts, those about users in their first days (the new-hire lookup, ghosthire.tuning) raised
+    as the Splunk app's `ghosthire_new_hire_escalation` does: one level up, score x1.5 up to 100."""
+    return [
+        escalated(alert, escalation_for(hires, alert.entity, alert.time))
+        if alert.entity_type == RiskEntity.USER
+        else alert
+        for alert in alerts
+    ]
+
+
+def escalated(alert: Alert, escalation: Escalation | None) -> Alert:
+    """The alert raised for a new hire (itself when there is no escalation)."""
+    return replace(alert, new_hire=escalation) if escalation is not None else alert
 
 
 def to_time(epoch: float | None) -> datetime | None:
@@ -150,7 +161,7 @@ def alerts_from(result: EngineResult, cited: dict[int, str]) -> list[Alert]:
             source=hit.detection.query.table,
             entity=hit.entity,
             event=json.loads(hit.raw) if hit.raw is not None else None,
-            locations=[Location(result.files[hit.file], hit.line)],
+            locations=(Location(result.files[hit.file], hit.line),),
         )
         for hit in result.hits
     ]
@@ -198,8 +209,8 @@ def _correlation_alert(result: EngineResult, run: list[Occurrence], cited: dict[
         source=correlation.slots[0].detection.query.table,
         entity=group.get(entity_field) if entity_field else None,
         group=group,
-        events=[json.loads(text) for text in texts],
-        locations=[Location(result.files[item.file], item.line) for item in evidence],
+        events=tuple(json.loads(text) for text in texts),
+        locations=tuple(Location(result.files[item.file], item.line) for item in evidence),
         event_count=len(eids),
         metric=max(occurrence.metric for occurrence in run),
     )

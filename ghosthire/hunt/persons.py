@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from ghosthire.hunt.alerts import Alert
+from ghosthire.hunt.alerts import Alert, escalated
 from ghosthire.hunt.run import HuntOutcome
 from ghosthire.hunt.wording import summary_of
 from ghosthire.identities import Directory, Person, entity_key
@@ -217,16 +217,20 @@ class _Tally:
         return (policy.queues(distinct, score, self.alerting > 0), distinct, score)
 
 
-def escalate_new_hires(alerts: Iterable[Alert], directory: Directory) -> None:
-    """Raise the alerts about persons in their first days (the identity lookup's startDate), as the
-    new-hire lookup does for users (ghosthire.tuning), whichever identifier or asset the alert names."""
-    for alert in alerts:
-        if alert.new_hire is not None or alert.time is None:
-            continue
-        person = directory.resolve(alert.entity_type or "", alert.entity)
-        if person is not None and person.start_date is not None:
-            hire = NewHire(person.key, person.start_date, person.work_country)
-            alert.new_hire = escalation_since(hire, alert.time)
+def escalate_new_hires(alerts: Iterable[Alert], directory: Directory) -> list[Alert]:
+    """The alerts, those about persons in their first days (the identity lookup's startDate) raised as
+    the new-hire lookup raises users' (ghosthire.tuning), whichever identifier or asset the alert names."""
+    return [_escalated_for_start_date(alert, directory) for alert in alerts]
+
+
+def _escalated_for_start_date(alert: Alert, directory: Directory) -> Alert:
+    if alert.new_hire is not None or alert.time is None:
+        return alert
+    person = directory.resolve(alert.entity_type or "", alert.entity)
+    if person is None or person.start_date is None:
+        return alert
+    hire = NewHire(person.key, person.start_date, person.work_country)
+    return escalated(alert, escalation_since(hire, alert.time))
 
 
 @dataclass(frozen=True)
@@ -333,5 +337,5 @@ def assess(
     policy and no identities unless given)."""
     directory = directory or Directory()
     policy = policy or load_triage_policy()
-    escalate_new_hires(outcome.alerts, directory)
+    outcome = replace(outcome, alerts=escalate_new_hires(outcome.alerts, directory))
     return Findings(outcome, rank_persons(outcome.alerts, directory, policy), directory, policy)

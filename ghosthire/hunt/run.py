@@ -33,7 +33,7 @@ EVENTS_NAME = "<events>"
 RecordFetcher = Callable[[WantedLines], dict[tuple[str, int], str]]
 
 
-@dataclass
+@dataclass(frozen=True)
 class HuntOutcome:
     alerts: list[Alert]
     result: EngineResult
@@ -120,7 +120,7 @@ def _run(
     # After the identity checks: a first-seen rule's history holds only what the rule really raised.
     alerts = first_seen_only(alerts, baseline_scope)
     if new_hires:
-        escalate_new_hires(alerts, new_hires)
+        alerts = escalate_new_hires(alerts, new_hires)
     return HuntOutcome(alerts, result, engine.plan)
 
 

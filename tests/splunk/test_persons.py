@@ -198,8 +198,7 @@ def hunt_persons(pack: RulePack) -> list[PersonRisk]:
     """The local hunt's persons over examples/, as `ghosthire hunt --format persons` ranks them."""
     directory, _ = company_directory()
     alerts = hunt(pack, [EXAMPLES]).alerts
-    escalate_new_hires(alerts, directory)
-    return rank_persons(alerts, directory, load_triage_policy())
+    return rank_persons(escalate_new_hires(alerts, directory), directory, load_triage_policy())
 
 
 def test_an_alert_about_a_shared_address_counts_for_the_few_persons_behind_it(
