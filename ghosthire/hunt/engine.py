@@ -145,7 +145,9 @@ class HuntEngine:
         since: datetime | None = None,
         until: datetime | None = None,
         memory_limit: str = "1GB",
+        threads: int | None = None,
     ) -> None:
+        """`threads`: DuckDB's threads (default: one per core)."""
         self.plan = plan
         self._spill = tempfile.TemporaryDirectory(prefix="ghosthire-")
         self.db = duckdb.connect(
@@ -155,6 +157,8 @@ class HuntEngine:
                 "preserve_insertion_order": False,
             }
         )
+        if threads:
+            self.db.execute(f"SET threads = {int(threads)}")
         _read_times_as_utc(self.db)
         # The hunt statement is large (thousands of rules) and already simple: these optimizers would
         # rewrite every expression of it for nothing, and cost more than the rest of its planning.

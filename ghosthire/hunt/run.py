@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ghosthire.errors import GhosthireError
 from ghosthire.hunt.alerts import Alert, alerts_from, escalate_new_hires
 from ghosthire.hunt.engine import EID_FILE_FACTOR, EngineResult, HuntEngine
 from ghosthire.hunt.first_seen import Scope, first_seen_only
@@ -19,6 +20,7 @@ from ghosthire.hunt.readers import (
     RecordBatch,
     WantedLines,
     batches_from_events,
+    input_files,
     prefetched,
     read_batches,
     read_records,
@@ -30,6 +32,10 @@ from ghosthire.tuning import NewHire
 # The input name of events hunted with hunt_events.
 EVENTS_NAME = "<events>"
 # Lines wanted -> their JSON text by (file, line): how the cited events of correlation alerts are read back.
+# Inputs up to this size are hunted on one thread: each of DuckDB's threads holds its own state of every
+# rule's expressions (a rule set of thousands holds thousands of compiled patterns), and one thread reads
+# a small input as fast.
+SMALL_INPUT_BYTES = 64 * 1024**2
 RecordFetcher = Callable[[WantedLines], dict[tuple[str, int], str]]
 
 
@@ -52,8 +58,9 @@ def hunt(
 ) -> HuntOutcome:
     """`new_hires` (ghosthire.tuning.load_new_hires): users whose alerts in their first days are raised."""
     report = ReadReport()
+    paths = list(paths)
     with prefetched(read_batches(paths, report)) as batches:
-        engine = _engine(pack, source=source, since=since, until=until)
+        engine = _engine(pack, source=source, since=since, until=until, size=_input_bytes(paths))
         return _run(engine, batches, report, read_records, on_batch, new_hires)
 
 
@@ -84,7 +91,7 @@ def hunt_event_sets(
         return {(name, line): texts[name][line - 1] for name, lines in wanted.items() for line in lines}
 
     batches = (batch for name, lines in texts.items() for batch in batches_from_events(lines, name))
-    engine = _engine(pack, source=source)
+    engine = _engine(pack, source=source, size=sum(len(text) for lines in texts.values() for text in lines))
     # Each set is an independent case: its own first-seen baseline.
     return _run(engine, batches, ReadReport(), fetch, None, new_hires, _first_file)
 
@@ -95,9 +102,19 @@ def _engine(
     source: str | None,
     since: datetime | None = None,
     until: datetime | None = None,
+    size: int,
 ) -> HuntEngine:
     plan = pack if isinstance(pack, HuntPlan) else build_plan(pack)
-    return HuntEngine(plan, source=source, since=since, until=until)
+    threads = 1 if size <= SMALL_INPUT_BYTES else None
+    return HuntEngine(plan, source=source, since=since, until=until, threads=threads)
+
+
+def _input_bytes(paths: list[Path]) -> int:
+    """The size of the input's files (one that cannot be sized counts as a large input)."""
+    try:
+        return sum(file.stat().st_size for file in input_files(paths))
+    except (OSError, GhosthireError):
+        return SMALL_INPUT_BYTES + 1
 
 
 def _run(
