@@ -50,6 +50,7 @@ MEASURED_START = datetime(2025, 6, 16, tzinfo=UTC)  # a Monday
 MEASURED_DAYS = 7
 TRIP_DAYS = 3  # days abroad, the flight home on the last
 DOMAIN = "acme-corp.com"
+MY_SIGNINS = ("19db86c3-b2b9-44cc-b339-36da233a3be2", "My Signins")  # where Entra MFA methods are registered
 AD_DOMAIN = "CORP"
 HOST_SUFFIX = "corp.acme-corp.com"
 GITHUB_ORG = "acme-corp"
@@ -505,6 +506,7 @@ class Company:
         device_id: str | None = None,
         os_name: str = "Windows10",
         mfa_device: str | None = None,
+        app: tuple[str, str] | None = None,
     ) -> Event:
         registered = device_id if device_id is not None else (person.device_id if managed else "")
         record: Event = {
@@ -513,8 +515,8 @@ class Company:
             "userDisplayName": f"{person.first.title()} {person.last.title()}",
             "userPrincipalName": person.upn,
             "userId": person.entra_id,
-            "appDisplayName": self.random.choice(OFFICE_APPS),
-            "appId": "00000002-0000-0ff1-ce00-000000000000",
+            "appDisplayName": app[1] if app else self.random.choice(OFFICE_APPS),
+            "appId": app[0] if app else "00000002-0000-0ff1-ce00-000000000000",
             "ipAddress": net.ip,
             "autonomousSystemNumber": net.asn,
             "clientAppUsed": "Browser" if os_name.startswith("Win") else "Mobile Apps and Desktop clients",
@@ -834,6 +836,8 @@ class Week:
         elif person.private_relay and r.random() < 0.5:
             net = c.relay(person)
         events.append(c.okta(at, person, net, "user.session.start", session))
+        if person.start and at.date() == person.start.date():  # Okta Verify enrolled on the first day
+            events.append(c.okta(at + timedelta(minutes=3), person, net, "user.mfa.factor.activate", session))
         for n in range(r.randint(2, 5)):
             events.append(
                 c.okta(at + timedelta(minutes=5 + 40 * n), person, net, "user.authentication.sso", session)
@@ -907,6 +911,10 @@ class Week:
                     managed=False,
                     os_name="Windows10",
                 )
+            )
+        if first_day:  # MFA set up on the first day, from where the new hire works
+            events.append(
+                c.entra(at + timedelta(minutes=20), person, net, c._guid(), interactive=True, app=MY_SIGNINS)
             )
         if first_day:  # Entra join during set-up: the technician's and the user's MFA on one device
             events.append(
@@ -1268,6 +1276,9 @@ class Week:
                 session = "102" + c._hex(23)
                 okta.append(c.okta(t, person, net, "user.session.start", session))
                 entra.append(c.entra(t, person, net, c._guid(), interactive=True))
+                if n == 1 and person.index % 10 == 0:  # a phone lost abroad: MFA enrolled again there
+                    okta.append(c.okta(t, person, net, "user.mfa.factor.activate", session))
+                    entra.append(c.entra(t, person, net, c._guid(), interactive=True, app=MY_SIGNINS))
             okta.append(c.okta(depart, person, c.home(person), "user.session.start", "102" + c._hex(23)))
             self.out.write("okta", okta)
             self.out.write("entra_signin", entra)

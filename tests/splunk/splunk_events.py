@@ -15,7 +15,8 @@ from the pipelines, so that a field the Splunk pipelines name wrongly does not m
 - Windows (XmlWinEventLog, renderXml=true): EventData fields under their own names, System fields as
   EventCode, Computer, Channel, SourceName; source `XmlWinEventLog:<channel>`;
 - Sysmon for Linux (Splunk Add-on for Sysmon for Linux, sourcetype sysmon:linux): the same XML, EventData
-  fields under their own names, the event id as EventID, Computer from System; source syslog.
+  fields under their own names, the event id as EventID, Computer from System; source syslog;
+- macOS eslogger (sourcetype macos:eslogger, KV_MODE=json): the JSON paths as field names, `host` as sent.
 
 Each event gets `index`, `sourcetype` (and `source`, `category`) so the source macros of macros.conf are
 evaluated as shipped, and `_time` from the add-on's timestamp field.
@@ -65,6 +66,8 @@ def recognise(record: dict[str, Any]) -> str:
         return "linux_sysmon"
     if "Event" in record or "EventCode" in record:
         return "windows"
+    if "event_type" in record and isinstance(record.get("event"), dict):
+        return "macos_eslogger"
     if record.get("kind") == "admin#reports#activity":
         return "google_workspace"
     if "eventType" in record and isinstance(record.get("actor"), dict):
@@ -237,6 +240,11 @@ def linux_sysmon(record: dict[str, Any]) -> list[Event]:
     return [{**fields, "index": "main", "sourcetype": "sysmon:linux", "source": "syslog", "_time": time}]
 
 
+def macos_eslogger(record: dict[str, Any]) -> list[Event]:
+    """eslogger JSON indexed with KV_MODE=json; the forwarder's host name is Splunk's `host`."""
+    return _json(record, "macos:eslogger", epoch(record["time"]))
+
+
 CONVERTERS = {
     "okta": okta,
     "github_audit": github_audit,
@@ -246,4 +254,5 @@ CONVERTERS = {
     "google_workspace": google_workspace,
     "windows": windows,
     "linux_sysmon": linux_sysmon,
+    "macos_eslogger": macos_eslogger,
 }
