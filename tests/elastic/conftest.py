@@ -46,6 +46,10 @@ ESQL_MULTIVALUE_MISSES: dict[tuple[str, str], str] = {
         "entra_signin_from_anonymised_ip",
         "sign-in flagged with several risks including a malicious IP",
     ): "risk_event_types_v2 holds two values",
+    (
+        "gws_login_from_consumer_vpn_operator",
+        "login whose address is announced by two networks, one a VPN's",
+    ): "source.as.number holds two values",
 }
 
 
