@@ -62,3 +62,16 @@ def _first_seen(spec: RuleSpec) -> str:
     if not spec.first_seen_days:
         return "null"
     return f"{{history_days: {spec.first_seen_days}, fields: [{', '.join(spec.first_seen_fields)}]}}"
+
+
+# An Okta session started through an anonymising proxy, the user's risk: the rule several tests share.
+PROXY_SESSION = RuleSpec(
+    title="Proxy session",
+    logsource="{product: okta, service: okta}",
+    selection="securityContext.isProxy: true",
+    level="medium",
+    guidance="session-theft",
+    entity="user",
+    field="actor.alternateId",
+    score=40,
+)

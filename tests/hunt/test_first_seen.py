@@ -9,25 +9,15 @@ from pathlib import Path
 from ghosthire.hunt import hunt_event_sets, hunt_events
 from ghosthire.rules import RulePack
 from tests.conftest import shipped_pack
-from tests.hunt.packs import RuleSpec, write_pack
+from tests.hunt.packs import PROXY_SESSION, RuleSpec, write_pack
 
-PROXIED = RuleSpec(
-    title="Proxied session",
-    logsource="{product: okta, service: okta}",
-    selection="securityContext.isProxy: true",
-    level="medium",
-    guidance="session-theft",
-    entity="user",
-    field="actor.alternateId",
-    score=40,
-)
 START = datetime(2025, 6, 1, 9, tzinfo=UTC)
 
 
 def _pack(tmp_path: Path) -> RulePack:
     rules = {
-        "proxied_first_seen": RuleSpec(**{**vars(PROXIED), "first_seen_days": 14}),
-        "proxied_every_time": PROXIED,
+        "proxied_first_seen": RuleSpec(**{**vars(PROXY_SESSION), "first_seen_days": 14}),
+        "proxied_every_time": PROXY_SESSION,
     }
     return write_pack(tmp_path / "rules", rules, "5e1f0c3a-0000-4000-8000-000000000")
 
@@ -92,7 +82,7 @@ def test_first_seen_fields_make_each_value_new_for_the_entity(tmp_path: Path) ->
     """`first_seen.fields`: the entity's first time with each value (a user's new country) alerts."""
     spec = RuleSpec(
         **{
-            **vars(PROXIED),
+            **vars(PROXY_SESSION),
             "first_seen_days": 14,
             "first_seen_fields": ("client.geographicalContext.country",),
         }

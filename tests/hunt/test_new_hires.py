@@ -19,19 +19,10 @@ from ghosthire.hunt.output import WRITERS
 from ghosthire.hunt.persons import assess
 from ghosthire.rules import RulePack
 from ghosthire.tuning import NewHire, load_new_hires
-from tests.hunt.packs import RuleSpec, write_pack
+from tests.hunt.packs import PROXY_SESSION, RuleSpec, write_pack
 
 RULES = {
-    "proxy_session": RuleSpec(
-        title="Proxy session",
-        logsource="{product: okta, service: okta}",
-        selection="securityContext.isProxy: true",
-        level="medium",
-        guidance="session-theft",
-        entity="user",
-        field="actor.alternateId",
-        score=40,
-    ),
+    "proxy_session": PROXY_SESSION,
     "mfa_reset": RuleSpec(
         title="MFA factor reset",
         logsource="{product: okta, service: okta}",

@@ -17,7 +17,7 @@ from ghosthire.hunt.output import WRITERS
 from ghosthire.hunt.persons import assess
 from ghosthire.identities import Directory
 from ghosthire.triage import TriagePolicy
-from tests.hunt.packs import RuleSpec, write_pack
+from tests.hunt.packs import PROXY_SESSION, RuleSpec, write_pack
 from tests.hunt.png import pixel_rows_with, read_png
 from tests.identities.test_directory import write_lookups
 
@@ -44,16 +44,7 @@ RULES = {
         field="Computer",
         score=60,
     ),
-    "proxy": RuleSpec(
-        title="Proxy session",
-        logsource="{product: okta, service: okta}",
-        selection="securityContext.isProxy: true",
-        level="medium",
-        guidance="session-theft",
-        entity="user",
-        field="actor.alternateId",
-        score=40,
-    ),
+    "proxy": PROXY_SESSION,
 }
 
 
