@@ -105,6 +105,28 @@ def test_values_a_list_cannot_hold_are_reported_with_file_and_line(
     assert wildcard_pattern("rmm.example.com", "startswith") == "rmm.example.com*"
 
 
+def test_wildcard_rows_of_an_exactly_compared_column_become_matches_items(
+    filters: list[RunTimeFilter], lookups: Path
+) -> None:
+    # A value list is exact (keyword) or ip_range: a `*.vendor.example` row there would never match, so
+    # it becomes a wildcard item beside the list that holds the column's exact rows.
+    sanctioned = lookups / "ghosthire_sanctioned_rmm.csv"
+    sanctioned.write_text(sanctioned.read_text() + "Relay fleet,,,*.relay.rmm.example.net,\n")
+    tuning = tuning_objects(filters, lookups)
+    proxy = next(e for e in tuning.exception_lists if e.list_id == "ghosthire-sanctioned-rmm-proxy")
+    kinds = sorted(entry["type"] for item in proxy.items for entry in item["entries"])
+    assert kinds == ["list", "wildcard"]
+    rule = {"exceptions_list": [_reference(proxy.list_id)]}
+    exceptions = KibanaExceptions(tuning)
+    for host, excepted in (
+        ("helpdesk-rmm.example.com", True),
+        ("eu1.relay.rmm.example.net", True),
+        ("relay.rmm.example.net.attacker.example", False),
+        ("anydesk.com", False),
+    ):
+        assert exceptions.excepted(rule, {"url": {"domain": host}}) is excepted, host
+
+
 def test_install_creates_lists_then_rules_referencing_them_and_a_rerun_writes_nothing(
     kibana: FakeKibana,
     kibana_client: KibanaClient,
