@@ -36,7 +36,10 @@ What is dropped, and why (keeps the rules from drowning in noise):
     hosting changes, and a Splunk app that ships public addresses fails AppInspect `check_hostnames_and_ips`.
     They are counted on stderr and left out of the lookup (see splunk_app/lookups/README.md);
   * wildcards over the whole domain of a vendor whose other products (antivirus updates, meeting
-    clients, help desks, office suites) every customer reaches (VENDOR_WIDE_DOMAINS);
+    clients, help desks, backup, office suites) every customer reaches (VENDOR_WIDE_DOMAINS), every host
+    of domains with no remote control under them (NON_REMOTE_CONTROL_DOMAINS: help-desk portals, chat
+    widgets, backup and installer services), and vendors' web-site and documentation hosts
+    (WEB_SITE_LABELS: www., docs., help. ...);
   * ports 80/443 and other general-purpose ports (GENERIC_PORTS), services other software also installs
     (GENERIC_SERVICES), and LOLRMM entries that are not remote access into the host (NON_RMM_TOOLS).
 ghosthire's own additions (CURATED) carry origin `ghosthire` and cite where they come from.
@@ -171,7 +174,45 @@ VENDOR_WIDE_DOMAINS = {
     "ivanticloud.com",
     "manageengine.com",
     "parallels.com",
+    # ConnectWise's portal, PSA and Automate (ScreenConnect's relays are *.screenconnect.com)
+    "connectwise.com",
+    # MSP suites: backup, mail security and EDR share the vendor's domain with the RMM
+    "n-able.com",
+    "msp360.com",
+    "auvik.com",
+    # vendors whose main products are backup or disk tools (their remote tools have own domains:
+    # iperiusremote.com, anyviewer.com)
+    "iperius.com",
+    "aomeisoftware.com",
+    # endpoint management vendors' web sites and update hosts (agents talk to the customer's own server)
+    "baramundi.com",
+    "kace.com",
+    # help-desk portals, one per customer (acme.invgate.net): every employee opening a ticket reaches them
+    "invgate.net",
 }
+# Domains with no remote control under them at all, dropped with every host: Freshworks' help desk,
+# chat widget (on many third-party web sites), bots and developer CDNs, and backup and installer services
+# LOLRMM lists beside an RMM.
+NON_REMOTE_CONTROL_DOMAINS = {
+    "freshservice.com",
+    "freshasset.com",
+    "freshconnect.io",
+    "fdcollab.com",
+    "freshchat.com",
+    "rtschannel.com",
+    "freshdev.io",
+    "freshcloud.io",
+    "in-freshbots.ai",
+    "idrive.com",
+    "cloudberrylab.com",
+    "mspbackups.com",
+    "cloudbackup.management",
+    "ninja-backup.com",
+    "ninite.com",
+}
+# First labels of a vendor's web site and documentation hosts (www.vendor.com, docs.vendor.com): reading
+# about a tool is not using it. Download hosts are kept (fetching an RMM installer is part of the signal).
+WEB_SITE_LABELS = {"www", "docs", "help", "trust", "forum", "blog", "status", "kb", "community"}
 GENERIC_PORTS = {
     20,
     21,
@@ -405,6 +446,10 @@ def domain_pattern(entry: str) -> str | None:
         return None
     if value.startswith("*.") and bare in VENDOR_WIDE_DOMAINS:
         return None  # a vendor's whole domain (see VENDOR_WIDE_DOMAINS)
+    if any(bare == domain or bare.endswith("." + domain) for domain in NON_REMOTE_CONTROL_DOMAINS):
+        return None
+    if value.split(".", 1)[0] in WEB_SITE_LABELS:
+        return None  # the vendor's web site or documentation
     return value
 
 

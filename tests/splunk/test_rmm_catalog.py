@@ -48,6 +48,29 @@ def test_domains_stay(script: ModuleType, entry: str) -> None:
     assert script.domain_pattern(entry) == entry
 
 
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "*.connectwise.com",  # the vendor's portal and PSA; ScreenConnect relays are *.screenconnect.com
+        "*.freshservice.com",  # every customer's help desk
+        "apicdn-wchat.freshchat.com",  # a chat widget on third-party web sites
+        "*.idrive.com",  # cloud backup
+        "api.idrive.com",
+        "www.remotepc.com",  # reading the vendor's site is not using the tool
+        "docs.tacticalrmm.com",
+    ],
+)
+def test_whole_vendors_web_sites_and_non_remote_services_are_left_out(script: ModuleType, entry: str) -> None:
+    assert script.domain_pattern(entry) is None
+
+
+@pytest.mark.parametrize(
+    "entry", ["*.screenconnect.com", "control.connectwise.com", "download.hoptodesk.com"]
+)
+def test_relay_service_and_download_hosts_stay(script: ModuleType, entry: str) -> None:
+    assert script.domain_pattern(entry) == entry
+
+
 def test_the_shipped_catalogue_holds_no_ip_address(script: ModuleType) -> None:
     with CATALOGUE.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
