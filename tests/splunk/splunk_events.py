@@ -16,7 +16,9 @@ from the pipelines, so that a field the Splunk pipelines name wrongly does not m
   EventCode, Computer, Channel, SourceName; source `XmlWinEventLog:<channel>`;
 - Sysmon for Linux (Splunk Add-on for Sysmon for Linux, sourcetype sysmon:linux): the same XML, EventData
   fields under their own names, the event id as EventID, Computer from System; source syslog;
-- macOS eslogger (sourcetype macos:eslogger, KV_MODE=json): the JSON paths as field names, `host` as sent.
+- macOS eslogger (sourcetype macos:eslogger, KV_MODE=json): the JSON paths as field names, `host` as sent;
+- GlobalProtect (Splunk Add-on for Palo Alto Networks, sourcetype pan:globalprotect): the PAN-OS syslog CSV
+  positions under the add-on's names (event_id, src_user, src_region, public_ip, status, ...).
 
 Each event gets `index`, `sourcetype` (and `source`, `category`) so the source macros of macros.conf are
 evaluated as shipped, and `_time` from the add-on's timestamp field.
@@ -68,6 +70,8 @@ def recognise(record: dict[str, Any]) -> str:
         return "windows"
     if "event_type" in record and isinstance(record.get("event"), dict):
         return "macos_eslogger"
+    if "GLOBALPROTECT" in (record.get("type"), record.get("LogType")):
+        return "globalprotect"
     if record.get("kind") == "admin#reports#activity":
         return "google_workspace"
     if "eventType" in record and isinstance(record.get("actor"), dict):
@@ -245,6 +249,28 @@ def macos_eslogger(record: dict[str, Any]) -> list[Event]:
     return _json(record, "macos:eslogger", epoch(record["time"]))
 
 
+# PAN-OS field names (and Strata Logging Service's) -> the Splunk add-on's names for the same CSV positions.
+GLOBALPROTECT_FIELDS = {
+    "type": ("type", "LogType"),
+    "event_id": ("eventid", "EventIDValue"),
+    "status": ("status", "EventStatus"),
+    "src_user": ("srcuser", "SourceUserName"),
+    "src_region": ("srcregion", "SourceRegion"),
+    "public_ip": ("public_ip", "PublicIPv4"),
+    "private_ip": ("private_ip", "PrivateIPv4"),
+    "machine_name": ("machinename", "EndpointDeviceName"),
+}
+
+
+def globalprotect(record: dict[str, Any]) -> list[Event]:
+    """The syslog line the firewall sends, as the add-on's CSV extraction names its positions."""
+    fields = {name: scalar(first(record, *paths)) for name, paths in GLOBALPROTECT_FIELDS.items()}
+    time = epoch(
+        first(record, "high_res_timestamp", "TimeGeneratedHighResolution", "time_generated", "TimeGenerated")
+    )
+    return [{**fields, "index": "main", "sourcetype": "pan:globalprotect", "_time": time}]
+
+
 CONVERTERS = {
     "okta": okta,
     "github_audit": github_audit,
@@ -255,4 +281,5 @@ CONVERTERS = {
     "windows": windows,
     "linux_sysmon": linux_sysmon,
     "macos_eslogger": macos_eslogger,
+    "globalprotect": globalprotect,
 }
