@@ -145,10 +145,13 @@ class HuntEngine:
         since: datetime | None = None,
         until: datetime | None = None,
         memory_limit: str = "1GB",
-        threads: int | None = None,
+        small_input: bool = False,
     ) -> None:
-        """`threads`: DuckDB's threads (default: one per core)."""
+        """`small_input`: the input is read into a table on one thread, and the rules are matched over it
+        in parts, each planned alone (see Extraction.match_in_parts_sql); a large input is streamed
+        through one statement of all the rules on every core."""
         self.plan = plan
+        self.small_input = small_input
         self._spill = tempfile.TemporaryDirectory(prefix="ghosthire-")
         self.db = duckdb.connect(
             config={
@@ -157,8 +160,10 @@ class HuntEngine:
                 "preserve_insertion_order": False,
             }
         )
-        if threads:
-            self.db.execute(f"SET threads = {int(threads)}")
+        if small_input:
+            # Each of DuckDB's threads holds its own state of every rule's expressions, and one thread
+            # reads a small input as fast.
+            self.db.execute("SET threads = 1")
         _read_times_as_utc(self.db)
         # The hunt statement is large (thousands of rules) and already simple: these optimizers would
         # rewrite every expression of it for nothing, and cost more than the rest of its planning.
@@ -183,9 +188,7 @@ class HuntEngine:
         feed = _Feed(iter(batches), on_batch)
         self.db.register("batch", pa.RecordBatchReader.from_batches(BATCH_SCHEMA, feed.stream()))
         try:
-            # Executed into a table, not read through a relation: planning a statement of thousands of
-            # rules is most of a small hunt's time, and a relation would parse and bind it twice more.
-            self.db.execute(f"CREATE OR REPLACE TEMP TABLE outcomes AS {self.extraction.hunt_sql()}")
+            self._match(self.extraction, into="outcomes")
         except duckdb.Error:
             if feed.failure is None:
                 raise
@@ -227,6 +230,29 @@ class HuntEngine:
                 self.db.unregister("batch")
         return tables
 
+    def _match(self, extraction: Extraction, *, into: str) -> None:
+        """The outcomes of the records of `batch` into the table `into`: one statement, or (small input)
+        the records read into a table first and the rules matched over it in parts."""
+        if not self.small_input:
+            # Executed into a table, not read through a relation: planning a statement of thousands of
+            # rules is most of a small hunt's time, and a relation would parse and bind it twice more.
+            self.db.execute(f"CREATE OR REPLACE TEMP TABLE {into} AS {extraction.hunt_sql()}")
+            return
+        self.db.execute(f"CREATE OR REPLACE TEMP TABLE records AS {extraction.records_sql()}")
+        self.db.execute(
+            "CREATE OR REPLACE TEMP TABLE record_matches (file BIGINT, number BIGINT, targets INTEGER[])"
+        )
+        try:
+            for part in extraction.match_in_parts_sql("records"):
+                self.db.execute(f"INSERT INTO record_matches {part}")
+            self.db.execute(
+                f"CREATE OR REPLACE TEMP TABLE {into} AS "
+                f"{extraction.outcomes_in_parts_sql('records', 'record_matches')}"
+            )
+        finally:
+            self.db.execute("DROP TABLE IF EXISTS records")
+            self.db.execute("DROP TABLE IF EXISTS record_matches")
+
     def _match_lists(self) -> None:
         """The records whose fields hold JSON arrays matched again, by rules that also test each element
         (a statement planned only when the input has such records): their matches replace the first's."""
@@ -238,7 +264,7 @@ class HuntEngine:
             "FROM outcomes WHERE listed_text IS NOT NULL"
         )
         try:
-            self.db.execute(f"CREATE OR REPLACE TEMP TABLE listed AS {extraction.hunt_sql()}")
+            self._match(extraction, into="listed")
         finally:
             self.db.execute("DROP VIEW batch")
         self.db.execute(

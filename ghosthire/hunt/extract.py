@@ -44,6 +44,8 @@ PROBLEM_KINDS = ("invalid", "other")
 KEY_POSITION = 1
 # (target, record group, entity, group-by fields, value field): positions in a record's `field_values`.
 TargetRead = tuple[int, int, int | None, list[int] | None, int | None]
+# The rules' WHERE clauses (characters) matched by one statement when the rules are matched in parts.
+MATCH_SQL_PER_STATEMENT = 256 * 1024
 _QUOTED = re.compile(r"'(?:[^']|'')*'|\"((?:[^\"]|\"\")*)\"")
 
 
@@ -186,11 +188,53 @@ class Extraction:
         kind, source and whether they are in range. Memory grows with the matches, not with the input.
         A record in range whose fields hold JSON arrays or objects has a row too, with its group, the JSON
         type of each of the group's fields (`shapes`) and, when one is an array, its text (`listed_text`)."""
+        matched = (
+            f"{self._ctes}, with_targets AS (SELECT *, CASE WHEN _in_range THEN "
+            f"{self._match_case(self.plan.detections)} END AS _matched_targets FROM ranged)"
+        )
+        return self._outcomes_sql(matched)
+
+    def records_sql(self) -> str:
+        """Every record of the registered `batch` as the rules read it (source, group, time, field slots):
+        the table `match_in_parts_sql` and `outcomes_in_parts_sql` read."""
+        return f"WITH {self._ctes} SELECT * EXCLUDE (_field_texts) FROM ranged"
+
+    def match_in_parts_sql(self, records: str) -> list[str]:
+        """Statements that each match a part of the rules over the `records` table: (file, number,
+        targets) of every record some rule of the part matched. Each is planned alone, so planning holds
+        the expressions of one part at a time (thousands of rules at once hold hundreds of MB)."""
+        parts: list[list[Detection]] = [[]]
+        size = 0
+        for detection in self.plan.detections:
+            if size >= MATCH_SQL_PER_STATEMENT:
+                parts.append([])
+                size = 0
+            parts[-1].append(detection)
+            size += len(detection.query.where_on_lists if self.on_lists else detection.query.where)
+        return [
+            f"SELECT file, number, _matched_targets AS targets FROM (SELECT file, number, "
+            f"{self._match_case(part)} AS _matched_targets FROM {records} WHERE _in_range) "
+            "WHERE len(_matched_targets) > 0"
+            for part in parts
+        ]
+
+    def outcomes_in_parts_sql(self, records: str, record_matches: str) -> str:
+        """The outcomes (as `hunt_sql`) of the `records` table, the targets of each record gathered from
+        the `record_matches` table of the parts."""
+        return self._outcomes_sql(
+            f"targets AS (SELECT file, number, flatten(list(targets)) AS _matched_targets "
+            f"FROM {record_matches} GROUP BY file, number), "
+            f"with_targets AS (SELECT * FROM {records} LEFT JOIN targets USING (file, number))"
+        )
+
+    def _outcomes_sql(self, matched: str) -> str:
+        """The outcomes of the records of a `with_targets` CTE (among the `matched` CTEs): `ranged`'s
+        columns and the targets each record's matches feed, `_matched_targets`."""
         problem = f"_kind IN ({_listed(PROBLEM_KINDS)})"
         return (
-            f"WITH {self._ctes}, "
-            f"matched AS (SELECT *, CASE WHEN _in_range THEN {self._match_case()} END AS _matched_targets, "
-            f"CASE WHEN _in_range THEN {self._shapes_case()} END AS _shapes FROM ranged), "
+            f"WITH {matched}, "
+            f"matched AS (SELECT *, CASE WHEN _in_range THEN {self._shapes_case()} END AS _shapes "
+            "FROM with_targets), "
             "outcomes AS (SELECT *, CASE WHEN len(_matched_targets) > 0 THEN _matched_targets END AS matches FROM matched) "
             "SELECT file, _kind AS kind, _source AS source, _in_range AS in_range, "
             f"CASE WHEN matches IS NOT NULL OR {problem} OR _shapes IS NOT NULL THEN number END AS number, "
@@ -340,8 +384,8 @@ class Extraction:
         """The record groups whose records a rule can match."""
         return [group for group in self.groups if _can_match(group, detection)]
 
-    def _match_case(self) -> str:
-        """The targets of every rule that matches the record: the rules that bound their source's key,
+    def _match_case(self, detections: list[Detection]) -> str:
+        """The targets of every one of `detections` that matches the record: the rules that bound their source's key,
         in the branch of each group they can match; the others once per source (their fields are in the
         same slots in every group of the source). An empty list when none matches."""
         targets_of: dict[int, list[int]] = {}
@@ -349,7 +393,7 @@ class Extraction:
             targets_of.setdefault(id(target.detection), []).append(index)
         by_group: dict[int, list[str]] = {}
         by_source: dict[str, list[str]] = {}
-        for detection in self.plan.detections:
+        for detection in detections:
             targets = targets_of.get(id(detection))
             if not targets:
                 continue

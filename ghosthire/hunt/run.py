@@ -31,11 +31,9 @@ from ghosthire.tuning import NewHire
 
 # The input name of events hunted with hunt_events.
 EVENTS_NAME = "<events>"
-# Lines wanted -> their JSON text by (file, line): how the cited events of correlation alerts are read back.
-# Inputs up to this size are hunted on one thread: each of DuckDB's threads holds its own state of every
-# rule's expressions (a rule set of thousands holds thousands of compiled patterns), and one thread reads
-# a small input as fast.
+# Inputs up to this size are read into a table and hunted on one thread (HuntEngine's `small_input`).
 SMALL_INPUT_BYTES = 64 * 1024**2
+# Lines wanted -> their JSON text by (file, line): how the cited events of correlation alerts are read back.
 RecordFetcher = Callable[[WantedLines], dict[tuple[str, int], str]]
 
 
@@ -105,8 +103,7 @@ def _engine(
     size: int,
 ) -> HuntEngine:
     plan = pack if isinstance(pack, HuntPlan) else build_plan(pack)
-    threads = 1 if size <= SMALL_INPUT_BYTES else None
-    return HuntEngine(plan, source=source, since=since, until=until, threads=threads)
+    return HuntEngine(plan, source=source, since=since, until=until, small_input=size <= SMALL_INPUT_BYTES)
 
 
 def _input_bytes(paths: list[Path]) -> int:
