@@ -46,6 +46,9 @@ class TriagePolicy(BaseModel):
     # An alert about something several persons share (rule field `risk.persons`) adds risk to each of
     # them only when it names at most this many; a crowd's address stays the address's own risk.
     shared_alert_max_persons: Annotated[int, Field(ge=1)] = 4
+    # A hiring-stage alert (guidance area `hiring`) about a person with a start date counts in every
+    # window up to this many days after that start (0: only where its own time falls).
+    hiring_alerts_days_after_start: Annotated[int, Field(ge=0)] = 0
 
     @field_validator("window")
     @classmethod

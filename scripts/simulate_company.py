@@ -1947,6 +1947,7 @@ def triage(company: Company, persons: list[Event], index: dict[str, Person]) -> 
     queued: dict[str, bool] = dict.fromkeys(workers.values(), False)
     benign_in_queue = set()
     week_start = MEASURED_START.isoformat().replace("+00:00", "Z")
+    queue = [row for row in persons if row.get("triage") and (row.get("window_end") or "") >= week_start]
     for row in persons:
         ids = [row.get("person") or "", *(row.get("identifiers") or [])]
         who = {index[i.lower()].index for i in ids if isinstance(i, str) and i.lower() in index}
@@ -1960,6 +1961,7 @@ def triage(company: Company, persons: list[Event], index: dict[str, Person]) -> 
     return {
         "workers": {name: {"rank": ranks[name], "in_queue": queued[name]} for name in ranks},
         "benign_in_queue": len(benign_in_queue),
+        "queue_length": len(queue),
         "benign_in_queue_per_1000_per_week": round(len(benign_in_queue) / len(company.persons) * 1000, 2),
     }
 
@@ -2064,7 +2066,8 @@ def report(figures: Event) -> None:
             print(f"  {name}: rank {where['rank']}, in triage queue {where['in_queue']}")
         print(
             f"benign persons in the triage queue per 1,000 employees per week: "
-            f"{triage_figures['benign_in_queue_per_1000_per_week']} (goal <= 1)"
+            f"{triage_figures['benign_in_queue_per_1000_per_week']} (goal <= 1); "
+            f"queue length {triage_figures['queue_length']} (persons and entities queued in the week)"
         )
     else:
         print("triage queue: `ghosthire hunt --format persons` is not available")

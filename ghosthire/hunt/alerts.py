@@ -38,6 +38,8 @@ class Alert:
     locations: tuple[Location, ...] = ()
     event_count: int = 1
     metric: float | None = None
+    # A correlation burst's last qualifying event (its evidence runs from `time` to here); None for one event.
+    last_time: datetime | None = None
     # Given when the entity is a user who started recently (ghosthire.tuning): level and score are raised.
     new_hire: Escalation | None = None
 
@@ -213,4 +215,5 @@ def _correlation_alert(result: EngineResult, run: list[Occurrence], cited: dict[
         locations=tuple(Location(result.files[item.file], item.line) for item in evidence),
         event_count=len(eids),
         metric=max(occurrence.metric for occurrence in run),
+        last_time=to_time(run[-1].end),
     )

@@ -9,10 +9,11 @@ the alerts' scores (a new hire's raised, ghosthire.tuning). Unresolved entities 
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from ghosthire.hunt.alerts import Alert, escalated
@@ -21,6 +22,7 @@ from ghosthire.hunt.wording import summary_of
 from ghosthire.identities import Directory, Person, entity_key
 from ghosthire.identities.directory import EntityKind
 from ghosthire.model.sources import field_value
+from ghosthire.rules.metadata import Guidance
 from ghosthire.triage import TriagePolicy, load_triage_policy
 from ghosthire.tuning import NewHire, escalation_since
 
@@ -43,7 +45,7 @@ class Window:
 
     @property
     def end(self) -> datetime | None:
-        return max((alert.time for alert in self.alerts if alert.time), default=None)
+        return max((last for alert in self.alerts if (last := _last_time(alert))), default=None)
 
 
 @dataclass
@@ -94,7 +96,7 @@ class PersonRisk:
 
     @property
     def last_seen(self) -> datetime | None:
-        return max((alert.time for alert in self.alerts if alert.time), default=None)
+        return max((last for alert in self.alerts if (last := _last_time(alert))), default=None)
 
     def to_json(self) -> dict[str, Any]:
         """The `--format persons` record: one line per person, in rank order."""
@@ -141,7 +143,7 @@ def rank_persons(alerts: Iterable[Alert], directory: Directory, policy: TriagePo
             label = person.key if person else identifier
             persons.setdefault(key, PersonRisk(label, person)).add(alert, identifier)
     for risk in persons.values():
-        risk.window = riskiest_window(risk.alerts, policy)
+        risk.window = riskiest_window(risk.alerts, policy, risk.person)
         risk.triage = risk.window.queued
     ranked = sorted(persons.values(), key=lambda risk: (-len(risk.guidance), -risk.score, risk.key.lower()))
     for rank, risk in enumerate(ranked, start=1):
@@ -165,27 +167,50 @@ def risk_objects(alert: Alert, max_persons: int) -> list[tuple[str, str, bool]]:
     return objects
 
 
-def riskiest_window(alerts: list[Alert], policy: TriagePolicy) -> Window:
-    """The window of the policy's length (ending at some alert) that puts the person in the queue, if
-    any does, with the most guidance areas, then the highest score. Alerts without a time belong to
-    every window. `alerts` are in time order."""
-    timed = [alert for alert in alerts if alert.time]
+def riskiest_window(alerts: list[Alert], policy: TriagePolicy, person: Person | None = None) -> Window:
+    """The window of the policy's length that puts the person in the queue, if any does, with the most
+    guidance areas, then the highest score. An alert counts in every window its span overlaps
+    (`evidence_span`); alerts without a time belong to every window. `alerts` are in time order."""
+    length = policy.window_length
+    timed = sorted(
+        ((span, alert) for alert in alerts if (span := evidence_span(alert, policy, person))),
+        key=lambda item: item[0][0],
+    )
     untimed = [alert for alert in alerts if not alert.time]
     tally = _Tally()
     for alert in untimed:
         tally.add(alert)
-    best, best_span = tally.reach(policy), (0, 0)
-    length = policy.window_length
-    start = 0
-    for end, alert in enumerate(timed):
+    best, best_end = tally.reach(policy), None
+    active: list[tuple[datetime, int, Alert]] = []  # (end of span, order, alert): a heap by span end
+    for order, ((start, end), alert) in enumerate(timed):
         tally.add(alert)
-        while timed[start].time < alert.time - length:  # type: ignore[operator]
-            tally.remove(timed[start])
-            start += 1
+        heapq.heappush(active, (end, order, alert))
+        while active[0][0] < start - length:  # its span ended before the window ending here began
+            tally.remove(heapq.heappop(active)[2])
         reached = tally.reach(policy)
         if reached > best:
-            best, best_span = reached, (start, end + 1)
-    return _window([*untimed, *timed[best_span[0] : best_span[1]]], best[0])
+            best, best_end = reached, start
+    inside = (
+        [] if best_end is None else [a for (s, e), a in timed if s <= best_end and e >= best_end - length]
+    )
+    return _window([*untimed, *inside], best[0])
+
+
+def evidence_span(
+    alert: Alert, policy: TriagePolicy, person: Person | None
+) -> tuple[datetime, datetime] | None:
+    """When an alert counts: from its time to its correlation burst's last event; a hiring-stage alert
+    (guidance area `hiring`: who applied, with what phone, résumé, bank account or address) about a
+    person with a start date is about the person, not a moment, and counts through their first
+    `hiring_alerts_days_after_start` days, so their later sign-ins and devices meet it in one window."""
+    if alert.time is None:
+        return None
+    end = alert.last_time or alert.time
+    days = policy.hiring_alerts_days_after_start
+    if days and person is not None and person.start_date is not None and Guidance.HIRING in _guidance(alert):
+        start = datetime.combine(person.start_date, time.min, tzinfo=UTC)
+        end = max(end, start + timedelta(days=days))
+    return alert.time, end
 
 
 class _Tally:
@@ -277,8 +302,12 @@ def rule_score(alerts: Iterable[Alert]) -> int:
     return sum(best.values())
 
 
+def _guidance(alert: Alert) -> list[Guidance]:
+    return list(alert.rule.meta.guidance) if alert.rule.meta else []
+
+
 def _areas(alert: Alert) -> list[str]:
-    return [str(area) for area in alert.rule.meta.guidance] if alert.rule.meta else []
+    return [str(area) for area in _guidance(alert)]
 
 
 def _building_block(alert: Alert) -> bool:
@@ -288,6 +317,7 @@ def _building_block(alert: Alert) -> bool:
 def _alert_json(alert: Alert) -> dict[str, Any]:
     return {
         "time": _iso(alert.time),
+        "last_time": _iso(alert.last_time),
         "rule_name": alert.rule.name,
         "title": alert.rule.title,
         "entity_type": alert.entity_type,
@@ -297,6 +327,10 @@ def _alert_json(alert: Alert) -> dict[str, Any]:
         "level": alert.level,
         "location": f"{alert.locations[0].file}:{alert.locations[0].line}" if alert.locations else None,
     }
+
+
+def _last_time(alert: Alert) -> datetime | None:
+    return alert.last_time or alert.time
 
 
 def _iso(moment: datetime | None) -> str | None:

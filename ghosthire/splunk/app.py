@@ -64,6 +64,8 @@ from ghosthire.splunk.searches import (
     saved_searches,
     schedule_for,
     search_name,
+    search_range_minutes,
+    timespan_seconds,
     triage_annotations,
 )
 from ghosthire.splunk.settings import AppSettings, load_settings
@@ -115,7 +117,7 @@ def build_app(pack: RulePack, spl: TargetOutput, out_dir: Path) -> Path:
     lookups = app_lookups(searches, pack)
     dashboards = load_dashboards(source / "dashboards", settings.navigation)
     policy = load_triage_policy()
-    triage = triage_searches(settings, policy)
+    triage = triage_searches(settings, policy, pack)
     parameters = gws_parameters(spl.target)
     env = environment(source / "templates")
     context = {
@@ -137,6 +139,9 @@ def build_app(pack: RulePack, spl: TargetOutput, out_dir: Path) -> Path:
         "risk_unresolved": RISK_UNRESOLVED,
         "risk_persons_behind": RISK_PERSONS_BEHIND,
         "shared_alert_max_persons": policy.shared_alert_max_persons,
+        "triage_window": policy.window,
+        "triage_window_seconds": int(policy.window_length.total_seconds()),
+        "hiring_alerts_days": policy.hiring_alerts_days_after_start,
         "new_hire_days": NEW_HIRE_DAYS,
         "new_hire_score_factor": NEW_HIRE_SCORE_FACTOR,
         "gws_parameters": parameters,
@@ -194,9 +199,13 @@ def app_manifest(settings: AppSettings, version: str) -> bytes:
     return (json.dumps(manifest, indent=2) + "\n").encode("utf-8")
 
 
-def triage_searches(settings: AppSettings, policy: TriagePolicy) -> list[TriageSearch]:
+def triage_searches(settings: AppSettings, policy: TriagePolicy, pack: RulePack) -> list[TriageSearch]:
     """The triage queue over the app's summary index (no ES needed) and over ES's risk index."""
-    earliest = window_earliest(policy)
+    reach = max(
+        (search_range_minutes(timespan_seconds(rule), settings) for rule in pack.rules if rule.meta),
+        default=0,
+    )
+    earliest = window_earliest(policy, reach)
     return [
         TriageSearch(
             search_name("Person in the triage queue"),

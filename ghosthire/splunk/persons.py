@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from ghosthire.identities import Directory, LookupProblem, Person
+from ghosthire.splunk.searches import readable_minutes
 from ghosthire.triage import TriagePolicy
 
 IDENTITY_KEYS = "ghosthire_identity_keys.csv"
@@ -122,6 +123,10 @@ def threshold_condition(policy: TriagePolicy) -> str:
     return " OR ".join(f"({condition})" for condition in conditions)
 
 
-def window_earliest(policy: TriagePolicy) -> str:
-    """The policy's sliding window as a dispatch time: `7d` -> `-7d@m`."""
-    return f"-{policy.window}@m"
+def window_earliest(policy: TriagePolicy, reach_minutes: int) -> str:
+    """How far back the triage search reads: the policy's window, the new-hire period a hiring-stage alert
+    counts through, and `reach_minutes`, the longest range a detection reads at a run (the summary index
+    dates a correlation's row at that range's start, its events later: `ghosthire_alert_span` places it)."""
+    days = policy.hiring_alerts_days_after_start
+    window = int(policy.window_length.total_seconds() // 60)
+    return f"-{readable_minutes(window + days * 1440 + reach_minutes)}@m"

@@ -140,10 +140,16 @@ def schedule_for(key: str, timespan: int, settings: AppSettings, *, runs_back: i
     minute, hour = slot % 60, (slot // 60) % 24
     cron = f"{minute} * * * *" if tier.every_minutes == 60 else f"{minute} {hour} * * *"
     lag = settings.schedule.ingestion_lag_minutes
-    window = tier.every_minutes + math.ceil(timespan / 60)
+    window = search_range_minutes(timespan, settings)
     back = runs_back * tier.every_minutes
     latest = f"-{readable_minutes(back)}@m-{lag}m" if back else f"-{lag}m@m"
     return Schedule(cron, f"-{readable_minutes(window + back)}@m-{lag}m", latest)
+
+
+def search_range_minutes(timespan: int, settings: AppSettings) -> int:
+    """How far back a search with this correlation `timespan` (seconds) reads at each run: its interval
+    plus the timespan (the summary index dates a correlation's row at that range's start)."""
+    return settings.schedule.tier_for(timespan).every_minutes + math.ceil(timespan / 60)
 
 
 def readable_minutes(minutes: int) -> str:

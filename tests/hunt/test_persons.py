@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -378,3 +379,65 @@ guidance: [multi-login]
 risk: {entity: ip, field: client.ipAddress, score: 50, persons: actor.alternateId}
 implementation: Okta System Log sign-ins, the client address of each.
 """
+
+
+def test_a_correlation_burst_counts_in_every_window_its_evidence_overlaps(
+    outcome: HuntOutcome, folder: Path
+) -> None:
+    """Bursts raised on day 0 whose events go on to day 15 meet a day-15 alert in one 7-day window; the
+    same alerts as moments (day 0) do not."""
+    directory = Directory.load(folder / "lookups")
+    week = TriagePolicy.model_validate({"window": "7d", "queue_when": [{"min_guidance_areas": 3}]})
+    late = [alert for alert in outcome.alerts if alert.entity and "late" in alert.entity.lower()]
+    *early, tool = sorted(late, key=lambda alert: alert.time)  # a proxy sign-in and a clone, then a tool
+    assert [len(risk.guidance) for risk in rank_persons(late, directory, week)] == [2]
+    spanning = [replace(alert, last_time=tool.time) for alert in early]
+    (risk,) = rank_persons([*spanning, tool], directory, week)
+    assert (len(risk.guidance), risk.triage) == (3, True)
+
+
+@pytest.mark.parametrize(("days_after_start", "queued"), [(0, False), (90, True)])
+def test_a_hiring_alert_counts_through_the_new_hire_period(
+    folder: Path, tmp_path: Path, days_after_start: int, queued: bool
+) -> None:
+    """A hiring-stage alert at application, a month before the start date, and two signals in
+    the third week of work: one window when hiring alerts count through the new-hire period."""
+    from ghosthire.rules import load_pack
+
+    hiring = RuleSpec(
+        "Applicant flagged",
+        "{product: hr, service: applicants}",
+        "record_type: applicant",
+        "high",
+        "hiring",
+        "user",
+        "email",
+        60,
+    )
+    pack_dir = tmp_path / "rules"
+    write_pack(pack_dir, {**RULES, "applicant_flagged": hiring}, "5e3b1a70-0000-4000-8000-000000002")
+    user, login, start = "newbie@example.com", "newbie-gh", START + timedelta(days=30)
+    lookups = write_lookups(
+        tmp_path / "lookups",
+        [{"identity": f"newbie|{user}|{login}", "email": user, "startDate": start.date().isoformat()}],
+        [],
+    )
+    applied = {
+        "record_type": "applicant",
+        "applicant_id": "GH-1",
+        "email": user,
+        "applied_at": START.isoformat().replace("+00:00", "Z"),
+    }
+    days = 30 + 20
+    events = [applied, okta(user, 24 * days, proxy=True), github(login, 24 * days + 1, "git.clone")]
+    outcome = hunt_events(load_pack(pack_dir, require_metadata=False), events)
+    policy = TriagePolicy.model_validate(
+        {
+            "window": "14d",
+            "queue_when": [{"min_guidance_areas": 3}],
+            "hiring_alerts_days_after_start": days_after_start,
+        }
+    )
+    (newbie,) = rank_persons(outcome.alerts, Directory.load(lookups), policy)
+    assert [a.rule.name for a in outcome.alerts] == ["applicant_flagged", "proxy_session", "repo_clone"]
+    assert newbie.triage is queued

@@ -123,6 +123,7 @@ def run(
     info_min_time: float = 0.0,
     macros: Macros | None = None,
     lookups: Lookups | None = None,
+    now: float | None = None,
 ) -> list[Event]:
     """The query's results for `events`: with `macros`, the indexed events the whole query searches;
     without, the results of its base search (the first command), which is then not evaluated. Subsearches
@@ -130,6 +131,7 @@ def run(
     results = [dict(event) for event in events]
     parts = commands(query if lookups is None else with_subsearch_results(query, lookups))
     _LOOKUPS.set(lookups or {})
+    _NOW.set(time.time() if now is None else now)
     if macros is None:
         parts = parts[1:]
     else:
@@ -732,6 +734,8 @@ def _match(pattern: Pattern, value: str) -> bool:
 # --- eval expressions and lookups (the person macros) ------------------------------------------------------
 
 _LOOKUPS: contextvars.ContextVar[Lookups | None] = contextvars.ContextVar("lookups", default=None)
+# `now()`: the time the search runs (given by the test, else the clock).
+_NOW: contextvars.ContextVar[float] = contextvars.ContextVar("now", default=0.0)
 _EVAL_TOKEN = re.compile(
     r'\s*(?:"(?P<string>(?:[^"\\]|\\.)*)"|\'(?P<field>[^\']+)\'|(?P<number>\d+(?:\.\d+)?)'
     r"|(?P<op>>=|<=|!=|[=<>(),.+*/-])|(?P<name>[A-Za-z_][\w.{}]*))"
@@ -895,6 +899,8 @@ _EVAL_FUNCTIONS: dict[str, Callable[..., Any]] = {
     ),
     "strptime": lambda value, pattern: None if value is None else _strptime(str(value), pattern),
     "mvcount": lambda value: None if value is None else len(_values(value)),
+    "now": lambda: _NOW.get(),
+    "max": lambda *values: max((_number(v) for v in values if _number(v) is not None), default=None),
     "mvdedup": lambda value: None if value is None else list(dict.fromkeys(_values(value))),
 }
 

@@ -18,7 +18,7 @@ from ghosthire.splunk.persons import company_directory
 from tests.conftest import shipped_cases
 from tests.splunk.spl_window import Lookups, app_lookups, app_macros, run
 from tests.splunk.splunk_events import splunk_events
-from tests.splunk.test_persons import hunt_persons, hunt_summary_events
+from tests.splunk.test_persons import hunt_persons, hunt_summary_events, queue_time
 
 ES_SWITCH = "`ghosthire_person_es`"  # the local/macros.conf definition of ghosthire_person under ES
 
@@ -127,10 +127,14 @@ def test_the_triage_queue_under_the_switch_is_the_local_hunts(
     pack: RulePack, app_files: dict[str, bytes], es_macros: dict[str, str], es_lookups: Lookups
 ) -> None:
     events = hunt_summary_events(pack, app_files)
-    queue = run(
-        "`ghosthire_person_risk` | `ghosthire_triage_threshold`", events, macros=es_macros, lookups=es_lookups
-    )
     local = [person for person in hunt_persons(pack) if person.triage]
+    queue = run(
+        "`ghosthire_person_risk` | `ghosthire_triage_threshold`",
+        events,
+        macros=es_macros,
+        lookups=es_lookups,
+        now=queue_time(local),
+    )
     assert local and [row["person"] for row in queue] == [person.key for person in local]
     for row, person in zip(queue, local, strict=True):
         assert row["guidance_areas"] == len(person.guidance), person.key

@@ -165,6 +165,11 @@ def hunt_summary_events(pack: RulePack, app_files: dict[str, bytes]) -> list[dic
         {
             "index": "summary",
             "_time": alert.time.timestamp(),
+            **(
+                {"firstTime": alert.time.timestamp(), "lastTime": alert.last_time.timestamp()}
+                if alert.last_time
+                else {}
+            ),
             "ghosthire_rule": alert.rule.name,
             "ghosthire_search_id": alert.rule.name,
             entity_field[alert.rule.name]: alert.entity,
@@ -181,17 +186,27 @@ def test_the_splunk_triage_queue_is_the_local_hunts(
     """The shipped person ranking and triage threshold over the examples' alerts, against the local hunt's
     persons (the same alerts, the same identities, the same policy of backends/triage.yml)."""
     events = hunt_summary_events(pack, app_files)
-    ranked = run("`ghosthire_person_risk`", events, macros=macros, lookups=lookups)
-    queue = run(
-        "`ghosthire_person_risk` | `ghosthire_triage_threshold`", events, macros=macros, lookups=lookups
-    )
     local = [person for person in hunt_persons(pack) if person.triage]
     assert local, "the examples put someone in the local triage queue"
+    now = queue_time(local)
+    ranked = run("`ghosthire_person_risk`", events, macros=macros, lookups=lookups, now=now)
+    queue = run(
+        "`ghosthire_person_risk` | `ghosthire_triage_threshold`",
+        events,
+        macros=macros,
+        lookups=lookups,
+        now=now,
+    )
     assert [row["person"] for row in queue] == [person.key for person in local]
     for row, person in zip(queue, local, strict=True):
         assert row["guidance_areas"] == len(person.guidance), person.key
         assert int(row["new_hire"]) == int(person.new_hire), person.key
     assert [row["person"] for row in ranked[: len(local)]] == [person.key for person in local]
+
+
+def queue_time(queued: list[PersonRisk]) -> float:
+    """When the triage search runs to see the local queue: as the last of its windows ends."""
+    return max(person.window.end.timestamp() for person in queued if person.window.end)
 
 
 def hunt_persons(pack: RulePack) -> list[PersonRisk]:
@@ -224,5 +239,39 @@ def test_an_alert_about_a_shared_address_counts_for_the_few_persons_behind_it(
             keys["alert.suppress.fields"]: "203.0.113.9",
             "distinct_values": users,
         }
-        ranked = run("`ghosthire_person_risk`", [event], macros=macros, lookups=lookups)
+        ranked = run("`ghosthire_person_risk`", [event], macros=macros, lookups=lookups, now=1_750_000_000)
         assert {row["person"] for row in ranked} == expected
+
+
+def test_an_alert_counts_over_its_span_and_a_hiring_alert_through_the_new_hire_period(
+    app_files: dict[str, bytes], macros: dict[str, str], lookups: Lookups
+) -> None:
+    """As the local hunt (backends/triage.yml): a correlation row the summary index dated at its search's
+    start counts while its lastTime is in the window; an older one does not; a hiring-stage alert about
+    jsmith (started 2025-05-12) counts through the new-hire period, another rule's alert of that day not."""
+    searches = parse_conf(app_files["default/savedsearches.conf"].decode("utf-8"), "savedsearches.conf")
+    field = {
+        keys["action.summary_index.ghosthire_search_id"]: keys["alert.suppress.fields"]
+        for keys in searches.values()
+        if keys.get("action.summary_index") == "1"
+    }
+    policy = load_triage_policy()
+    day = 86400.0
+    start = 1_747_008_000.0  # 2025-05-12, jsmith's startDate
+    now = start + (policy.hiring_alerts_days_after_start - 1) * day
+
+    def summary(rule: str, entity: str, at: float, **span: float) -> dict[str, object]:
+        return {"index": "summary", "_time": at, "ghosthire_rule": rule, "ghosthire_search_id": rule,
+                field[rule]: entity, **span}  # fmt: skip
+
+    farm, ip = "entra_laptop_farm_shared_egress", "203.0.113.9"
+    old = now - policy.window_length.total_seconds() - 30 * day
+    cases = [
+        (summary(farm, ip, old, firstTime=old, lastTime=now - day), {ip}),
+        (summary(farm, ip, old, firstTime=old, lastTime=old + day), set()),
+        (summary("hr_bank_account_change_after_start", "E100142", start + day), {"jsmith"}),
+        (summary("okta_session_start_via_anonymising_proxy", "jsmith@acme-corp.com", start + day), set()),
+    ]
+    for event, expected in cases:
+        ranked = run("`ghosthire_person_risk`", [event], macros=macros, lookups=lookups, now=now)
+        assert {row["person"] for row in ranked} == expected, event
