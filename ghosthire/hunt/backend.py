@@ -59,6 +59,9 @@ FOLD_MIN_SEARCHED = 7
 ELEMENT_WISE = (SigmaString, SigmaNumber, SigmaBool, SigmaRegularExpression, SigmaCompareExpression)
 # The name an array's element takes in the comparison repeated over the elements.
 ELEMENT = "ghosthire_element"
+# Written around a field's name for the list of its values when it holds a JSON list, NULL otherwise
+# (`ghosthire_elements("Image")`): the engine reads it from the record (ghosthire.hunt.extract).
+ELEMENTS_OF = "ghosthire_elements"
 
 
 @dataclass(frozen=True)
@@ -183,18 +186,17 @@ class DuckDBBackend(TextQueryBackend):
         )
 
     def _element_wise(self, field_name: str, expression: str, convert: Callable[[], Any]) -> str:
-        """A comparison that also holds when the field is a JSON array one of whose elements it holds
-        for: `convert` writes the comparison again, on the element."""
+        """A comparison on a field that holds a JSON list holds when it holds for one of its values
+        (`convert` writes it again, on the value); on any other field, as ever."""
         self._on_element = True
         try:
             on_element = convert()
         finally:
             self._on_element = False
-        column = quote_identifier(field_name)
+        values = f"{ELEMENTS_OF}({quote_identifier(field_name)})"
         return (
-            f"({expression} OR CASE WHEN starts_with({column}, '[') AND json_valid({column}) THEN "
-            f"list_bool_or(list_transform(json_extract_string({column}, '$[*]'), "
-            f"lambda {ELEMENT}: {on_element})) END)"
+            f"(CASE WHEN {values} IS NULL THEN {expression} "
+            f"ELSE list_bool_or(list_transform({values}, lambda {ELEMENT}: {on_element})) END)"
         )
 
     def convert_value_str(self, s: SigmaString, state: ConversionState) -> str:

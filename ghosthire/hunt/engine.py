@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 
 from ghosthire.hunt.backend import quote_literal
-from ghosthire.hunt.extract import PROBLEM_KINDS, TIMESTAMP_MACRO, Extraction
+from ghosthire.hunt.extract import DEEP, MAX_LIST_DEPTH, OBJECT, PROBLEM_KINDS, TIMESTAMP_MACRO, Extraction
 from ghosthire.hunt.plan import Correlation, Detection, HuntPlan
 from ghosthire.hunt.readers import ReadReport, RecordBatch
 from ghosthire.model.sources import load_sources, source_by_id
@@ -103,13 +103,20 @@ class Evidence:
 
 @dataclass
 class Uncomparable:
-    """Records of one file whose field holds a JSON object, which no Sigma value can equal: the rules
-    compare its JSON text (the records are kept and matched on their other fields)."""
+    """Records of one file whose field holds what no Sigma value can equal (`shape`): a JSON object, whose
+    JSON text the rules compare, or lists nested deeper than the engine reads them, whose deeper values
+    they do not. The records are kept and matched on their other fields and values."""
 
     field: str
     file: str
     records: int
     first_line: int
+    shape: str = OBJECT
+
+    def what(self) -> str:
+        if self.shape == DEEP:
+            return f"holds lists nested more than {MAX_LIST_DEPTH} deep, whose deeper values no rule compares"
+        return "holds a JSON object, which no rule value can equal (compared as its JSON text)"
 
 
 @dataclass
@@ -269,25 +276,27 @@ class HuntEngine:
             self.db.execute("DROP VIEW batch")
         self.db.execute(
             "UPDATE outcomes SET matches = listed.matches, matched_text = listed.matched_text, "
-            "field_values = listed.field_values "
+            "field_values = listed.field_values, shapes = listed.shapes "
             "FROM listed WHERE outcomes.listed_text IS NOT NULL "
             "AND outcomes.file = listed.file AND outcomes.number = listed.number"
         )
 
     def _uncomparable(self, files: dict[int, str]) -> list[Uncomparable]:
-        """Per field and file, the records whose field holds a JSON object, and the first one's line."""
+        """Per field, shape and file, the records whose field no value can equal, and the first one's line."""
         rows = self.db.execute(
-            "SELECT file, number, record_group, shapes FROM outcomes WHERE list_contains(shapes, 'OBJECT') "
-            "ORDER BY file, number"
+            "SELECT file, number, source, record_group, shapes FROM outcomes "
+            f"WHERE list_has_any(shapes, [{quote_literal(OBJECT)}, {quote_literal(DEEP)}]) ORDER BY file, number"
         ).fetchall()
-        found: dict[tuple[str, int], list[int]] = {}
-        for file_index, number, group, shapes in rows:
-            for name, shape in zip(self.extraction.groups[group].fields, shapes, strict=True):
-                if shape == "OBJECT":
-                    found.setdefault((name, file_index), []).append(number)
+        keys = {group.source.id: group.key for group in self.extraction.groups}
+        found: dict[tuple[str, str, int], list[int]] = {}
+        for file_index, number, source, group, shapes in rows:
+            fields = self.extraction.groups[group].fields if group is not None else ()
+            for name, shape in zip([keys.get(source), *fields], shapes, strict=True):
+                if shape in (OBJECT, DEEP) and name is not None:
+                    found.setdefault((name, shape, file_index), []).append(number)
         return [
-            Uncomparable(name, files[file_index], len(numbers), numbers[0])
-            for (name, file_index), numbers in sorted(found.items())
+            Uncomparable(name, files[file_index], len(numbers), numbers[0], shape)
+            for (name, shape, file_index), numbers in sorted(found.items())
         ]
 
     def _report_problems(self, report: ReadReport, files: dict[int, str]) -> None:

@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from ghosthire.hunt.backend import RAW_FIELD, quote_identifier, quote_literal
+from ghosthire.hunt.backend import ELEMENTS_OF, RAW_FIELD, quote_identifier, quote_literal
 from ghosthire.hunt.plan import Detection, HuntPlan
 from ghosthire.model.sources import WILDCARD, Source, json_path, path_variants
 
@@ -46,7 +46,15 @@ KEY_POSITION = 1
 TargetRead = tuple[int, int, int | None, list[int] | None, int | None]
 # The rules' WHERE clauses (characters) matched by one statement when the rules are matched in parts.
 MATCH_SQL_PER_STATEMENT = 256 * 1024
-_QUOTED = re.compile(r"'(?:[^']|'')*'|\"((?:[^\"]|\"\")*)\"")
+# A field's shape (its JSON type, read from the record itself: a string that spells a list is a string)
+# when it is one the rules cannot read as one value; a list nested deeper than MAX_LIST_DEPTH is DEEP.
+ARRAY, OBJECT, DEEP = "ARRAY", "OBJECT", "DEEP"
+# Lists inside lists are read this many levels down (Elasticsearch flattens any depth; a bound keeps a
+# hostile record cheap): the values deeper still are not compared, and the record is reported.
+MAX_LIST_DEPTH = 8
+NULL_TYPE = "'NULL'"
+# A string literal, a field's elements (`ghosthire_elements("Image")`) or a field (`"Image"`).
+_QUOTED = re.compile(rf"'(?:[^']|'')*'|{ELEMENTS_OF}\(\"((?:[^\"]|\"\")*)\"\)|\"((?:[^\"]|\"\")*)\"")
 
 
 @dataclass
@@ -71,19 +79,25 @@ class PathList:
         elements = [element for path in raw_paths for element in self._elements(path)]
         return elements[0] if len(elements) == 1 else f"coalesce({', '.join(elements)})"
 
-    def _elements(self, raw_path: str) -> list[str]:
+    def json_type(self, raw_paths: Iterable[str], types: str) -> str:
+        """SQL for the JSON type of the value `value` reads, from `types`, the list `json_type` gives for
+        the same paths in the record (NULL where the value is absent or JSON null, as for the value)."""
+        elements = [element for path in raw_paths for element in self._elements(path, types)]
+        return f"coalesce({', '.join(f'nullif({element}, {NULL_TYPE})' for element in elements)})"
+
+    def _elements(self, raw_path: str, types: str | None = None) -> list[str]:
         """One raw path's slots; a path through `*` (any one key) reads the object before it, then the
-        rest of the path under each of its keys, the first found (one call: wildcards cannot share it)."""
+        rest of the path under each of its keys, the first found (one call: wildcards cannot share it).
+        With `types` (see `json_type`), the JSON type of each instead."""
         prefix, wildcard, rest = raw_path.partition(f".{WILDCARD}.")
         if not wildcard:
-            return [f"{self.column}[{slot}]" for slot in self.slots(raw_path)]
+            return [f"{types or self.column}[{slot}]" for slot in self.slots(raw_path)]
         under = quote_literal("$.*" + json_path(rest.split("."))[1:])
-        return [f"json_extract_string({self.column}[{slot}], {under})[1]" for slot in self.slots(prefix)]
+        function = "json_type" if types else "json_extract_string"
+        return [f"{function}({self.column}[{slot}], {under})[1]" for slot in self.slots(prefix)]
 
-    def call(self) -> str:
-        return (
-            f"json_extract_string({TEXT_COLUMN}, [{', '.join(quote_literal(path) for path in self.paths)}])"
-        )
+    def call(self, function: str = "json_extract_string") -> str:
+        return f"{function}({TEXT_COLUMN}, [{', '.join(quote_literal(path) for path in self.paths)}])"
 
 
 @dataclass
@@ -102,10 +116,15 @@ class RecordGroup:
         self.paths = PathList("_field_texts")
 
     def column(self, name: str) -> str:
-        """SQL for a Sigma field on this group's records."""
+        """SQL for a Sigma field on this group's records (keyword searches read the record itself)."""
         if name == self.key:
             return "_split_key"
-        return f"_f{self.fields.index(name)}"
+        return TEXT_COLUMN if name == RAW_FIELD else f"_f{self.fields.index(name)}"
+
+    def elements(self, name: str) -> str:
+        """SQL for the values of a field that holds a JSON list, NULL when it holds none (read on the
+        second statement only). The key holds one value in each copy of its record."""
+        return "NULL::VARCHAR[]" if name == self.key else f"_e{self.fields.index(name)}"
 
     def position(self, name: str) -> int:
         """Where a Sigma field is in a matched record's `field_values` (1-based)."""
@@ -114,7 +133,7 @@ class RecordGroup:
     def rows_sql(self) -> str:
         """This group's records, columns named by Sigma field (tests compare them with a reference)."""
         columns = [f", _split_key AS {quote_identifier(self.key)}"] if self.key else []
-        columns += [f", _f{slot} AS {quote_identifier(name)}" for slot, name in enumerate(self.fields)]
+        columns += [f", {self.column(name)} AS {quote_identifier(name)}" for name in self.fields]
         return (
             f"SELECT number AS _line, file AS _file, start AS _start, _ts{''.join(columns)} "
             f"FROM ranged WHERE _group = {self.index}"
@@ -180,24 +199,37 @@ class Extraction:
             "FROM fielded), "
             f"ranged AS (SELECT *, {in_range} AS _in_range FROM timed)"
         )
+        # The records as the rules read them: on the second statement, with their shapes and lists' values.
+        self._records = "elements" if on_lists else "ranged"
+        if on_lists:
+            # Built after the fields: the types are read for the same paths, once they are all known.
+            types_sql = self._types_case()
+            self._ctes += (
+                f", typed AS (SELECT *, {types_sql} AS _field_types, {self._key_shape()} AS _key_shape "
+                "FROM ranged), shaped AS (SELECT * EXCLUDE (_field_types), "
+                f"[_key_shape] || coalesce({self._shapes_case()}, []) AS _shapes FROM typed), "
+                f"elements AS (SELECT *{self._elements_sql()} FROM shaped)"
+            )
 
     def hunt_sql(self) -> str:
         """The outcomes of the records of the registered `batch` (columns text, number, start, file): one
         row per record that matched or is malformed (`number` set), with its time, the targets its matches
         feed and, when an alerting rule matched, its text; the other records counted (`records`) by file,
         kind, source and whether they are in range. Memory grows with the matches, not with the input.
-        A record in range whose fields hold JSON arrays or objects has a row too, with its group, the JSON
-        type of each of the group's fields (`shapes`) and, when one is an array, its text (`listed_text`)."""
+        A record in range whose key or fields may hold a JSON array or object (their text is JSON that
+        begins as one) has a row too, with its text (`listed_text`): the second statement (`on_lists`)
+        reads it again, with the JSON shape of its key and of each of its group's fields (`shapes`, in
+        `field_values` order; a scalar's JSON type or NULL), and matches the values of its lists."""
         matched = (
             f"{self._ctes}, with_targets AS (SELECT *, CASE WHEN _in_range THEN "
-            f"{self._match_case(self.plan.detections)} END AS _matched_targets FROM ranged)"
+            f"{self._match_case(self.plan.detections)} END AS _matched_targets FROM {self._records})"
         )
         return self._outcomes_sql(matched)
 
     def records_sql(self) -> str:
         """Every record of the registered `batch` as the rules read it (source, group, time, field slots):
         the table `match_in_parts_sql` and `outcomes_in_parts_sql` read."""
-        return f"WITH {self._ctes} SELECT * EXCLUDE (_field_texts) FROM ranged"
+        return f"WITH {self._ctes} SELECT * EXCLUDE (_field_texts) FROM {self._records}"
 
     def match_in_parts_sql(self, records: str) -> list[str]:
         """Statements that each match a part of the rules over the `records` table: (file, number,
@@ -231,20 +263,32 @@ class Extraction:
         """The outcomes of the records of a `with_targets` CTE (among the `matched` CTEs): `ranged`'s
         columns and the targets each record's matches feed, `_matched_targets`."""
         problem = f"_kind IN ({_listed(PROBLEM_KINDS)})"
+        if self.on_lists:
+            shapes, listed = "_shapes", f"list_has_any(_shapes, [{_listed((ARRAY, OBJECT, DEEP))}])"
+        else:
+            shapes, listed = "NULL::VARCHAR[]", self._may_be_listed()
         return (
             f"WITH {matched}, "
-            f"matched AS (SELECT *, CASE WHEN _in_range THEN {self._shapes_case()} END AS _shapes "
+            f"matched AS (SELECT *, CASE WHEN _in_range THEN coalesce({listed}, false) END AS _listed "
             "FROM with_targets), "
             "outcomes AS (SELECT *, CASE WHEN len(_matched_targets) > 0 THEN _matched_targets END AS matches FROM matched) "
             "SELECT file, _kind AS kind, _source AS source, _in_range AS in_range, "
-            f"CASE WHEN matches IS NOT NULL OR {problem} OR _shapes IS NOT NULL THEN number END AS number, "
+            f"CASE WHEN matches IS NOT NULL OR {problem} OR _listed THEN number END AS number, "
             "count(*) AS records, any_value(start) AS start, any_value(_ts) AS ts, any_value(matches) AS matches, "
-            "any_value(_group) AS record_group, any_value(_shapes) AS shapes, "
+            f"any_value(_group) AS record_group, any_value(CASE WHEN _listed THEN {shapes} END) AS shapes, "
             f"any_value(CASE WHEN matches IS NOT NULL THEN {self._field_values()} END) AS field_values, "
             f"any_value(CASE WHEN list_min(matches) < {self.alerting} THEN {TEXT_COLUMN} END) AS matched_text, "
-            f"any_value(CASE WHEN list_contains(_shapes, 'ARRAY') THEN {TEXT_COLUMN} END) AS listed_text "
-            "FROM outcomes GROUP BY ALL"
+            f"any_value(CASE WHEN _listed THEN {TEXT_COLUMN} END) AS listed_text FROM outcomes GROUP BY ALL"
         )
+
+    def _may_be_listed(self) -> str:
+        """Whether the key or a slot holds the text of a JSON array or object (a test of the first
+        character, then of the JSON): one test per column, whatever the group, so the statement stays
+        small. A string that spells a list is read again too, and found to be a string."""
+        columns = ["_split_key"] * any(group.key for group in self.groups)
+        columns += [f"_f{slot}" for slot in range(self._width)]
+        tests = [f"CASE WHEN {_structured(column)} THEN json_valid({column}) END" for column in columns]
+        return " OR ".join(tests) or "false"
 
     def _reads(self) -> list[TargetRead]:
         """(target, group, entity, group-by fields, value field) for the targets that read fields of the
@@ -331,27 +375,58 @@ class Extraction:
         ]
         return f"CASE _group {' '.join(branches)} END" if branches else "NULL::VARCHAR[]"
 
+    def _types_case(self) -> str:
+        """The JSON type of each path a record's group reads, from the record itself: json_extract_string
+        gives a list and a string that spells one as the same text."""
+        branches = [
+            f"WHEN {group.index} THEN {group.paths.call('json_type')}"
+            for group in self.groups
+            if group.paths.paths
+        ]
+        return f"CASE _group {' '.join(branches)} END" if branches else "NULL::VARCHAR[]"
+
     def _shapes_case(self) -> str:
-        """For a record whose fields hold a JSON array or object, the JSON type of each of its group's
-        fields (NULL for a scalar); NULL for the others, found with a test of each value's first
-        character. Keyword searches read the record itself, which is no field value."""
+        """Each of the group's fields' shape, from `_field_types` (second statement only)."""
         branches = []
         for group in self.groups:
-            columns = [None if name == RAW_FIELD else group.column(name) for name in group.fields]
-            read = [column for column in columns if column is not None]
-            if not read:
-                continue
-            types = [
-                f"CASE WHEN {_structured(column)} AND json_valid({column}) THEN json_type({column}) END"
-                if column
-                else "NULL"
-                for column in columns
-            ]
-            guard = " OR ".join(_structured(column) for column in read)
-            branches.append(
-                f"WHEN {group.index} THEN CASE WHEN {guard} THEN [{', '.join(types)}]::VARCHAR[] END"
-            )
+            shapes = ["NULL" if name == RAW_FIELD else self._shape(group, name) for name in group.fields]
+            if shapes:
+                branches.append(f"WHEN {group.index} THEN [{', '.join(shapes)}]::VARCHAR[]")
         return f"CASE _group {' '.join(branches)} END" if branches else "NULL::VARCHAR[]"
+
+    def _shape(self, group: RecordGroup, name: str) -> str:
+        """A field's JSON type (NULL when absent or null); DEEP for a list nested deeper than read."""
+        json_type = group.paths.json_type(group.source.paths_of(name), "_field_types")
+        deeper = quote_literal("$" + "[*]" * (MAX_LIST_DEPTH + 1))
+        return (
+            f"CASE WHEN {json_type} = {quote_literal(ARRAY)} THEN CASE WHEN len(json_extract("
+            f"{group.column(name)}, {deeper})) > 0 THEN {quote_literal(DEEP)} ELSE {quote_literal(ARRAY)} END "
+            f"ELSE {json_type} END"
+        )
+
+    def _key_shape(self) -> str:
+        """The key's JSON type when its text may be an array or object (see `_types_case`)."""
+        keys = {group.source.id: (group.source, group.key) for group in self.groups if group.key}
+        branches = []
+        for source_id, (source, key) in keys.items():
+            types = [
+                f"nullif(json_type({TEXT_COLUMN}, {quote_literal(json_path(variant))}), {NULL_TYPE})"
+                for path in source.paths_of(key)
+                for variant in path_variants(path)
+            ]
+            branches.append(f"WHEN {quote_literal(source_id)} THEN coalesce({', '.join(types)})")
+        if not branches:
+            return "NULL::VARCHAR"
+        return f"CASE WHEN {_structured('_split_key')} THEN CASE _source {' '.join(branches)} END END"
+
+    def _elements_sql(self) -> str:
+        """`_e0`, `_e1`, ...: the values of each slot that holds a JSON list, lists inside it read
+        MAX_LIST_DEPTH levels down; objects in a list are no values of the field (NULL for the others)."""
+        return "".join(
+            f", CASE WHEN _shapes[{KEY_POSITION + 1 + slot}] IN ({_listed((ARRAY, DEEP))}) "
+            f"THEN {_list_values(f'_f{slot}')} END AS _e{slot}"
+            for slot in range(self._width)
+        )
 
     def _fields_case(self) -> str:
         """Each group's time and fields as one struct: one CASE over the groups, where a CASE per slot
@@ -377,8 +452,8 @@ class Extraction:
 
     @staticmethod
     def _field(group: RecordGroup, name: str) -> str:
-        # Keyword (unbound value) searches read the record's text.
-        return TEXT_COLUMN if name == RAW_FIELD else group.paths.value(group.source.paths_of(name))
+        # Keyword (unbound value) searches read the record's text itself (RecordGroup.column): no slot.
+        return "NULL" if name == RAW_FIELD else group.paths.value(group.source.paths_of(name))
 
     def groups_of(self, detection: Detection) -> list[RecordGroup]:
         """The record groups whose records a rule can match."""
@@ -435,12 +510,27 @@ def _structured(column: str) -> str:
     return f"(starts_with({column}, '[') OR starts_with({column}, '{{'))"
 
 
+def _list_values(column: str) -> str:
+    """The scalar values of a JSON list's text, from every level down to MAX_LIST_DEPTH (JSON null is
+    NULL; objects are skipped)."""
+    levels = ", ".join(
+        f"json_extract({column}, {quote_literal('$' + '[*]' * depth)})"
+        for depth in range(1, MAX_LIST_DEPTH + 1)
+    )
+    return (
+        f"list_transform(list_filter(flatten([{levels}]), lambda v: json_type(v) NOT IN "
+        f"({_listed((ARRAY, OBJECT))})), lambda v: json_extract_string(v, '$'))"
+    )
+
+
 def _on_group(where: str, group: RecordGroup) -> str:
     """A rule's WHERE clause with each Sigma field (a quoted identifier) read from the group's slots;
     string literals are left as they are."""
 
     def column(match: re.Match[str]) -> str:
-        name = match.group(1)
+        listed, name = match.group(1), match.group(2)
+        if listed is not None:
+            return group.elements(listed.replace('""', '"'))
         return match.group(0) if name is None else group.column(name.replace('""', '"'))
 
     return _QUOTED.sub(column, where)

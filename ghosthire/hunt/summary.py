@@ -24,7 +24,7 @@ class HuntSummary:
     rules_not_run: dict[str, str]
     # Rule files (file:line: reason) that could not be read, so did not run.
     rules_unreadable: list[str]
-    # Fields holding a JSON object, which no rule value can equal: field, file, records, first line.
+    # Fields holding what no rule value can equal: field, file, records, first line, shape.
     uncomparable: list[Uncomparable] = field(default_factory=list)
 
     @property
@@ -41,8 +41,8 @@ class HuntSummary:
         ]
         lines += [f"  skipped {count:,}: {reason}" for reason, count in sorted(self.skipped.items())]
         lines += [
-            f"  {found.field} holds a JSON object, which no rule value can equal, in {found.records:,} "
-            f"records, first at {found.file}:{found.first_line} (kept, compared as its JSON text)"
+            f"  {found.field} {found.what()}, in {found.records:,} records, first at "
+            f"{found.file}:{found.first_line} (kept)"
             for found in self.uncomparable
         ]
         if self.alerts_per_rule:

@@ -7,7 +7,8 @@ character, which can satisfy none of the four comparisons) must not. Each target
 evaluator the suite already trusts for it: the local engine itself, eql's PythonEngine, the ES|QL
 evaluator on the real grammar, the Lucene evaluator on luqum, and the SPL interpreter. The local engine
 is also judged on the two values as the second element of a JSON list (a multi-valued field matches when
-any element does), which runs each value through the rules' element-wise comparisons.
+any element does), which runs each value through the rules' element-wise comparisons, and on the text
+of that list held as a string, which is one value (compared whole, as Python compares it).
 """
 
 from __future__ import annotations
@@ -120,23 +121,47 @@ def verdicts(directory: Path, cases: list[Case]) -> list[dict[str, str]]:
         (directory / f"hostile_value_{number}.yml").write_text(rule_text(number, value, modifier), "utf-8")
     pack = load_pack(directory, require_metadata=False)
     events = [[event_with(value), event_with(value[:-1])] for value, _ in cases]
+    spelled = [
+        [json.dumps(["", text], ensure_ascii=False) for text in (value, value[:-1])] for value, _ in cases
+    ]
     local = _local_hits(
         pack,
         [
-            [*pair, *(event_with(["", e["Event"]["EventData"]["CommandLine"]]) for e in pair)]
-            for pair in events
+            [
+                *pair,
+                *(event_with(["", e["Event"]["EventData"]["CommandLine"]]) for e in pair),
+                *map(event_with, texts),
+            ]
+            for pair, texts in zip(events, spelled, strict=True)
         ],
     )
     found: list[dict[str, str]] = [{} for _ in cases]
     for target in _targets():
         for item in compile_target(pack, target).compiled:
             number = int(item.rule.name.rsplit("_", 1)[1])
-            found[number][target.id] = _verdict(target, item, pack, events[number], local.get(item.rule.name))
+            value, modifier = cases[number]
+            expected = [True, False, True, False] + [
+                _compared_whole(text, value, modifier) for text in spelled[number]
+            ]
+            hits = local.get(item.rule.name)
+            found[number][target.id] = _verdict(target, item, pack, events[number], hits, expected)
     return found
 
 
+def _compared_whole(text: str, value: str, modifier: str) -> bool:
+    """Whether a Sigma comparison of one string value holds (case-insensitive, as Sigma means)."""
+    text, value = text.lower(), value.lower()
+    tests = {"": text == value, "|contains": value in text, "|startswith": text.startswith(value)}
+    return tests.get(modifier, text.endswith(value))
+
+
 def _verdict(
-    target: Any, item: Any, pack: Any, events: list[dict[str, Any]], local: list[bool] | None
+    target: Any,
+    item: Any,
+    pack: Any,
+    events: list[dict[str, Any]],
+    local: list[bool] | None,
+    local_expected: list[bool],
 ) -> str:
     if not item.ok:
         allowed = any(reason in str(item.skipped) for reason in ALLOWED_SKIPS[target.id])
@@ -145,7 +170,7 @@ def _verdict(
     if target.syntax:
         SYNTAX_CHECKS[target.syntax](query)
     hits = local if target.id == "local" else EVALUATORS[target.id](pack, query, events)
-    expected = [True, False] * (len(hits) // 2)
+    expected = local_expected if target.id == "local" else [True, False]
     return (
         "ok"
         if hits == expected

@@ -13,6 +13,7 @@ a `contains` reaches: a storage artefact, not a meaning, so the engine follows E
 from __future__ import annotations
 
 import copy
+import io
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -23,9 +24,13 @@ import pytest
 from ghosthire.elastic.ecs import to_ecs
 from ghosthire.hunt import build_plan
 from ghosthire.hunt.engine import HuntEngine, Uncomparable
+from ghosthire.hunt.extract import DEEP, MAX_LIST_DEPTH
+from ghosthire.hunt.output import WRITERS
+from ghosthire.hunt.persons import assess
 from ghosthire.hunt.readers import ReadReport, batches_from_events
 from ghosthire.hunt.run import hunt
 from ghosthire.hunt.summary import summarise
+from ghosthire.identities import Directory
 from ghosthire.rules import load_pack
 from tests.elastic.engines import eql_matching
 from tests.elastic.esql_eval import EsqlQuery
@@ -74,6 +79,21 @@ detection:
   condition: selection and not system
 level: low
 """
+WHOAMI_OUTSIDE_WINDOWS = """\
+title: whoami run from outside Windows
+id: 9a1d2c3e-0000-4000-8000-000000000126
+name: whoami_outside_windows
+status: experimental
+description: A command line that runs whoami, not from the Windows folder.
+logsource: {product: windows, category: process_creation}
+detection:
+  selection:
+    CommandLine|contains: whoami
+  windows:
+    CommandLine|startswith: 'C:\\Windows\\'
+  condition: selection and not windows
+level: low
+"""
 CMD = "C:\\Windows\\System32\\cmd.exe"
 TOOLS = "C:\\Tools\\x.exe"
 
@@ -100,10 +120,11 @@ LOGON_IDS: list[tuple[Any, str]] = [
 ]
 
 
-def _event(event_id: Any = 1, image: Any = CMD) -> dict[str, Any]:
+def _event(event_id: Any = 1, image: Any = CMD, command_line: Any = "") -> dict[str, Any]:
     event = copy.deepcopy(SYSMON_PROCESS)
     event["Event"]["System"]["EventID"] = event_id
     event["Event"]["EventData"]["Image"] = image
+    event["Event"]["EventData"]["CommandLine"] = command_line
     return event
 
 
@@ -120,6 +141,7 @@ def pack(tmp_path_factory: pytest.TempPathFactory) -> Any:
         ("cmd_started", RULE),
         ("bob_failed_logon", FAILED_LOGON),
         ("cmd_outside_system", CMD_OUTSIDE_SYSTEM),
+        ("whoami_outside_windows", WHOAMI_OUTSIDE_WINDOWS),
     ):
         (directory / f"{name}.yml").write_text(text, encoding="utf-8")
     return load_pack(directory, require_metadata=False)
@@ -195,8 +217,31 @@ def test_local_engine_matches_a_list_when_any_value_does(pack: Any) -> None:
         # Text that begins like a list is still text: compared whole, never an error.
         _event(image="[C:\\Tools\\cmd.exe"),
         _event(image='["C:\\Tools\\x.exe"'),
+        # Lists inside a list are its values too, at any depth the engine reads; objects in it are not.
+        _event(image=[[TOOLS, [CMD]]]),
+        _event(image=[[TOOLS], {"path": CMD}]),
     ]
-    assert _local(pack, events) == [True, False, False, True, False]
+    assert _local(pack, events) == [True, False, False, True, False, True, False]
+
+
+def test_a_string_that_spells_a_list_is_one_value(pack: Any) -> None:
+    """Text is compared whole even when it is the JSON of a list, so an event can neither meet a selection
+    nor escape a filter through values it only spells: `not CommandLine|startswith C:\\Windows\\` holds
+    for the spelled list, whose text starts with `[`, so its alert stands; a real list with such a value
+    is excluded. A real list in another field of the record does not change that."""
+    whoami = "C:\\Windows\\System32\\whoami.exe /all"
+    events = [
+        _event(image=json.dumps([TOOLS, CMD])),
+        _event(image=[TOOLS, CMD], command_line=json.dumps([whoami])),
+    ]
+    assert _local(pack, events) == [False, True]
+    filtered = [
+        _event(command_line=json.dumps([whoami])),
+        _event(image=[TOOLS], command_line=json.dumps([whoami])),
+        _event(command_line=[whoami]),
+        _event(command_line=["D:\\whoami.exe", whoami]),
+    ]
+    assert _local(pack, filtered, "whoami_outside_windows") == [True, True, False, False]
 
 
 def test_not_over_a_list_excludes_it_when_any_value_matches(
@@ -211,28 +256,50 @@ def test_not_over_a_list_excludes_it_when_any_value_matches(
     assert _judged(pack, queries, "lucene", "cmd_outside_system", events) == [False, True]
 
 
-def test_objects_where_a_value_is_expected_are_reported_and_the_records_kept(
-    pack: Any, tmp_path: Path
-) -> None:
-    """An object in a field no value can equal: counted per field and file with its first position in the
-    hunt summary; the record is still read (and counted), the others match as ever."""
-    logs = tmp_path / "objects.json"
+def _nested(value: Any, depth: int) -> Any:
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def test_objects_and_lists_too_deep_are_reported_and_the_records_kept(pack: Any, tmp_path: Path) -> None:
+    """An object in a field no value can equal, and lists nested deeper than the engine reads: counted per
+    field and file with the first position, in the hunt summary and the HTML report (escaped); the
+    record is still read (and counted), the others match as ever."""
+    logs = tmp_path / "<b>objects.json"
     events = [
         _event(image=CMD),
         _event(image={"path": CMD}),
         _logon("4625"),
         _event(image={"path": TOOLS}),
         _event(image=[CMD, {"path": CMD}]),
+        _event(image=_nested(CMD, MAX_LIST_DEPTH)),
+        _event(image=[TOOLS, _nested(CMD, MAX_LIST_DEPTH)]),
     ]
     logs.write_text("".join(json.dumps(event) + "\n" for event in events), encoding="utf-8")
     outcome = hunt(pack, [logs])
     stats = outcome.result.stats
     assert stats.records == len(events)
-    assert stats.uncomparable == [Uncomparable("Image", str(logs), 2, 2)]
+    assert stats.uncomparable == [
+        Uncomparable("Image", str(logs), 1, 7, DEEP),
+        Uncomparable("Image", str(logs), 2, 2),
+    ]
     fired = {(hit.detection.rule.name, hit.line) for hit in outcome.result.hits}
-    assert {("cmd_started", 1), ("bob_failed_logon", 3), ("cmd_started", 5)} <= fired
-    assert not any(line in (2, 4) for _, line in fired)
+    assert fired == {("cmd_started", 1), ("bob_failed_logon", 3), ("cmd_started", 5), ("cmd_started", 6)}
     lines = summarise(outcome).lines()
     assert any(
         "Image holds a JSON object" in line and f"{logs}:2" in line and " 2 records" in line for line in lines
     )
+    assert any(
+        f"Image holds lists nested more than {MAX_LIST_DEPTH} deep" in line and f"{logs}:7" in line
+        for line in lines
+    )
+    report = io.StringIO()
+    WRITERS["html"](assess(outcome, Directory.from_rows([], [])), report)
+    page = report.getvalue()
+    assert "<b>objects" not in page
+    assert (
+        f"Image holds a JSON object, which no rule value can equal (compared as its JSON text): 2 records, first at {tmp_path}/&lt;b&gt;objects.json:2"
+        in page
+    )
+    assert "&lt;b&gt;objects.json:7" in page
