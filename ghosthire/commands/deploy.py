@@ -20,6 +20,7 @@ from ghosthire.content import shipped_lookups_dir
 from ghosthire.deploy.kibana import (
     KibanaClient,
     KibanaTarget,
+    countries_index,
     identities_index,
     install_kibana,
     load_rules,
@@ -96,7 +97,7 @@ _kibana = _options(
     click.option(
         "--elasticsearch-url",
         envvar="ELASTICSEARCH_URL",
-        help="Elasticsearch base URL, for the triage rule's lookup index (same API key as Kibana).",
+        help="Elasticsearch base URL, for the lookup indices of the triage and identity-checked rules (same API key as Kibana).",
     ),
 )
 
@@ -180,13 +181,13 @@ def install_elastic_command(
     client = _kibana_client(options, policy)
     lookups = lookups or shipped_lookups_dir()
     tuning = _tuning(rules_path, lookups)
-    index_name = _identities_index_name()
+    index_name, countries_name = _lookup_index_names()
     found = identities_index(lookups, index_name)
     elasticsearch = _elasticsearch_client(options, policy, client)
     indices = []
     if found is not None and elasticsearch is not None:
         index, lookup = found
-        indices.append(index)
+        indices += [index, countries_index(countries_name)]
         for problem in lookup.problems:
             stderr.print(problem)
         for identifier, persons in lookup.conflicts.items():
@@ -195,7 +196,8 @@ def install_elastic_command(
             )
     elif found is not None:
         stderr.print(
-            f"lookup index {index_name} not loaded: pass --elasticsearch-url (the triage rule reads it)"
+            f"lookup indices {index_name}, {countries_name} not loaded: pass --elasticsearch-url (the triage "
+            "rule and the identity-checked rules read them)"
         )
     install_kibana(
         client,
@@ -229,7 +231,7 @@ def uninstall_elastic_command(rules_file: Path | None, **options: Any) -> None:
         Console(highlight=False),
         options["dry_run"],
         elasticsearch=elasticsearch,
-        lookup_index_names=[_identities_index_name()] if elasticsearch else [],
+        lookup_index_names=_lookup_index_names() if elasticsearch else [],
         tuning=tuning,
     )
 
@@ -292,10 +294,13 @@ def _tuning(rules_path: Path, lookups: Path) -> TuningObjects | None:
     return tuning
 
 
-def _identities_index_name() -> str:
+def _lookup_index_names() -> tuple[str, str]:
+    """The identities lookup index (the triage rule's and the identity-checked rules') and the countries
+    one (the identity-checked rules')."""
     from ghosthire.elastic.kibana import load_settings  # the rule writer pulls in pySigma: load it late
 
-    return load_settings().person_risk.identities_index
+    settings = load_settings()
+    return settings.person_risk.identities_index, settings.identity_checks.countries_index
 
 
 def _elasticsearch_client(

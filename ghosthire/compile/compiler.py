@@ -130,4 +130,4 @@ def _identity_check_unsupported(pack_rule: PackRule, target: Target) -> str | No
     check = pack_rule.meta.identity_check if pack_rule.meta else None
     if check is None or target.identity_checks:
         return None
-    return f"the comparison with the identity lookup ({check.compare}) is applied by the local hunt and Splunk only"
+    return f"the comparison with the identity lookup ({check.compare}) is applied by the local hunt, Splunk and ES|QL only"

@@ -431,3 +431,10 @@ def identities_index(lookups: Path, name: str) -> tuple[LookupIndex, IdentityLoo
     lookup = identity_documents(lookups)
     documents = {document["ghosthire"]["identifier"]: document for document in lookup.documents}
     return LookupIndex(name, LOOKUP_MAPPING, documents), lookup
+
+
+def countries_index(name: str) -> LookupIndex:
+    """The lookup index the identity-checked rules join an event's country to (name or code -> alpha-2)."""
+    from ghosthire.elastic.identity_checks import COUNTRIES_MAPPING, country_documents
+
+    return LookupIndex(name, COUNTRIES_MAPPING, country_documents())

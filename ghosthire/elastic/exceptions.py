@@ -69,7 +69,7 @@ class RunTimeFilter:
 
 def run_time_filters(pack: RulePack) -> list[RunTimeFilter]:
     """The pack's filters that Kibana can apply as exceptions, in file order, each naming the rules Kibana
-    runs (a rule compared with the identity lookup has no Kibana rule)."""
+    runs but those compared with the identity lookup (ES|QL rules, which keep their filters inline)."""
     identity_checked = {rule.name for rule in pack.rules if rule.meta and rule.meta.identity_check}
     found = []
     for path in rule_files(pack.root):

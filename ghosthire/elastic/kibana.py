@@ -37,6 +37,7 @@ from ghosthire.elastic.exceptions import (
     write_tuning,
 )
 from ghosthire.elastic.fields import field_type, is_ecs_field
+from ghosthire.elastic.identity_checks import IdentityCheckSettings
 from ghosthire.elastic.indices import IndexEntry, Integration, index_entry, indices_for
 from ghosthire.elastic.persons import (
     PERSON,
@@ -86,6 +87,7 @@ class KibanaSettings(BaseModel):
     single_event: SingleEventSchedule
     correlation: CorrelationSchedule
     person_risk: PersonRiskSettings
+    identity_checks: IdentityCheckSettings
     max_signals: Annotated[int, Field(ge=1)]
     default_author: str
     default_license: str
@@ -193,9 +195,12 @@ def write_kibana_rules(pack: RulePack, outputs: dict[str, TargetOutput], out_dir
 
 def rule_languages(pack_rule: PackRule) -> tuple[Language, ...]:
     """The Kibana rule languages to try for a rule, in order: ES|QL then an EQL sequence for correlations,
-    Lucene (a new_terms rule) for a first-seen single event, EQL for any other."""
+    ES|QL for a single event compared with the identity lookup (LOOKUP JOIN), Lucene (a new_terms rule)
+    for a first-seen single event, EQL for any other."""
     if pack_rule.is_correlation:
         return ("esql", "eql")
+    if pack_rule.meta and pack_rule.meta.identity_check:
+        return ("esql",)
     return ("lucene",) if first_seen_days(pack_rule) else ("eql",)
 
 
@@ -349,6 +354,14 @@ every run; edit the CSVs and run the installer again, no rebuild needed. Without
 with an unknown-index error. An alert whose entity is in no lookup stays its own person.
 """
 
+IDENTITY_SETUP = """
+Identity lookup: an ES|QL rule that joins the event's user to the lookup index `{identities}` (and its
+country to `{countries}` for a country comparison) with `LOOKUP JOIN`, so it needs Elasticsearch and
+Kibana 8.19 / 9.1 or later (a technical preview in 8.18 / 9.0). `ghosthire install elastic
+--elasticsearch-url ...` loads both indices from the identities lookup; a user the lookup does not know,
+or a row without the compared column, never alerts.
+"""
+
 
 def kibana_rule(pack: RulePack, pack_rule: PackRule, item: CompiledRule, language: Language) -> KibanaRule:
     settings = load_settings()
@@ -406,7 +419,9 @@ def _kibana_rule(
         # A per-event rule selects by its timestamp field; a late source is read by ingest time so nothing
         # is missed.
         timestamp_override="event.ingested" if per_event and any(s.ingest_delayed for s in sources) else None,
-        alert_suppression=None if sequence else _correlation_suppression(pack, pack_rule, settings),
+        alert_suppression=None
+        if sequence
+        else _suppression(pack, pack_rule, settings, entity_field, language),
         building_block_type="default" if _is_building_block(rule) else None,
         related_integrations=list(dict.fromkeys(i for s in sources for i in s.integrations)),
         required_fields=required_fields(pack, item.rule, terms),
@@ -431,6 +446,11 @@ def _setup(pack_rule: PackRule, entity_field: str | None, language: Language) ->
     if pack_rule.meta is None:
         return ""
     text = f"## Setup\n\n{pack_rule.meta.implementation.strip()}\n"
+    if pack_rule.meta.identity_check is not None:
+        text += IDENTITY_SETUP.format(
+            identities=load_settings().person_risk.identities_index,
+            countries=load_settings().identity_checks.countries_index,
+        )
     history = first_seen_days(pack_rule)
     if history is None:
         return text
@@ -456,18 +476,23 @@ def _index_entries(pack: RulePack, pack_rule: PackRule) -> list[IndexEntry]:
     return list({id(entry): entry for entry in entries}.values())  # the table's own entries, once each
 
 
-def _correlation_suppression(
-    pack: RulePack, pack_rule: PackRule, settings: KibanaSettings
+def _suppression(
+    pack: RulePack,
+    pack_rule: PackRule,
+    settings: KibanaSettings,
+    entity_field: str | None,
+    language: Language,
 ) -> AlertSuppression | None:
     """A correlation alerts once per group for the suppression period: consecutive runs see overlapping
     windows (Kibana suppresses up to three fields; without a group-by, the whole rule is one group). A
-    first-seen correlation, which ES|QL cannot compare with its own history, is suppressed for its
-    history instead: at most one alert per group in `history_days`."""
+    first-seen ES|QL rule, which cannot compare with its own history, is suppressed for its history
+    instead: at most one alert per group (a single event's: its new term's fields) in `history_days`."""
     rule = pack_rule.rule
-    if not isinstance(rule, SigmaCorrelationRule):
-        return None
-    fields = [rule_field_ecs_name(pack, pack_rule, field) for field in rule.group_by or []][:3]
     history = first_seen_days(pack_rule)
+    if not isinstance(rule, SigmaCorrelationRule):
+        terms = _new_terms_fields(pack, pack_rule, entity_field) if language == "esql" and history else []
+        return AlertSuppression.by(terms[:3], f"{history * 24}h") if terms else None
+    fields = [rule_field_ecs_name(pack, pack_rule, field) for field in rule.group_by or []][:3]
     period = f"{history * 24}h" if history else settings.correlation.suppression
     return AlertSuppression.by(fields, period) if fields else None
 

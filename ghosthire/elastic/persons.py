@@ -25,6 +25,7 @@ from ghosthire.elastic.ecs import rule_field_ecs_name
 from ghosthire.elastic.fields import STRING_TYPES, field_type
 from ghosthire.elastic.schedule import Duration
 from ghosthire.identities import ASSETS_FILE, Directory, LookupProblem, Person
+from ghosthire.identities.countries import country_code
 from ghosthire.identities.lookups import read_assets
 from ghosthire.rules import PackRule, RulePack
 from ghosthire.rules.metadata import Guidance, RiskEntity
@@ -50,6 +51,7 @@ LOOKUP_MAPPING: dict[str, Any] = {
                 "work_country": {"type": "keyword"},
                 "watchlist": {"type": "boolean"},
                 "start_date": {"type": "date"},
+                "end_date": {"type": "date"},
             }
         }
     }
@@ -189,15 +191,23 @@ def _entity(pack: RulePack, rules: list[PackRule]) -> str:
         by_field[(rule.meta.risk.entity, entity_field(pack, rule))].append(rule)  # type: ignore[union-attr]
     branches = []
     for (kind, field), members in sorted(by_field.items()):
-        value = field if field_type(field) in STRING_TYPES else f"TO_STRING({field})"
-        value = f"TO_LOWER({value})"
+        value = _lowered(field)
         if kind is RiskEntity.USER:
-            value = f'REPLACE({value}, "^.*\\\\\\\\", "")'
+            value = user_key(field)
         elif kind is RiskEntity.HOST:
             value = f'REPLACE({value}, "^([^.]*[^0-9.][^.]*)\\\\..*$", "$1")'
         ids = ", ".join(string_literal(rule.id) for rule in members)
         branches.append(f"kibana.alert.rule.rule_id in ({ids}), {value}")
     return f"CASE({', '.join(branches)}, null)"
+
+
+def user_key(field: str) -> str:
+    """A user field as the lookup index keys users: lower-cased, without its `DOMAIN\\`."""
+    return f'REPLACE({_lowered(field)}, "^.*\\\\\\\\", "")'
+
+
+def _lowered(field: str) -> str:
+    return f"TO_LOWER({field if field_type(field) in STRING_TYPES else f'TO_STRING({field})'})"
 
 
 def entity_field(pack: RulePack, pack_rule: PackRule) -> str:
@@ -273,9 +283,11 @@ def _person_fields(person: Person) -> dict[str, Any]:
         "person_name": person.display_name,
         "category": list(person.categories) or None,
         "bunit": person.bunit or None,
-        "work_country": person.work_country,
+        # alpha-2, as the countries lookup index gives an event's country (ghosthire.elastic.identity_checks)
+        "work_country": country_code(person.work_country) or person.work_country,
         "watchlist": person.watchlist,
         "start_date": person.start_date.isoformat() if person.start_date else None,
+        "end_date": person.end_date.isoformat() if person.end_date else None,
     }
     return {key: value for key, value in fields.items() if value is not None}
 

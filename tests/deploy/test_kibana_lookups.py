@@ -12,6 +12,7 @@ from rich.console import Console
 from ghosthire.deploy.kibana import (
     KibanaClient,
     KibanaTarget,
+    countries_index,
     identities_index,
     install_kibana,
     load_rules,
@@ -27,7 +28,7 @@ from tests.fakes.kibana import FakeKibana
 INDEX = "ghosthire-identities"
 IDENTITIES = """identity,first,last,email,category,watchlist,startDate,work_country
 jsmith|jordan.smith@acme-corp.com|jsmith-acme,Jordan,Smith,jordan.smith@acme-corp.com,employee,false,2025-05-12,US
-akim|alex.kim@acme-corp.com,Alex,Kim,alex.kim@acme-corp.com,employee,false,2019-03-04,US
+akim|alex.kim@acme-corp.com,Alex,Kim,alex.kim@acme-corp.com,employee,false,2019-03-04,United States
 """
 ASSETS = """nt_host,dns,owner,category,device_id
 LT-JSMITH-0142,LT-JSMITH-0142.corp.example.com,jsmith,laptop,8b4c2f6e-3d1a
@@ -210,3 +211,32 @@ def test_uninstall_deletes_the_lookup_index(
         kibana_client, rule_ids, policy, console, elasticsearch=es_client, lookup_index_names=[INDEX]
     )
     assert again.count(Action.ABSENT) == 4
+
+
+def test_the_identity_checked_rules_indices_hold_alpha_2_countries(
+    elasticsearch: FakeElasticsearch,
+    es_client: KibanaClient,
+    kibana_client: KibanaClient,
+    lookups: Path,
+    policy: RetryPolicy,
+    console: Console,
+) -> None:
+    """An event's country (a name as Okta writes it, a code as Entra does) and the person's work_country
+    (written as a name here) meet as ISO alpha-2 codes in the two lookup indices."""
+    countries = countries_index("ghosthire-countries")
+    install_kibana(
+        kibana_client,
+        RULES,
+        policy,
+        console,
+        elasticsearch=es_client,
+        lookup_indices=[index_of(lookups), countries],
+    )
+    codes = {
+        key: doc["ghosthire"]["country_code"]
+        for key, doc in elasticsearch.indices[countries.name].visible.items()
+    }
+    assert codes["united states"] == codes["us"] == codes["usa"] == "US"
+    assert codes["korea, democratic people's republic of"] == codes["kp"] == "KP"
+    persons = elasticsearch.indices[INDEX].visible
+    assert persons["alex.kim@acme-corp.com"]["ghosthire"]["work_country"] == "US"

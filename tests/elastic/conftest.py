@@ -14,6 +14,9 @@ from ghosthire.content import splunk_app_dir
 from ghosthire.deploy.kibana_lists import tuning_objects
 from ghosthire.elastic.ecs import to_ecs
 from ghosthire.elastic.exceptions import run_time_filters
+from ghosthire.elastic.identity_checks import country_documents
+from ghosthire.elastic.kibana import load_settings
+from ghosthire.elastic.persons import identity_documents
 from ghosthire.model.sources import source_by_id
 from ghosthire.rules import PackRule, RulePack
 from ghosthire.rules.cases import RuleCases
@@ -35,7 +38,7 @@ EXPECTED_SKIPS: dict[tuple[str, str], str] = {
     ("esql", "hr_bank_account_change_after_start"): "ES|QL cannot require an order",
 }
 
-# Rules compared with the identity lookup run on the local hunt; no Elastic language applies it yet.
+# Rules compared with the identity lookup are ES|QL rules (LOOKUP JOIN); EQL and Lucene cannot join.
 IDENTITY_CHECK_SKIP = "the comparison with the identity lookup"
 
 
@@ -56,7 +59,7 @@ ESQL_MULTIVALUE_MISSES: dict[tuple[str, str], str] = {
 def expected_skip(target: str, pack_rule: PackRule) -> str | None:
     """The words the target's skip reason for this rule must contain; None when it must compile."""
     if pack_rule.meta and pack_rule.meta.identity_check:
-        return IDENTITY_CHECK_SKIP
+        return None if target == "esql" else IDENTITY_CHECK_SKIP
     by_name = EXPECTED_SKIPS.get((target, pack_rule.name))
     if by_name is not None:
         return by_name or None
@@ -92,6 +95,16 @@ def compiled(elastic_outputs: dict[str, TargetOutput]) -> dict[str, dict[str, Co
 def esql_queries(elastic_outputs: dict[str, TargetOutput]) -> dict[str, EsqlQuery]:
     """rule id -> its ES|QL query, parsed once with the real ES|QL grammar."""
     return {item.rule.id: EsqlQuery.parse(str(item.queries[0])) for item in elastic_outputs["esql"].ok()}
+
+
+@pytest.fixture(scope="session")
+def esql_lookups() -> dict[str, list[dict[str, Any]]]:
+    """The lookup indices the installer loads from the shipped lookups, by name, for LOOKUP JOIN."""
+    settings = load_settings()
+    return {
+        settings.person_risk.identities_index: identity_documents(splunk_app_dir() / "lookups").documents,
+        settings.identity_checks.countries_index: list(country_documents().values()),
+    }
 
 
 @pytest.fixture(scope="session")

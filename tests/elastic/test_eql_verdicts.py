@@ -52,7 +52,12 @@ def test_every_eql_verdict(ecs_cases: list[EcsCase], compiled) -> None:
 
 
 def test_every_kibana_rule_verdict(
-    ecs_cases: list[EcsCase], compiled, kibana_rules, esql_queries, kibana_exceptions: KibanaExceptions
+    ecs_cases: list[EcsCase],
+    compiled,
+    kibana_rules,
+    esql_queries,
+    esql_lookups,
+    kibana_exceptions: KibanaExceptions,
 ) -> None:
     """Each case through the Kibana rule of its Sigma rule, as Kibana runs it (with its exceptions, made
     from the shipped lookups as the installer makes them)."""
@@ -72,6 +77,9 @@ def test_every_kibana_rule_verdict(
             query = parse_lucene(kibana_rule["query"])
             matched = [document for document in case.documents if matches(query, document)]
             fired = any(not kibana_exceptions.excepted(kibana_rule, document) for document in matched)
+        elif not case.rule.is_correlation and kibana_rule["type"] == "esql":  # an identity comparison
+            assert esql_queries[case.rule.id].text == kibana_rule["query"]
+            fired = bool(esql_queries[case.rule.id].run(case.documents, esql_lookups))
         elif not case.rule.is_correlation:
             matched = [case.documents[n] for n in eql_matching(kibana_rule["query"], case.documents)]
             fired = any(not kibana_exceptions.excepted(kibana_rule, document) for document in matched)

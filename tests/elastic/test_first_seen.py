@@ -19,10 +19,7 @@ from tests.fakes.kibana import _validate as kibana_schema_problem
 
 
 def _first_seen_rules(pack: RulePack) -> list[PackRule]:
-    # Rules compared with the identity lookup are not built for Elastic (tests.elastic.conftest.expected_skip).
-    rules = [
-        rule for rule in pack.rules if first_seen_days(rule) and not (rule.meta and rule.meta.identity_check)
-    ]
+    rules = [rule for rule in pack.rules if first_seen_days(rule)]
     assert rules, "no first-seen rule in the pack"
     return rules
 
@@ -35,7 +32,7 @@ def test_first_seen_rules_become_new_terms_or_suppressed_correlations(
         rule, days = by_id[pack_rule.id], first_seen_days(pack_rule)
         assert kibana_schema_problem(rule) is None, pack_rule.name
         assert f"{days} days" in rule["setup"], pack_rule.name
-        if pack_rule.is_correlation:
+        if pack_rule.is_correlation or pack_rule.meta.identity_check:  # ES|QL rules
             assert rule["type"] == "esql" and "new_terms_fields" not in rule, pack_rule.name
             assert rule["alert_suppression"]["duration"] == {"value": days * 24, "unit": "h"}, pack_rule.name
             continue

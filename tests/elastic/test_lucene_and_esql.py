@@ -65,8 +65,11 @@ def test_every_esql_query_parses(esql_queries: dict[str, EsqlQuery], pack) -> No
     assert parse_esql('from x | where (a == "') > 0
 
 
-def test_esql_single_event_verdicts(ecs_cases: list[EcsCase], esql_queries: dict[str, EsqlQuery]) -> None:
-    """Every single-event rule's ES|QL on its cases (correlations: test_every_kibana_rule_verdict)."""
+def test_esql_single_event_verdicts(
+    ecs_cases: list[EcsCase], esql_queries: dict[str, EsqlQuery], esql_lookups
+) -> None:
+    """Every single-event rule's ES|QL on its cases, a rule compared with the identity lookup joining the
+    lookup indices made from the shipped lookups (correlations: test_every_kibana_rule_verdict)."""
     wrong = []
     checked = {True: 0, False: 0}
     for case in ecs_cases:
@@ -80,7 +83,7 @@ def test_esql_single_event_verdicts(ecs_cases: list[EcsCase], esql_queries: dict
             wrong.append(f"{case.id}: no ES|QL query")
             continue
         try:
-            fired = bool(query.run(case.documents))
+            fired = bool(query.run(case.documents, esql_lookups))
         except EsqlTypeError as error:
             wrong.append(f"{case.id}: Elasticsearch would reject the query: {error}")
             continue
@@ -119,8 +122,10 @@ def _pipeline_fields() -> tuple[frozenset[str], tuple[str, ...]]:
 
 
 def test_esql_fields_are_ecs_fields(elastic_outputs) -> None:
-    """Every field an ES|QL query names is one the ECS pipelines map to (no raw field leaks through)."""
+    """Every field an ES|QL query names is one the ECS pipelines map to (no raw field leaks through), or
+    a column of the pack's lookup indices (`ghosthire.`, the identity comparison's)."""
     fields, prefixes = _pipeline_fields()
+    prefixes = (*prefixes, "ghosthire.")
     for item in _ok(elastic_outputs, "esql"):
         body = LITERAL.sub("", str(item.queries[0]).split("|", 1)[1])
         named = set(re.findall(r"(?<![\w.@])[a-z_][a-z0-9_]*(?:\.[A-Za-z_0-9]+)+\b", body))

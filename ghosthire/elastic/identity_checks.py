@@ -1,0 +1,106 @@
+"""A rule's comparison with the identity lookup (`identity_check`) in ES|QL, appended to the rule's query:
+the rule's user, normalised as the identities lookup index keys it (ghosthire.elastic.persons), is joined
+to that index (`LOOKUP JOIN`, the index the installer loads for the triage rule); a country comparison
+also joins the event's country name or code to the countries lookup index (ISO alpha-2, the table the
+local hunt and Splunk use); then `where` keeps the events that break the person's row, as the local hunt
+does after matching (ghosthire/identities/checks.py). A person the index does not know, or a row without
+the compared column, gives no verdict: the event is dropped. Needs Elasticsearch 8.19 / 9.1 or later.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
+
+from ghosthire.elastic.ecs import ecs_field_name
+from ghosthire.identities.countries import country_names
+from ghosthire.rules.metadata import IdentityCheck, IdentityComparison
+from ghosthire.tuning import NEW_HIRE_DAYS
+
+if TYPE_CHECKING:
+    from ghosthire.compile.targets import Target
+    from ghosthire.rules import PackRule
+
+# The columns the identities lookup index adds (ghosthire.elastic.persons.LOOKUP_MAPPING).
+WORK_COUNTRY, START_DATE, END_DATE = "ghosthire.work_country", "ghosthire.start_date", "ghosthire.end_date"
+# The countries lookup index: a lower-cased country name or code (the join key) and its alpha-2 code.
+COUNTRY, COUNTRY_CODE = "ghosthire.country", "ghosthire.country_code"
+COUNTRIES_MAPPING: dict[str, Any] = {
+    "properties": {
+        "ghosthire": {"properties": {"country": {"type": "keyword"}, "country_code": {"type": "keyword"}}}
+    }
+}
+DAY_SECONDS = 86400
+
+
+class IdentityCheckSettings(BaseModel):
+    """backends/elastic/kibana.yml, `identity_checks`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    countries_index: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
+
+
+def country_documents() -> dict[str, dict[str, Any]]:
+    """The countries lookup index's documents, keyed by their join value: every name and code the
+    country table knows, lower-cased as the query lowers the event's value."""
+    return {
+        name: {"ghosthire": {"country": name, "country_code": code}}
+        for name, code in sorted(country_names().items())
+    }
+
+
+def identity_stage(pack_rule: PackRule, query: str, target: Target) -> str:
+    """The rule's ES|QL followed by the joins with the lookup indices and the comparison."""
+    from ghosthire.elastic.kibana import load_settings  # the Kibana settings module imports this one
+    from ghosthire.elastic.persons import IDENTIFIER, user_key
+
+    check = pack_rule.meta.identity_check if pack_rule.meta else None
+    if check is None:
+        return query
+    settings = load_settings()
+    logsource = pack_rule.rule.logsource
+    lines = [
+        query,
+        f"| eval {IDENTIFIER} = {user_key(_ecs_field(check.entity_field, logsource))}",
+        f"| lookup join {settings.person_risk.identities_index} on {IDENTIFIER}",
+    ]
+    if check.compare is IdentityComparison.COUNTRY_DIFFERS_FROM_WORK_COUNTRY:
+        assert check.event_field is not None  # the rule model requires it for this comparison
+        lines += [
+            f"| eval {COUNTRY} = TO_LOWER({_ecs_field(check.event_field, logsource)})",
+            f"| lookup join {settings.identity_checks.countries_index} on {COUNTRY}",
+        ]
+    conditions = [*_new_hire(check), _comparison(check)]
+    return "\n".join([*lines, f"| where {' and '.join(conditions)}"])
+
+
+def _ecs_field(field: str, logsource: Any) -> str:
+    name = ecs_field_name(field, logsource)
+    if name is None:
+        raise SigmaFeatureNotSupportedByBackendError(f"identity_check field {field!r} has no ECS field")
+    return name
+
+
+def _since_start() -> str:
+    return f'DATE_DIFF("seconds", {START_DATE}, @timestamp)'
+
+
+def _new_hire(check: IdentityCheck) -> list[str]:
+    """As ghosthire.identities.checks: within NEW_HIRE_DAYS of the start day's midnight (UTC)."""
+    if not check.new_hires_only:
+        return []
+    return [f"{_since_start()} >= 0", f"{_since_start()} <= {NEW_HIRE_DAYS * DAY_SECONDS}"]
+
+
+def _comparison(check: IdentityCheck) -> str:
+    match check.compare:
+        case IdentityComparison.AFTER_END_DATE:
+            # The end date is the last working day: from the next day on (UTC) is after it.
+            return f'DATE_DIFF("days", {END_DATE}, @timestamp) >= 1'
+        case IdentityComparison.WITHIN_DAYS_OF_START:
+            # From the start day (UTC) through `days` days after it.
+            return f'{_since_start()} >= 0 and DATE_DIFF("days", {START_DATE}, @timestamp) <= {check.days}'
+        case IdentityComparison.COUNTRY_DIFFERS_FROM_WORK_COUNTRY:
+            return f"{COUNTRY_CODE} != {WORK_COUNTRY}"
