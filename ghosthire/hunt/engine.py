@@ -55,6 +55,14 @@ MATCHES_SQL = (
     "list_transform(list_select(field_values, group_fields), lambda v: lower(v)) AS group_values, "
     "lower(field_values[value_field]) AS value FROM flat LEFT JOIN target_reads USING (target, record_group)"
 )
+# The copies of a record (one per value of a key that holds a list) keep each target in the first copy
+# that matched it.
+FIRST_MATCH_OF_COPIES_SQL = (
+    "CREATE OR REPLACE TEMP TABLE listed AS WITH earlier AS (SELECT *, flatten(coalesce(list(matches) "
+    "OVER (PARTITION BY file, number ORDER BY copy ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), [])) "
+    "AS _earlier FROM listed WHERE number IS NOT NULL) SELECT * EXCLUDE (_earlier) REPLACE (nullif("
+    "list_filter(matches, lambda target: NOT list_contains(_earlier, target)), []) AS matches) FROM earlier"
+)
 TARGET_READS_SCHEMA = pa.schema(
     [
         ("target", pa.int32()),
@@ -247,7 +255,8 @@ class HuntEngine:
             return
         self.db.execute(f"CREATE OR REPLACE TEMP TABLE records AS {extraction.records_sql()}")
         self.db.execute(
-            "CREATE OR REPLACE TEMP TABLE record_matches (file BIGINT, number BIGINT, targets INTEGER[])"
+            "CREATE OR REPLACE TEMP TABLE record_matches "
+            "(file BIGINT, number BIGINT, _copy INTEGER, targets INTEGER[])"
         )
         try:
             for part in extraction.match_in_parts_sql("records"):
@@ -261,8 +270,11 @@ class HuntEngine:
             self.db.execute("DROP TABLE IF EXISTS record_matches")
 
     def _match_lists(self) -> None:
-        """The records whose fields hold JSON arrays matched again, by rules that also test each element
-        (a statement planned only when the input has such records): their matches replace the first's."""
+        """The records whose key or fields may hold JSON arrays matched again, by rules that also test each
+        element (a statement planned only when the input has such records): their matches replace the
+        first's. A key that holds a list gives one copy of the record per value: the first copy replaces
+        the record's outcome, the others are added (counting no record), and a target matched by several
+        copies is kept in the first that matched it."""
         if not self.db.execute("SELECT count(*) FROM outcomes WHERE listed_text IS NOT NULL").fetchone()[0]:
             return
         extraction = Extraction(self.plan, **self._bounds, on_lists=True)
@@ -274,11 +286,16 @@ class HuntEngine:
             self._match(extraction, into="listed")
         finally:
             self.db.execute("DROP VIEW batch")
+        self.db.execute(FIRST_MATCH_OF_COPIES_SQL)
         self.db.execute(
             "UPDATE outcomes SET matches = listed.matches, matched_text = listed.matched_text, "
-            "field_values = listed.field_values, shapes = listed.shapes "
-            "FROM listed WHERE outcomes.listed_text IS NOT NULL "
+            "field_values = listed.field_values, shapes = listed.shapes, record_group = listed.record_group "
+            "FROM listed WHERE outcomes.listed_text IS NOT NULL AND listed.copy = 1 "
             "AND outcomes.file = listed.file AND outcomes.number = listed.number"
+        )
+        self.db.execute(
+            "INSERT INTO outcomes BY NAME SELECT * REPLACE (0::BIGINT AS records, NULL AS shapes, "
+            "NULL AS listed_text) FROM listed WHERE copy > 1 AND matches IS NOT NULL"
         )
 
     def _uncomparable(self, files: dict[int, str]) -> list[Uncomparable]:

@@ -191,7 +191,8 @@ class Extraction:
             f"kinds AS (SELECT *, {KIND_SQL} AS _kind FROM lines), "
             f"tagged AS (SELECT *, CASE WHEN _kind = 'object' THEN {source_sql} END AS _source FROM kinds), "
             f"keyed AS (SELECT *, {key_sql} AS _split_key FROM tagged), "
-            f"grouped AS (SELECT * EXCLUDE (_recognised), {self._group_case()} AS _group FROM keyed), "
+            f"{self._copies_sql()}"
+            f"grouped AS (SELECT * EXCLUDE (_recognised), {self._group_case()} AS _group FROM copied), "
             f"read AS (SELECT *, {self._reads_case()} AS _field_texts FROM grouped), "
             f"fielded AS (SELECT *, {fields_sql} AS _fields FROM read), "
             # The slots as columns of their own: a rule reads a column, not a field of a struct.
@@ -205,8 +206,7 @@ class Extraction:
             # Built after the fields: the types are read for the same paths, once they are all known.
             types_sql = self._types_case()
             self._ctes += (
-                f", typed AS (SELECT *, {types_sql} AS _field_types, {self._key_shape()} AS _key_shape "
-                "FROM ranged), shaped AS (SELECT * EXCLUDE (_field_types), "
+                f", typed AS (SELECT *, {types_sql} AS _field_types FROM ranged), shaped AS (SELECT * EXCLUDE (_field_types), "
                 f"[_key_shape] || coalesce({self._shapes_case()}, []) AS _shapes FROM typed), "
                 f"elements AS (SELECT *{self._elements_sql()} FROM shaped)"
             )
@@ -232,7 +232,7 @@ class Extraction:
         return f"WITH {self._ctes} SELECT * EXCLUDE (_field_texts) FROM {self._records}"
 
     def match_in_parts_sql(self, records: str) -> list[str]:
-        """Statements that each match a part of the rules over the `records` table: (file, number,
+        """Statements that each match a part of the rules over the `records` table: (file, number, copy,
         targets) of every record some rule of the part matched. Each is planned alone, so planning holds
         the expressions of one part at a time (thousands of rules at once hold hundreds of MB)."""
         parts: list[list[Detection]] = [[]]
@@ -244,7 +244,7 @@ class Extraction:
             parts[-1].append(detection)
             size += len(detection.query.where_on_lists if self.on_lists else detection.query.where)
         return [
-            f"SELECT file, number, _matched_targets AS targets FROM (SELECT file, number, "
+            f"SELECT file, number, _copy, _matched_targets AS targets FROM (SELECT file, number, _copy, "
             f"{self._match_case(part)} AS _matched_targets FROM {records} WHERE _in_range) "
             "WHERE len(_matched_targets) > 0"
             for part in parts
@@ -254,9 +254,9 @@ class Extraction:
         """The outcomes (as `hunt_sql`) of the `records` table, the targets of each record gathered from
         the `record_matches` table of the parts."""
         return self._outcomes_sql(
-            f"targets AS (SELECT file, number, flatten(list(targets)) AS _matched_targets "
-            f"FROM {record_matches} GROUP BY file, number), "
-            f"with_targets AS (SELECT * FROM {records} LEFT JOIN targets USING (file, number))"
+            f"targets AS (SELECT file, number, _copy, flatten(list(targets)) AS _matched_targets "
+            f"FROM {record_matches} GROUP BY file, number, _copy), "
+            f"with_targets AS (SELECT * FROM {records} LEFT JOIN targets USING (file, number, _copy))"
         )
 
     def _outcomes_sql(self, matched: str) -> str:
@@ -273,12 +273,30 @@ class Extraction:
             "FROM with_targets), "
             "outcomes AS (SELECT *, CASE WHEN len(_matched_targets) > 0 THEN _matched_targets END AS matches FROM matched) "
             "SELECT file, _kind AS kind, _source AS source, _in_range AS in_range, "
-            f"CASE WHEN matches IS NOT NULL OR {problem} OR _listed THEN number END AS number, "
+            f"CASE WHEN matches IS NOT NULL OR {problem} OR _listed THEN number END AS number, _copy AS copy, "
             "count(*) AS records, any_value(start) AS start, any_value(_ts) AS ts, any_value(matches) AS matches, "
             f"any_value(_group) AS record_group, any_value(CASE WHEN _listed THEN {shapes} END) AS shapes, "
             f"any_value(CASE WHEN matches IS NOT NULL THEN {self._field_values()} END) AS field_values, "
             f"any_value(CASE WHEN list_min(matches) < {self.alerting} THEN {TEXT_COLUMN} END) AS matched_text, "
             f"any_value(CASE WHEN _listed THEN {TEXT_COLUMN} END) AS listed_text FROM outcomes GROUP BY ALL"
+        )
+
+    def _copies_sql(self) -> str:
+        """The `copied` CTE: each record once (`_copy` 1); on the second statement, a record whose key
+        holds a JSON list once per value (`_copy` 1, 2, ...), the key that value: a Sigma value of the key
+        matches when one of the list's does, and each value's rules are in its own record group."""
+        if not self.on_lists:
+            return "copied AS (SELECT *, 1 AS _copy FROM keyed), "
+        values = _list_values("_split_key")
+        copies = (
+            f"CASE WHEN _key_shape = {quote_literal(ARRAY)} AND len({values}) > 0 THEN {values} "
+            "ELSE [_split_key] END"
+        )
+        return (
+            f"key_shaped AS (SELECT *, {self._key_shape()} AS _key_shape FROM keyed), "
+            "copied AS (SELECT * EXCLUDE (_split_key, _copy_of), _copy_of.value AS _split_key, "
+            "_copy_of.copy AS _copy FROM (SELECT *, unnest(list_transform("
+            f"{copies}, lambda value, copy: {{'value': value, 'copy': copy}})) AS _copy_of FROM key_shaped)), "
         )
 
     def _may_be_listed(self) -> str:

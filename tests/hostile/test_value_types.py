@@ -4,8 +4,11 @@ Decided as the targets themselves read them: a scalar is compared as the text it
 `1.0` or `" 1 "` is another value than 1 (an Elasticsearch keyword, a Splunk field and the SQLite
 reference's TEXT column all differ from "1"), so it matches on no target; an EVTX `{"#text": 1}` element is
 its text. A list is a multi-valued field: Elasticsearch (EQL, Lucene) and the local engine match it when
-any value matches; ES|QL makes a comparison on a multi-valued field null, so it does not; Splunk names a
-JSON list `Image{}`, which a rule on `Image` does not read (and an XML Windows event cannot hold one).
+any value matches, at any depth (Elasticsearch flattens nested arrays; the engine reads 8 levels and
+reports deeper ones), EventID included; ES|QL makes a comparison on a multi-valued field null, so it does
+not; Splunk names a JSON list `Image{}`, which a rule on `Image` does not read (an XML Windows event cannot
+hold one; a multi-valued field Splunk extracts, an mvfield, matches when any value does). A string that
+spells a list is one value everywhere. An object is no value of a field: the engine reports it.
 SigmaHQ's SQLite reference stores a list as one text column (Zircolite writes its Python text), which only
 a `contains` reaches: a storage artefact, not a meaning, so the engine follows Elasticsearch.
 """
@@ -180,6 +183,37 @@ def _judged(
 def test_event_id_is_compared_as_the_text_it_is(pack: Any) -> None:
     events = [_event(1), _event("1"), _event({"#text": 1}), _event(1.0), _event(" 1 "), _event("01")]
     assert _local(pack, events) == [True, True, True, False, False, False]
+
+
+def test_an_event_id_list_matches_when_any_value_does_and_an_object_is_reported(
+    pack: Any, tmp_path: Path
+) -> None:
+    """The key that splits Windows' rules (EventID) holding a list: each value is read in its own record
+    group, so a rule of any of them fires, once however many values match it (nested lists too); a string
+    that spells a list is one value. An object is no value: reported with its position, the record kept."""
+    events = [
+        _logon([4624, 4625]),
+        _logon([1, [4625]]),
+        _logon([4625, "4625"]),
+        _logon(["4624"]),
+        _logon([]),
+        _logon(json.dumps([4625])),
+        _logon({"id": 4625}),
+        _event(event_id=[4688, 1]),
+    ]
+    assert _local(pack, events, "bob_failed_logon") == [True, True, True, False, False, False, False, False]
+    logs = tmp_path / "ids.json"
+    logs.write_text("".join(json.dumps(event) + "\n" for event in events), encoding="utf-8")
+    outcome = hunt(pack, [logs])
+    fired = sorted((hit.detection.rule.name, hit.line) for hit in outcome.result.hits)
+    assert fired == [
+        ("bob_failed_logon", 1),
+        ("bob_failed_logon", 2),
+        ("bob_failed_logon", 3),
+        ("cmd_started", 8),
+    ]
+    assert outcome.result.stats.records == len(events)
+    assert outcome.result.stats.uncomparable == [Uncomparable("EventID", str(logs), 1, 7)]
 
 
 def test_event_id_in_the_rule_is_compared_as_the_text_it_is_on_every_target(
