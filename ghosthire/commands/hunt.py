@@ -148,7 +148,7 @@ def _hunt(
     progress: bool | None,
 ) -> Findings:
     directory = Directory.in_use()
-    _, plan = cached_plan(
+    plan = cached_plan(
         rules or rules_dir(), require_metadata=rules is None, strict=strict, selection=selection
     )
     new_hires = load_new_hires(new_hires_file)

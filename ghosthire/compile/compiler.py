@@ -45,12 +45,14 @@ class TargetOutput:
         return [item for item in self.compiled if not item.ok]
 
 
-def compile_target(pack: RulePack, target: Target) -> TargetOutput:
+def compile_target(pack: RulePack, target: Target, *, in_place: bool = False) -> TargetOutput:
     """Compile every rule for one target, referenced rules first, on a private copy of the rules.
 
-    pySigma applies pipelines to rules in place, so each target converts its own copy.
+    pySigma applies pipelines to rules in place, so each target converts its own copy; `in_place`: the
+    pack was loaded for this compile alone, and its own rules are converted (copying thousands of rules
+    costs a tenth of compiling them).
     """
-    rules = private_copy(pack.collection)
+    rules = pack.collection if in_place else private_copy(pack.collection)
     backend = target.create_backend()
     backend.init_processing_pipeline(target.output_format)
     copies = {str(rule.id): rule for rule in rules.rules}

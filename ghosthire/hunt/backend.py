@@ -148,6 +148,9 @@ class DuckDBBackend(TextQueryBackend):
         # while a comparison is written for an array's element.
         self._on_lists = False
         self._on_element = False
+        # Each condition's parsed tree by its conversion state: pySigma parses a condition again at every
+        # `parsed`, and the tree is read again once the query is written (see finalize_query_default).
+        self._conditions: dict[int, Any] = {}
         # The pipeline items that add a condition for a log source (EventID 1 or 4688, a Channel).
         self._log_source_items = {
             item.identifier
@@ -160,7 +163,13 @@ class DuckDBBackend(TextQueryBackend):
     ) -> list[Any]:
         self._fields = set()
         self._rule = rule
+        self._conditions = {}
         return super().convert_rule(rule, output_format, callback)
+
+    def convert_condition(self, cond: Any, state: ConversionState) -> Any:
+        # The first condition converted with a state is the whole condition (the others are its parts).
+        self._conditions.setdefault(id(state), cond)
+        return super().convert_condition(cond, state)
 
     def convert_correlation_rule(
         self, rule: Any, output_format: str | None = None, method: Any = None
@@ -344,7 +353,7 @@ class DuckDBBackend(TextQueryBackend):
                 f"no event condition for logsource {_describe(rule)}: the engine cannot tell its records "
                 "from the rest of the source"
             )
-        condition = rule.detection.parsed_condition[index].parsed
+        condition = self._conditions[id(state)]
         self._on_lists = True
         try:
             on_lists = self.convert_condition(condition, state)

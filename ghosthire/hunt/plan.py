@@ -144,10 +144,11 @@ class Partition:
     unbounded_fields: frozenset[str] | None
 
 
-def build_plan(pack: RulePack) -> HuntPlan:
-    """Compile the pack for the local target; rules the engine cannot run are listed with the reason."""
+def build_plan(pack: RulePack, *, in_place: bool = False) -> HuntPlan:
+    """Compile the pack for the local target; rules the engine cannot run are listed with the reason.
+    `in_place`: the pack was loaded for this plan alone (see compile_target)."""
     target = next(target for target in load_targets() if target.id == "local")
-    output = compile_target(pack, target)
+    output = compile_target(pack, target, in_place=in_place)
     plan = HuntPlan([], [], unreadable=list(pack.skipped))
     by_id: dict[str, Detection] = {}
     for compiled in output.compiled:

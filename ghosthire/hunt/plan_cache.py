@@ -24,7 +24,7 @@ from ghosthire.compile.compiler import no_collection
 from ghosthire.compile.targets import placeholder_values
 from ghosthire.content import backends_dir
 from ghosthire.hunt.plan import HuntPlan, build_plan
-from ghosthire.rules import RulePack, load_pack
+from ghosthire.rules import load_pack
 from ghosthire.rules.loader import rule_files
 from ghosthire.rules.selection import RuleSelection, select
 
@@ -32,24 +32,22 @@ CACHE_ENV = "GHOSTHIRE_CACHE_DIR"
 KEEP = 8
 
 
-def cached_plan(
-    root: Path, *, require_metadata: bool, strict: bool, selection: RuleSelection
-) -> tuple[RulePack, HuntPlan]:
-    """The chosen rules of a directory and their plan, from the cache when nothing they depend on
-    changed; loaded, compiled and stored otherwise."""
+def cached_plan(root: Path, *, require_metadata: bool, strict: bool, selection: RuleSelection) -> HuntPlan:
+    """The plan of the chosen rules of a directory, from the cache when nothing they depend on changed;
+    loaded, compiled and stored otherwise."""
     folder = cache_folder()
     path = folder / f"{_key(root, require_metadata, strict, selection)}.pickle" if folder else None
     if path is not None:
         with contextlib.suppress(Exception), no_collection():
-            pack, plan = pickle.loads(path.read_bytes())
+            plan = pickle.loads(path.read_bytes())
             path.touch()
-            return pack, plan
+            return plan
     pack = select(load_pack(root, require_metadata=require_metadata, strict=strict), selection)
-    plan = build_plan(pack)
+    plan = build_plan(pack, in_place=True)
     if path is not None:
         with contextlib.suppress(Exception):
-            _store(path, pickle.dumps((pack, plan), protocol=pickle.HIGHEST_PROTOCOL))
-    return pack, plan
+            _store(path, pickle.dumps(plan, protocol=pickle.HIGHEST_PROTOCOL))
+    return plan
 
 
 def cache_folder() -> Path | None:

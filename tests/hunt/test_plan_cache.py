@@ -38,7 +38,7 @@ EVENTS = [
 
 
 def _plan(rules: Path):  # type: ignore[no-untyped-def]
-    return cached_plan(rules, require_metadata=False, strict=True, selection=RuleSelection())[1]
+    return cached_plan(rules, require_metadata=False, strict=True, selection=RuleSelection())
 
 
 def test_a_cached_plan_hunts_as_a_fresh_one_and_a_changed_rule_is_compiled_again(
