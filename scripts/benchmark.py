@@ -1,7 +1,8 @@
 """Benchmark the local hunt end to end against DuckDB's read floor and a Zircolite-style baseline.
 
     .venv/bin/python scripts/benchmark.py --events 1000000
-    .venv/bin/python scripts/benchmark.py --events 5000000 --skip-baseline --skip-floor --repeat 1  # memory
+    .venv/bin/python scripts/benchmark.py --events 1000000 5000000 --skip-engine --skip-baseline \
+        --repeat 3 --keep --workdir /tmp/bench      # whole command vs floor, pack and heavy, both sizes
     .venv/bin/python scripts/benchmark.py --sigma /path/to/SigmaHQ/sigma                 # rule counts
 
 One run generates (or, with --keep, reuses) a mixed NDJSON dataset (scripts/generate_events.py), then
@@ -16,7 +17,8 @@ the baseline runs once:
             is skipped by projection pushdown;
   process   the whole `ghosthire hunt` command (start-up, rules, read, match, correlate, write the
             alerts as JSON lines), timed from outside, with the pack; `heavy` the same with one rule
-            that alerts on every process start (output-heavy: tens of thousands of alerts);
+            that alerts on every process start (output-heavy: about 190,000 alerts a million events);
+            with the floor, a last table gives each size's whole command against the floor;
   baseline  Zircolite's way: json.loads, flatten, one in-memory SQLite `logs` table (TEXT COLLATE
             NOCASE / INTEGER columns), then every pack rule as pysigma-backend-sqlite SQL, correlations
             through its `zircolite` plan and execute_plan. The local pipeline's per-source table names
@@ -333,14 +335,14 @@ def report(runs: dict[str, list[Measure]], size: int) -> None:
         print(
             f"{m.phase:<10}{m.rate:>12,.0f}{m.seconds:>10.2f}{m.peak_bytes / 1024**2:>10,.0f}MB  {m.detail}"
         )
-    engine = measures["engine"]
-    print(f"\ninput: {engine.events:,} events, {size / 1024**2:,.0f} MB")
-    if "baseline" in measures:
-        ratio = engine.rate / measures["baseline"].rate
+    events = next(iter(measures.values())).events
+    print(f"\ninput: {events:,} events, {size / 1024**2:,.0f} MB")
+    if "baseline" in measures and "engine" in measures:
+        ratio = measures["engine"].rate / measures["baseline"].rate
         print(
             f"engine / baseline speed: {ratio:.1f}x (goal >= {GOAL_BASELINE_RATIO:g}x) {_verdict(ratio >= GOAL_BASELINE_RATIO)}"
         )
-    if "floor" in measures:
+    if "floor" in measures and "engine" in measures:
         pairs = [e.seconds / f.seconds for e, f in zip(runs["engine"], runs["floor"], strict=True)]
         ratio = statistics.median(pairs)
         print(
@@ -369,7 +371,7 @@ def _median(runs: list[Measure]) -> Measure:
     """The median run (by time) of a phase, with the highest peak memory of its runs."""
     middle = sorted(runs, key=lambda m: m.seconds)[(len(runs) - 1) // 2]
     peak = max(m.peak_bytes for m in runs)
-    return Measure(middle.phase, middle.events, middle.seconds, peak, middle.detail)
+    return Measure(middle.phase, middle.events, middle.seconds, peak, middle.detail, middle.cpu_seconds)
 
 
 def _verdict(met: bool) -> str:
@@ -380,11 +382,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument(
+        "--events", type=int, nargs="+", default=[1_000_000], help="dataset sizes, each measured in turn"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the generated file (and reuse a kept one)")
     parser.add_argument("--repeat", type=int, default=5, help="engine/floor pairs to run (the median counts)")
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--skip-floor", action="store_true")
+    parser.add_argument("--skip-engine", action="store_true", help="only the whole commands (and floor)")
     parser.add_argument(
         "--workdir", type=Path, default=Path(tempfile.gettempdir()), help="created if missing"
     )
@@ -400,16 +405,26 @@ def main() -> None:
     if arguments.sigma:
         rule_count_curve(arguments.sigma)
         return
-    path = dataset(arguments.events, arguments.workdir)
     heavy = arguments.workdir / "ghosthire-bench-heavy-rules"
     heavy.mkdir(parents=True, exist_ok=True)
     (heavy / "bench_every_process_start.yml").write_text(HEAVY_RULE, encoding="utf-8")
+    phases = (
+        ([] if arguments.skip_engine else ["engine"])
+        + list(PROCESS_PHASES)
+        + ([] if arguments.skip_floor else ["floor"])
+        + ([] if arguments.skip_baseline else ["baseline"])
+    )
+    measured = {count: run_size(count, phases, heavy, arguments) for count in arguments.events}
+    if "floor" in phases:
+        whole_process_table(measured)
+
+
+def run_size(
+    count: int, phases: list[str], heavy: Path, arguments: argparse.Namespace
+) -> dict[str, list[Measure]]:
+    """Every phase over a dataset of `count` events, `--repeat` times; its report."""
+    path = dataset(count, arguments.workdir)
     try:
-        phases = (
-            ["engine", *PROCESS_PHASES]
-            + ([] if arguments.skip_floor else ["floor"])
-            + ([] if arguments.skip_baseline else ["baseline"])
-        )
         runs: dict[str, list[Measure]] = {phase: [] for phase in phases}
         for attempt in range(arguments.repeat):
             for phase in phases:
@@ -417,15 +432,34 @@ def main() -> None:
                     continue
                 if phase in PROCESS_PHASES:
                     rules = heavy if PROCESS_PHASES[phase] else None
-                    events = runs["engine"][-1].events
-                    runs[phase].append(measure_process(phase, [path], rules, events))
+                    runs[phase].append(measure_process(phase, [path], rules, count))
                 else:
                     runs[phase].append(measure(phase, path))
-                print(f"{phase}: {runs[phase][-1].seconds:.2f}s", flush=True)
+                print(f"{count:,} events, {phase}: {runs[phase][-1].seconds:.2f}s", flush=True)
         report(runs, path.stat().st_size)
+        return runs
     finally:
         if not arguments.keep:
             path.unlink(missing_ok=True)
+
+
+def whole_process_table(measured: dict[int, dict[str, list[Measure]]]) -> None:
+    """The whole command against the read floor at each size: the goal's figures in one table."""
+    print(
+        f"\n{'events':>10}  {'rules':<6}{'floor s':>9}{'whole s':>9}{'ratio':>7}{'CPU s':>8}{'peak RSS':>11}  alerts"
+    )
+    for count, runs in measured.items():
+        floor = _median(runs["floor"])
+        for phase in PROCESS_PHASES:
+            whole = _median(runs[phase])
+            ratio = statistics.median(
+                p.seconds / f.seconds for p, f in zip(runs[phase], runs["floor"], strict=True)
+            )
+            print(
+                f"{count:>10,}  {'pack' if phase == 'process' else 'heavy':<6}{floor.seconds:>9.2f}"
+                f"{whole.seconds:>9.2f}{ratio:>7.2f}{whole.cpu_seconds:>8.1f}"
+                f"{whole.peak_bytes / 1024**2:>9,.0f}MB  {whole.detail.split(',')[0]}"
+            )
 
 
 def rule_count_curve(checkout: Path) -> None:

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import cached_property, lru_cache
+from types import MappingProxyType
 from typing import Any
 
 from ghosthire.hunt.engine import EngineResult, Occurrence
 from ghosthire.model.attack import load_attack
+from ghosthire.model.sources import field_value
 from ghosthire.rules import PackRule
 from ghosthire.rules.metadata import RiskEntity
 from ghosthire.tuning import Escalation, NewHire, escalation_for
 
 MAX_EVIDENCE = 500
+# The values of an alert whose rule reads none after matching (shared: most alerts).
+NO_VALUES: Mapping[str, str | None] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -26,15 +30,17 @@ class Location:
 
 @dataclass(frozen=True)
 class Alert:
-    """One alert, complete when made: a stage that changes it (a new hire's escalation) makes another."""
+    """One alert, complete when made: a stage that changes it (a new hire's escalation) makes another.
+    The events it is about are kept as their JSON text (`text`, or `texts` for the events a correlation
+    cites) and parsed only when read (`event`, `events`): most outputs copy the text as it is."""
 
     rule: PackRule
     time: datetime | None
     source: str | None
     entity: str | None
-    event: dict[str, Any] | None = None
+    text: str | None = None
     group: dict[str, str] | None = None
-    events: tuple[dict[str, Any], ...] = ()
+    texts: tuple[str, ...] = ()
     locations: tuple[Location, ...] = ()
     event_count: int = 1
     metric: float | None = None
@@ -42,6 +48,25 @@ class Alert:
     last_time: datetime | None = None
     # Given when the entity is a user who started recently (ghosthire.tuning): level and score are raised.
     new_hire: Escalation | None = None
+    # The values of the rule's `later_fields` the engine read with the match (ghosthire.hunt.plan).
+    values: Mapping[str, str | None] = field(default_factory=dict)
+
+    @cached_property
+    def event(self) -> dict[str, Any] | None:
+        """The event of a single-event alert, parsed."""
+        return json.loads(self.text) if self.text is not None else None
+
+    @cached_property
+    def events(self) -> tuple[dict[str, Any], ...]:
+        """The events a correlation alert cites, parsed."""
+        return tuple(json.loads(text) for text in self.texts)
+
+    def value_of(self, name: str) -> Any:
+        """A field's value in the alert's event: as the engine read it with the match, else from the
+        parsed event (None when absent)."""
+        if name in self.values:
+            return self.values[name]
+        return field_value(self.event, name) if self.event else None
 
     @property
     def entity_type(self) -> str | None:
@@ -68,7 +93,7 @@ class Alert:
         return self.new_hire.level(self.base_level) if self.new_hire else self.base_level
 
     def to_json(self) -> dict[str, Any]:
-        described = _rule_json(self.rule)
+        described = rule_json(self.rule)
         record: dict[str, Any] = {
             **{name: list(value) if isinstance(value, tuple) else value for name, value in described.items()},
             "level": self.level,
@@ -78,7 +103,7 @@ class Alert:
             "entity_type": self.entity_type,
             "risk_score": self.score,
             "base_risk_score": self.base_score,
-            "new_hire": _new_hire_json(self.new_hire) if self.new_hire else None,
+            "new_hire": new_hire_json(self.new_hire) if self.new_hire else None,
             "locations": [f"{location.file}:{location.line}" for location in self.locations[:MAX_EVIDENCE]],
         }
         if self.group is None:
@@ -91,7 +116,7 @@ class Alert:
 
 
 @lru_cache(maxsize=4096)
-def _rule_json(rule: PackRule) -> dict[str, Any]:
+def rule_json(rule: PackRule) -> dict[str, Any]:
     """What an alert's record says about its rule, worked out once per rule (lists as tuples: shared)."""
     return {
         "rule_id": rule.id,
@@ -112,7 +137,7 @@ def attack_tactics(rule: PackRule) -> list[str]:
     return [tactic for tactic in table.tactics if tactic in tactics]
 
 
-def _new_hire_json(escalation: Escalation) -> dict[str, Any]:
+def new_hire_json(escalation: Escalation) -> dict[str, Any]:
     hire = escalation.hire
     return {
         "user": hire.user,
@@ -153,17 +178,23 @@ def to_time(epoch: float | None) -> datetime | None:
     return datetime.fromtimestamp(epoch, UTC) if epoch is not None else None
 
 
-def alerts_from(result: EngineResult, cited: dict[int, str]) -> list[Alert]:
-    """Single-event hits one alert each; overlapping windows of one correlation group merged into one
-    (`cited`: the text of the events correlations cite, by event id)."""
+def alerts_from(
+    result: EngineResult, texts: Mapping[tuple[int, int], str], cited: dict[int, str]
+) -> list[Alert]:
+    """Single-event hits one alert each (`texts`: their records' text by file index and line), and
+    overlapping windows of one correlation group merged into one (`cited`: the text of the events
+    correlations cite, by event id)."""
     alerts = [
         Alert(
             rule=hit.detection.rule,
             time=to_time(hit.ts),
             source=hit.detection.query.table,
             entity=hit.entity,
-            event=json.loads(hit.raw) if hit.raw is not None else None,
+            text=texts.get((hit.file, hit.line)),
             locations=(Location(result.files[hit.file], hit.line),),
+            values=dict(zip(hit.detection.later_fields, hit.values, strict=True))
+            if hit.values
+            else NO_VALUES,
         )
         for hit in result.hits
     ]
@@ -211,7 +242,7 @@ def _correlation_alert(result: EngineResult, run: list[Occurrence], cited: dict[
         source=correlation.slots[0].detection.query.table,
         entity=group.get(entity_field) if entity_field else None,
         group=group,
-        events=tuple(json.loads(text) for text in texts),
+        texts=tuple(texts),
         locations=tuple(Location(result.files[item.file], item.line) for item in evidence),
         event_count=len(eids),
         metric=max(occurrence.metric for occurrence in run),

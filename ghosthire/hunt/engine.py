@@ -24,7 +24,16 @@ import numpy as np
 import pyarrow as pa
 
 from ghosthire.hunt.backend import quote_literal
-from ghosthire.hunt.extract import DEEP, MAX_LIST_DEPTH, OBJECT, PROBLEM_KINDS, TIMESTAMP_MACRO, Extraction
+from ghosthire.hunt.extract import (
+    DEEP,
+    MAX_LIST_DEPTH,
+    OBJECT,
+    PROBLEM_KINDS,
+    TEXT_COLUMN,
+    TIMESTAMP_MACRO,
+    Extraction,
+    PathList,
+)
 from ghosthire.hunt.plan import Correlation, Detection, HuntPlan
 from ghosthire.hunt.readers import ReadReport, RecordBatch
 from ghosthire.model.sources import load_sources, source_by_id
@@ -33,6 +42,8 @@ from ghosthire.model.sources import load_sources, source_by_id
 EID_FILE_FACTOR = 1 << 40
 # Arrow record batches of this many rows let DuckDB scan one batch on several threads.
 SCAN_ROWS = 32 * 1024
+# Hits read into Python this many at a time (those a later stage drops are not held).
+HIT_ROWS = 64 * 1024
 # DuckDB's vector: the rules cost a fixed time per vector evaluated, full or not.
 VECTOR_ROWS = 2048
 UNHELPFUL_OPTIMIZERS = (
@@ -76,7 +87,8 @@ TARGET_READS_SCHEMA = pa.schema(
 
 @dataclass(frozen=True)
 class Hit:
-    """A single-event rule matched one record (`raw`: its text)."""
+    """A single-event rule matched one record (`values`: those of its detection's `later_fields`; the
+    record's text is read with HuntEngine.texts, for the hits that become alerts)."""
 
     detection: Detection
     file: int
@@ -84,7 +96,7 @@ class Hit:
     ts: float | None
     start: int | None
     entity: str | None
-    raw: str | None
+    values: tuple[str | None, ...]
 
 
 @dataclass(frozen=True)
@@ -197,8 +209,10 @@ class HuntEngine:
         batches: Iterable[RecordBatch],
         report: ReadReport,
         on_batch: Callable[[RecordBatch], None] | None = None,
+        keep: Callable[[Hit], bool] | None = None,
     ) -> EngineResult:
-        """Ingest and match in one streamed statement; then the correlations over what fed them."""
+        """Ingest and match in one streamed statement; then the correlations over what fed them. `keep`:
+        which hits a later stage keeps (the others are dropped as they are read, not held)."""
         started = time.perf_counter()
         feed = _Feed(iter(batches), on_batch)
         self.db.register("batch", pa.RecordBatchReader.from_batches(BATCH_SCHEMA, feed.stream()))
@@ -223,7 +237,7 @@ class HuntEngine:
             self.db.execute(MATCHES_SQL)
         finally:
             self.db.unregister("target_reads")
-        hits = self._hits()
+        hits = self._hits(keep)
         self._load_correlation_inputs()
         occurrences = self._correlate()
         evidence = self._evidence(occurrences)
@@ -342,16 +356,62 @@ class HuntEngine:
                 stats.by_source[source_id] = stats.by_source.get(source_id, 0) + count
         return stats
 
-    def _hits(self) -> list[Hit]:
+    def _hits(self, keep: Callable[[Hit], bool] | None) -> list[Hit]:
         targets = self.extraction.targets
-        rows = self.db.execute(
-            "SELECT target, file, number, ts, start, entity, matched_text FROM matches "
-            f"WHERE target < {self.extraction.alerting}"
-        ).fetchall()
-        return [
-            Hit(targets[target].detection, file, line, ts, start, entity, text)
-            for target, file, line, ts, start, entity, text in rows
-        ]
+        result = self.db.execute(
+            f"WITH hits AS (SELECT *, matched_text AS {TEXT_COLUMN} FROM matches "
+            f"WHERE target < {self.extraction.alerting}), {self._later_values()}"
+        )
+        hits: list[Hit] = []
+        while rows := result.fetchmany(HIT_ROWS):
+            read = (
+                Hit(targets[target].detection, file, line, ts, start, entity, tuple(values or ()))
+                for target, file, line, ts, start, entity, values in rows
+            )
+            hits.extend(filter(keep, read) if keep else read)
+        return hits
+
+    def _later_values(self) -> str:
+        """The end of the hits' query: each hit's values of its detection's `later_fields`, read from its
+        text where the rule's source keeps each field (NULL for detections that read none)."""
+        paths = PathList("_later")
+        branches = {
+            index: ", ".join(
+                paths.value(source_by_id(target.detection.query.table).paths_of(name))
+                for name in target.detection.later_fields
+            )
+            for index, target in enumerate(self.extraction.targets[: self.extraction.alerting])
+            if target.detection.later_fields
+        }
+        columns = "target, file, number, ts, start, entity"
+        if not branches:
+            return f"read AS (SELECT * FROM hits) SELECT {columns}, NULL FROM read"
+        reading = ", ".join(map(str, branches))
+        cases = " ".join(f"WHEN {index} THEN [{values}]" for index, values in branches.items())
+        return (
+            f"read AS (SELECT *, CASE WHEN target IN ({reading}) THEN {paths.call()} END AS _later FROM hits) "
+            f"SELECT {columns}, CASE target {cases} END FROM read"
+        )
+
+    def texts(self, records: list[tuple[int, int]]) -> dict[tuple[int, int], str]:
+        """The text of matched records by (file index, line): how hits that became alerts get theirs."""
+        files, lines = zip(*records, strict=True) if records else ((), ())
+        wanted = pa.table({"file": pa.array(files, pa.int64()), "number": pa.array(lines, pa.int64())})
+        self.db.register("wanted", wanted)
+        try:
+            found = self.db.sql(
+                "SELECT file, number, any_value(matched_text) FROM outcomes JOIN wanted USING (file, number) "
+                "WHERE matched_text IS NOT NULL GROUP BY ALL"
+            ).to_arrow_table()
+        finally:
+            self.db.unregister("wanted")
+        return dict(
+            zip(
+                zip(found.column(0).to_pylist(), found.column(1).to_pylist(), strict=True),
+                found.column(2).to_pylist(),
+                strict=True,
+            )
+        )
 
     def _load_correlation_inputs(self) -> None:
         """The matches that feed correlation slots, with their event ids, as `correlation_inputs`."""

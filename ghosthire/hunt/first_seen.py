@@ -9,7 +9,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from ghosthire.hunt.alerts import Alert
-from ghosthire.model.sources import field_value
 
 # What separates independent baselines (hunt_event_sets: one per event set); one baseline by default.
 Scope = Callable[[Alert], str]
@@ -42,5 +41,5 @@ def _terms(alert: Alert, fields: list[str]) -> list[str]:
     """The alert's values of the first-seen fields (lower-cased; empty when the event lacks one)."""
     if not fields:
         return []
-    values = [field_value(alert.event, name) if alert.event else None for name in fields]
+    values = [alert.value_of(name) for name in fields]
     return ["" if value is None else str(value).lower() for value in values]

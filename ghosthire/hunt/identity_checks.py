@@ -1,34 +1,35 @@
-"""The stage after matching for rules with an `identity_check`: an alert stands only when the event
-breaks the identity lookup's row of the person it names (country, end date)."""
+"""The stage after matching for rules with an `identity_check`: a hit stands only when the event breaks
+the identity lookup's row of the person it names (country, end date). It runs as the engine reads the
+hits, so that the many it drops (every sign-in, for a country check) are never held."""
 
 from __future__ import annotations
 
-from ghosthire.hunt.alerts import Alert
+from collections.abc import Callable
+
+from ghosthire.hunt.alerts import to_time
+from ghosthire.hunt.engine import Hit
+from ghosthire.hunt.plan import HuntPlan
 from ghosthire.identities import Directory
 from ghosthire.identities.checks import identity_check_holds
 from ghosthire.identities.directory import EntityKind
-from ghosthire.model.sources import field_value
 
 
-def has_identity_checks(alerts: list[Alert]) -> bool:
-    return any(alert.rule.meta and alert.rule.meta.identity_check for alert in alerts)
+def has_identity_checks(plan: HuntPlan) -> bool:
+    return any(detection.rule.meta and detection.rule.meta.identity_check for detection in plan.detections)
 
 
-def apply_identity_checks(alerts: list[Alert], directory: Directory) -> list[Alert]:
-    """The alerts without those of identity-checked rules whose comparison does not hold."""
-    return [alert for alert in alerts if _stands(alert, directory)]
+def identity_check(directory: Directory) -> Callable[[Hit], bool]:
+    """Whether a hit stands: its rule has no identity check, or its event, with the fields the engine
+    read with the match, breaks the row of the person it names."""
 
+    def stands(hit: Hit) -> bool:
+        meta = hit.detection.rule.meta
+        check = meta.identity_check if meta else None
+        if check is None:
+            return True
+        values = dict(zip(hit.detection.later_fields, hit.values, strict=True))
+        person = directory.resolve(EntityKind.USER, values[check.entity_field])
+        value = values[check.event_field] if check.event_field else None
+        return identity_check_holds(check, person, value, to_time(hit.ts))
 
-def _stands(alert: Alert, directory: Directory) -> bool:
-    check = alert.rule.meta.identity_check if alert.rule.meta else None
-    if check is None:
-        return True
-    if alert.event is None:
-        return False
-    person = directory.resolve(EntityKind.USER, _text(field_value(alert.event, check.entity_field)))
-    value = _text(field_value(alert.event, check.event_field)) if check.event_field else None
-    return identity_check_holds(check, person, value, alert.time)
-
-
-def _text(value: object) -> str | None:
-    return None if value is None else str(value)
+    return stands

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ghosthire.hunt.alerts import new_hire_note
+from ghosthire.hunt.alert_rows import CSV_FIELDS, csv_rows, json_lines
 from ghosthire.hunt.persons import Findings, PersonRisk, TimelineRow, timeline
 from ghosthire.hunt.report import render_report
 from ghosthire.hunt.wording import summary_of
@@ -32,23 +32,6 @@ LEVEL_STYLES: dict[Level, str] = {
 TOP_PERSONS = 10
 SHOWN_IDENTIFIERS = 3
 TIMELINE_ROWS = 40
-CSV_COLUMNS = (
-    "time",
-    "level",
-    "base_level",
-    "rule_id",
-    "rule_name",
-    "title",
-    "entity_type",
-    "entity",
-    "person",
-    "risk_score",
-    "base_risk_score",
-    "new_hire",
-    "attack_techniques",
-    "attack_tactics",
-    "locations",
-)
 # Timesketch's JSONL import: every line needs message, datetime (ISO 8601) and timestamp_desc.
 TIMESKETCH_TIME_DESC = {True: "Correlation condition met", False: "Event time"}
 
@@ -154,24 +137,16 @@ def write_persons(findings: Findings, stream: TextIO) -> None:
 
 @writer("jsonl")
 def write_jsonl(findings: Findings, stream: TextIO) -> None:
-    persons = findings.person_of_alert()
-    for alert in findings.alerts:
-        record = {**alert.to_json(), "person": persons.get(id(alert))}
-        stream.write(json.dumps(record, sort_keys=True, default=str) + "\n")
+    for lines in json_lines(findings):
+        stream.write(lines)
 
 
 @writer("csv")
 def write_csv(findings: Findings, stream: TextIO) -> None:
-    persons = findings.person_of_alert()
-    table = csv.DictWriter(stream, fieldnames=[*CSV_COLUMNS, "summary"], extrasaction="ignore")
-    table.writeheader()
-    for alert in findings.alerts:
-        record = alert.to_json()
-        for listed in ("locations", "attack_techniques", "attack_tactics"):
-            record[listed] = " ".join(record[listed])
-        record["new_hire"] = new_hire_note(alert)
-        record["person"] = persons.get(id(alert)) or ""
-        table.writerow({**record, "summary": summary_of(alert)})
+    table = csv.writer(stream)
+    table.writerow(CSV_FIELDS)
+    for rows in csv_rows(findings):
+        table.writerows(rows)
 
 
 @writer("timesketch")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 from sigma.correlations import SigmaCorrelationConditionOperator, SigmaCorrelationRule, SigmaCorrelationType
 
@@ -39,6 +40,19 @@ class Detection:
     @property
     def entity_field(self) -> str | None:
         return self.rule.meta.risk.field if self.rule.meta else None
+
+    @cached_property
+    def later_fields(self) -> tuple[str, ...]:
+        """The fields of a matched event that the stages after matching read (the identity check's, the
+        first-seen terms, the persons behind the entity): the engine reads them with the match."""
+        meta = self.rule.meta
+        if meta is None:
+            return ()
+        check = meta.identity_check
+        fields = [check.entity_field, check.event_field] if check else []
+        fields += meta.first_seen.fields if meta.first_seen else []
+        fields.append(meta.risk.persons)
+        return tuple(dict.fromkeys(name for name in fields if name))
 
 
 @dataclass(frozen=True)

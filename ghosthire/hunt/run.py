@@ -13,7 +13,7 @@ from ghosthire.errors import GhosthireError
 from ghosthire.hunt.alerts import Alert, alerts_from, escalate_new_hires
 from ghosthire.hunt.engine import EID_FILE_FACTOR, EngineResult, HuntEngine
 from ghosthire.hunt.first_seen import Scope, first_seen_only
-from ghosthire.hunt.identity_checks import apply_identity_checks, has_identity_checks
+from ghosthire.hunt.identity_checks import has_identity_checks, identity_check
 from ghosthire.hunt.plan import HuntPlan, build_plan
 from ghosthire.hunt.readers import (
     ReadReport,
@@ -124,13 +124,13 @@ def _run(
     baseline_scope: Scope | None = None,
 ) -> HuntOutcome:
     try:
-        result = engine.run(batches, report, on_batch)
+        # The company's identities while `--lookups` is in effect, else the shipped example company.
+        keep = identity_check(Directory.in_use()) if has_identity_checks(engine.plan) else None
+        result = engine.run(batches, report, on_batch, keep)
+        texts = engine.texts([(hit.file, hit.line) for hit in result.hits])
     finally:
         engine.close()
-    alerts = alerts_from(result, cited_texts(result, fetch))
-    if has_identity_checks(alerts):
-        # The company's identities while `--lookups` is in effect, else the shipped example company.
-        alerts = apply_identity_checks(alerts, Directory.in_use())
+    alerts = alerts_from(result, texts, cited_texts(result, fetch))
     # After the identity checks: a first-seen rule's history holds only what the rule really raised.
     alerts = first_seen_only(alerts, baseline_scope)
     if new_hires:

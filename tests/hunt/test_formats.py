@@ -51,3 +51,13 @@ def test_timesketch_lines_have_the_three_required_fields(findings: Findings) -> 
     described = {line["rule_name"]: line["timestamp_desc"] for line in lines}
     assert described[SINGLE] == "Event time"
     assert described[CORRELATION] == "Correlation condition met"
+
+
+def test_jsonl_written_by_duckdb_says_what_each_alert_says(findings: Findings) -> None:
+    """The lines DuckDB writes (events copied as their text) hold each alert's record, key for key."""
+    lines = [json.loads(line) for line in _written(findings, "jsonl").splitlines()]
+    persons = findings.person_of_alert()
+    expected = [{**alert.to_json(), "person": persons.get(id(alert))} for alert in findings.alerts]
+    assert lines == expected
+    assert [list(line) for line in lines] == [sorted(record) for record in expected]
+    assert {line["rule_name"] for line in lines if "events" in line} == {CORRELATION}
