@@ -63,6 +63,12 @@ class TriagePolicy(BaseModel):
         assert match is not None
         return timedelta(**{UNITS[match.group(2)]: int(match.group(1))})
 
+    def lookback(self, reach: timedelta) -> timedelta:
+        """How far back a target's triage search reads: the window, the new-hire period a hiring-stage
+        alert counts through, and `reach`, the longest range a detection reads (so an alert raised at
+        application, or a correlation a target dates at its range's start, still counts)."""
+        return self.window_length + timedelta(days=self.hiring_alerts_days_after_start) + reach
+
     def describe(self) -> str:
         """The policy in words, for the outputs: `3+ guidance areas, or 2+ ... within 7d`."""
         conditions = " or ".join(condition.describe() for condition in self.queue_when)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+from datetime import timedelta
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -270,6 +271,13 @@ def without_filters(
     return CompiledRule(PackRule(rule, pack_rule.path, pack_rule.meta), item.target, item.queries)
 
 
+def _longest_timespan(rules: list[PackRule]) -> timedelta:
+    """The longest correlation timespan of the rules (the hiring correlations look a year back): how long
+    before a person's start a hiring-stage alert the triage rule reads may have been raised."""
+    spans = [rule.rule.timespan.seconds for rule in rules if isinstance(rule.rule, SigmaCorrelationRule)]
+    return timedelta(seconds=max(spans, default=0))
+
+
 def person_rule(pack: RulePack, rules: list[PackRule]) -> KibanaRule:
     """The triage queue: a person whose alerts of the last window cross the triage thresholds."""
     settings = load_settings()
@@ -292,7 +300,7 @@ def person_rule(pack: RulePack, rules: list[PackRule]) -> KibanaRule:
         type="esql",
         language="esql",
         query=query,
-        lookback=f"now-{policy.window}",
+        lookback=f"now-{duration(int(policy.lookback(_longest_timespan(rules)).total_seconds()))}",
         interval=person.interval,
         max_signals=settings.max_signals,
         severity=level.severity,

@@ -37,6 +37,7 @@ PERSON_RULE_ID = "5e1f0b7a-9c3d-4e8a-b2f6-7d4c1a0e9b31"
 IDENTIFIER = "ghosthire.identifier"
 PERSON = "ghosthire.person"
 BEHIND = "ghosthire.behind"
+START_DATE = "ghosthire.start_date"
 # A value_count rule's counted values (ghosthire.elastic.backends), for rules with `risk.persons`.
 PERSONS_FIELD = "distinct_values"
 LOOKUP_MAPPING: dict[str, Any] = {
@@ -85,7 +86,7 @@ def person_risk_query(
     }
     guidance = ",\n  ".join(f"{names[area]} = {_case_in(flags[area], '1', '0')}" for area in names)
     maxima = ", ".join(f"{name} = MAX({name})" for name in names.values())
-    days = 'DATE_DIFF("days", ghosthire.start_date, @timestamp)'
+    days = f'DATE_DIFF("days", {START_DATE}, @timestamp)'
     return "\n".join(
         [
             f"from {settings.alerts_index}",
@@ -100,6 +101,7 @@ def person_risk_query(
             f"  ghosthire.score = CASE({_raised(rules)}{days} >= 0 and {days} <= {NEW_HIRE_DAYS}, "
             f"LEAST(ROUND(ghosthire.score * {NEW_HIRE_SCORE_FACTOR}), 100.0), ghosthire.score * 1.0),",
             f"  {guidance}",
+            f"| where {_counts_now(names, policy)}",
             # Each rule counts with its highest score: a rule that fires again adds nothing.
             f"| stats {maxima}, ghosthire.score = MAX(ghosthire.score), "
             "ghosthire.signal = MAX(ghosthire.signal), ghosthire.alerts = COUNT(*), "
@@ -117,6 +119,19 @@ def person_risk_query(
             "| sort ghosthire.guidance_areas desc, ghosthire.risk_score desc",
         ]
     )
+
+
+def _counts_now(names: dict[Guidance, str], policy: TriagePolicy) -> str:
+    """Which alerts count in the window ending now: those raised in it (Kibana dates an alert when a run
+    raises it, after its events), and a hiring-stage alert about a person with a start date through the
+    policy's new-hire period after that date."""
+    window = int(policy.window_length.total_seconds())
+    recent = f'DATE_DIFF("seconds", @timestamp, NOW()) <= {window}'
+    hiring, days = names.get(Guidance.HIRING), policy.hiring_alerts_days_after_start
+    if hiring is None or not days:
+        return recent
+    reach = window + days * 86400
+    return f'{recent} or ({hiring} == 1 and DATE_DIFF("seconds", {START_DATE}, NOW()) <= {reach})'
 
 
 def _sharing(rules: list[PackRule]) -> list[PackRule]:

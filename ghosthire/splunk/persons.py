@@ -19,6 +19,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 from ghosthire.identities import Directory, LookupProblem, Person
 from ghosthire.splunk.searches import readable_minutes
@@ -124,9 +125,8 @@ def threshold_condition(policy: TriagePolicy) -> str:
 
 
 def window_earliest(policy: TriagePolicy, reach_minutes: int) -> str:
-    """How far back the triage search reads: the policy's window, the new-hire period a hiring-stage alert
-    counts through, and `reach_minutes`, the longest range a detection reads at a run (the summary index
-    dates a correlation's row at that range's start, its events later: `ghosthire_alert_span` places it)."""
-    days = policy.hiring_alerts_days_after_start
-    window = int(policy.window_length.total_seconds() // 60)
-    return f"-{readable_minutes(window + days * 1440 + reach_minutes)}@m"
+    """The triage search's dispatch time: the policy's lookback (window, new-hire period) with
+    `reach_minutes`, the longest range a detection reads at a run (the summary index dates a correlation's
+    row at that range's start, its events later: `ghosthire_alert_span` places it)."""
+    lookback = policy.lookback(timedelta(minutes=reach_minutes))
+    return f"-{readable_minutes(int(lookback.total_seconds() // 60))}@m"

@@ -16,6 +16,7 @@ Commands other than FROM, WHERE, EVAL, STATS, MV_EXPAND, LOOKUP JOIN and SORT ar
 
 from __future__ import annotations
 
+import contextvars
 import ipaddress
 import re
 from collections import defaultdict
@@ -42,6 +43,10 @@ class EsqlUnsupported(AssertionError):
     """A construct outside ghosthire's ES|QL subset."""
 
 
+# What NOW() returns in the query being run (EsqlQuery.run).
+_NOW: contextvars.ContextVar[str | None] = contextvars.ContextVar("now", default=None)
+
+
 def parse_tree(query: str) -> tuple[Any, int]:
     return esql_tree(query)
 
@@ -63,10 +68,16 @@ class EsqlQuery:
         return query
 
     def run(
-        self, documents: list[dict[str, Any]], lookups: dict[str, list[dict[str, Any]]] | None = None
+        self,
+        documents: list[dict[str, Any]],
+        lookups: dict[str, list[dict[str, Any]]] | None = None,
+        now: str | None = None,
     ) -> list[Row]:
-        """The rows the query returns over these documents (and lookup indices, by name)."""
+        """The rows the query returns over these documents (and lookup indices, by name); NOW() is `now`
+        (ISO time), else the latest `@timestamp` of the documents (Kibana running the rule then)."""
         assert not self.errors, f"ES|QL syntax errors:\n{self.text}"
+        times = [document["@timestamp"] for document in documents if document.get("@timestamp")]
+        _NOW.set(now or max(times, key=parse_time, default=None))
         rows: list[Row] = [dict(document) for document in documents]
         for kind, data in self.commands:
             if kind == "from":
@@ -402,6 +413,8 @@ def _function(node: Any) -> Expr:
         return lambda row: _concat([argument(row) for argument in compiled])
     if name == "SUBSTRING":
         return lambda row: _substring(*(argument(row) for argument in compiled))
+    if name == "NOW":
+        return lambda row: _NOW.get()
     raise EsqlUnsupported(f"function {name}")
 
 

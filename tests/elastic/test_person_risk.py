@@ -89,8 +89,12 @@ def alert(pack: RulePack, rule: PackRule, entity: str, days_ago: float = 1, **ex
 def test_the_triage_rule_is_an_esql_rule_over_the_alerts_with_suppression(kibana_rules: list[dict]) -> None:
     rule = next(rule for rule in kibana_rules if rule["rule_id"] == PERSON_RULE_ID)
     settings = load_settings().person_risk
-    window = load_triage_policy().window
-    assert (rule["type"], rule["from"], rule["interval"]) == ("esql", f"now-{window}", settings.interval)
+    policy = load_triage_policy()
+    assert (rule["type"], rule["interval"]) == ("esql", settings.interval)
+    # The window, the new-hire period a hiring-stage alert counts through, and the year the hiring
+    # correlations look back.
+    days = policy.window_length.days + policy.hiring_alerts_days_after_start + 365
+    assert rule["from"] == f"now-{days}d"
     assert rule["query"].startswith(f"from {settings.alerts_index}\n")
     assert f"| lookup join {settings.identities_index} on ghosthire.identifier" in rule["query"]
     assert rule["alert_suppression"]["group_by"] == ["ghosthire.person"]
@@ -119,6 +123,24 @@ def test_one_person_across_identifiers_reaches_the_queue(
     assert sorted(row["ghosthire.identifiers"]) == ["jsmith", "jsmith-acme", "lt-jsmith-0142"]
     expected = sum(rule.meta.risk.score for rule in (host, okta, exfil))  # type: ignore[union-attr]
     assert row["ghosthire.risk_score"] == expected
+
+
+def test_alerts_count_in_the_window_and_hiring_alerts_through_the_new_hire_period(
+    pack: RulePack, triage: EsqlQuery, lookup: list[dict[str, Any]]
+) -> None:
+    """Alerts raised before the window do not count, except a hiring-stage alert about a person who
+    started within the new-hire period (newbie, 20 days ago; akim started years ago)."""
+    host = pick(pack, Guidance.REMOTE_ACCESS, RiskEntity.HOST)
+    okta = pick(pack, Guidance.MULTI_LOGIN, RiskEntity.USER)
+    exfil = pick(pack, Guidance.EXFILTRATION, RiskEntity.USER)
+    hiring = pick(pack, Guidance.HIRING, RiskEntity.USER)
+    window = load_triage_policy().window_length.days
+    for person, user in (("newbie", "new.hire@acme-corp.com"), ("akim", "alex.kim@acme-corp.com")):
+        old = [alert(pack, rule, user, days_ago=window + 10) for rule in (host, okta, exfil, hiring)]
+        recent = [alert(pack, rule, user, days_ago=1) for rule in (okta, exfil)]
+        rows = triage.run([*old, *recent], {"ghosthire-identities": lookup}, now=NOW.isoformat())
+        areas = {row["ghosthire.person"]: row["ghosthire.guidance_areas"] for row in rows}
+        assert areas == ({person: 3} if person == "newbie" else {}), person
 
 
 def test_unresolved_entities_stay_themselves_and_closed_alerts_do_not_count(
