@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from functools import cached_property
+from typing import Protocol
 
 from sigma.correlations import SigmaCorrelationConditionOperator, SigmaCorrelationRule, SigmaCorrelationType
 
@@ -158,21 +159,37 @@ class Partition:
     unbounded_fields: frozenset[str] | None
 
 
-def build_plan(pack: RulePack, *, in_place: bool = False) -> HuntPlan:
+class KeptQueries(Protocol):
+    """Local queries (or the reasons rules cannot run) kept from earlier plans (ghosthire.hunt.plan_cache)."""
+
+    def get(self, rule: PackRule) -> LocalQuery | str | None: ...
+
+    def put(self, rule: PackRule, compiled: LocalQuery | str) -> None: ...
+
+
+def build_plan(pack: RulePack, *, in_place: bool = False, kept: KeptQueries | None = None) -> HuntPlan:
     """Compile the pack for the local target; rules the engine cannot run are listed with the reason.
-    `in_place`: the pack was loaded for this plan alone (see compile_target)."""
+    `in_place`: the pack was loaded for this plan alone (see compile_target); `kept`: the rules compiled
+    before, which are not compiled again, and where the others' queries are kept."""
+    singles = [rule for rule in pack.rules if not rule.is_correlation]
+    compiled: dict[str, LocalQuery | str] = {}
+    for rule in singles:
+        if kept is not None and (found := kept.get(rule)) is not None:
+            compiled[rule.id] = found
     target = next(target for target in load_targets() if target.id == "local")
-    output = compile_target(pack, target, in_place=in_place)
+    fresh = [rule for rule in singles if rule.id not in compiled]
+    output = compile_target(pack.only(fresh), target, in_place=in_place)
+    for result in output.compiled:
+        compiled[result.rule.id] = result.queries[0] if result.ok else result.skipped or "cannot be compiled"
+        if kept is not None:
+            kept.put(result.rule, compiled[result.rule.id])
     plan = HuntPlan([], [], unreadable=list(pack.skipped))
     by_id: dict[str, Detection] = {}
-    for compiled in output.compiled:
-        rule = compiled.rule
-        if isinstance(rule.rule, SigmaCorrelationRule):
+    for rule in singles:
+        query = compiled[rule.id]
+        if isinstance(query, str):
+            plan.skipped[rule.name] = query
             continue
-        if not compiled.ok:
-            plan.skipped[rule.name] = compiled.skipped or "cannot be compiled"
-            continue
-        query = compiled.queries[0]
         source_by_id(query.table)
         # pySigma clears `_output` on rules a correlation references, unless it says `generate: true`.
         detection = Detection(rule, query, alerts=bool(rule.rule._output))

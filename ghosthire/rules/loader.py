@@ -31,6 +31,8 @@ from sigma import exceptions
 AnyRule = SigmaRule | SigmaCorrelationRule
 # Where a parsed rule or filter came from: its file, the file's text and its YAML documents.
 Origin = tuple[Path, str, list[RuleDocument]]
+# A rule file's rules and filters, as pySigma parsed them, and its YAML documents.
+ParsedFile = tuple[list[AnyRule | SigmaFilter], list[RuleDocument]]
 RULE_SUFFIXES = (".yml", ".yaml")
 
 
@@ -115,6 +117,10 @@ class RulePack:
         visit(pack_rule)
         return ordered
 
+    def only(self, rules: list[PackRule]) -> RulePack:
+        """A pack of some of its rules, as they are (the rules they reference are not added)."""
+        return RulePack(rules, SigmaCollection([r.rule for r in rules], resolve_references=False), self.root)
+
     def subset(self, names: Iterable[str]) -> RulePack:
         """A pack holding the named rules and everything they depend on."""
         wanted: list[PackRule] = []
@@ -132,11 +138,18 @@ def rule_files(root: Path) -> list[Path]:
 
 
 def load_pack(
-    root: Path, *, require_metadata: bool = True, strict: bool = True, files: list[Path] | None = None
+    root: Path,
+    *,
+    require_metadata: bool = True,
+    strict: bool = True,
+    files: list[Path] | None = None,
+    parse: Callable[[Path, str], ParsedFile] | None = None,
 ) -> RulePack:
     """Parse every rule file under `root` (or the given `files`). A broken rule raises ContentError naming its file and line;
     with `strict=False` it is left out instead, listed in the pack's `skipped`, and the rest load (when
-    none is left, the first broken one is raised)."""
+    none is left, the first broken one is raised). `parse`: how a file's text is parsed (parse_file, or
+    a cache of its results)."""
+    parse = parse or parse_file
     skipped: list[ContentError] = []
 
     def skip(error: ContentError) -> None:
@@ -153,7 +166,7 @@ def load_pack(
     for path in files:
         try:
             text = _read(path)
-            items, documents = _parse(path, text)
+            items, documents = parse(path, text)
         except ContentError as error:
             skip(error)
             continue
@@ -200,7 +213,8 @@ def _read(path: Path) -> str:
         raise ContentError(path, f"not UTF-8 text (byte {column} of the line)", line) from None
 
 
-def _parse(path: Path, text: str) -> tuple[list[AnyRule | SigmaFilter], list[RuleDocument]]:
+def parse_file(path: Path, text: str) -> ParsedFile:
+    """A rule file's rules and filters (conditions parsed), or ContentError with the file and line."""
     try:
         documents = load_documents(path, text)
     except yaml.YAMLError as error:

@@ -1,4 +1,5 @@
-"""Hunt plans cached by content: the same rules hunted again give the same plan, a changed rule a new one."""
+"""Hunt plans cached by content: the same rules hunted again give the same plan, a changed rule a new one,
+in which only the changed rule file is parsed and compiled again."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from ghosthire.hunt import hunt_events
+from ghosthire.hunt import hunt_events, plan, plan_cache
 from ghosthire.hunt.plan_cache import CACHE_ENV, cached_plan
+from ghosthire.rules import loader
 from ghosthire.rules.selection import RuleSelection
 
 RULE = """\
@@ -58,6 +60,39 @@ def test_a_cached_plan_hunts_as_a_fresh_one_and_a_changed_rule_is_compiled_again
     changed = _plan(rules)
     assert [hit.line for hit in hunt_events(changed, EVENTS, source="okta").result.hits] == [2]
     assert len(list((tmp_path / "cache").glob("*.pickle"))) == 2
+
+
+def test_a_rule_added_to_a_directory_is_the_only_one_parsed_and_compiled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "start.yml").write_text(RULE.replace("EVENT", "user.session.start"), encoding="utf-8")
+    _plan(rules)
+    parsed: list[str] = []
+    compiled: list[str] = []
+
+    def parse(path: Path, text: str) -> loader.ParsedFile:
+        parsed.append(path.name)
+        return loader.parse_file(path, text)
+
+    def compile_target(pack, target, **options):  # type: ignore[no-untyped-def]
+        compiled.extend(rule.name for rule in pack.rules)
+        return original_compile(pack, target, **options)
+
+    original_compile = plan.compile_target
+    monkeypatch.setattr(plan_cache, "parse_file", parse)
+    monkeypatch.setattr(plan, "compile_target", compile_target)
+    added = RULE.replace("EVENT", "user.session.end").replace("cache_test", "cache_test_end")
+    (rules / "end.yml").write_text(added.replace("000000000001", "000000000002"), encoding="utf-8")
+    both = _plan(rules)
+    assert (parsed, compiled) == (["end.yml"], ["cache_test_end"])
+    hits = hunt_events(both, EVENTS, source="okta").result.hits
+    assert sorted((hit.detection.rule.name, hit.line) for hit in hits) == [
+        ("cache_test", 1),
+        ("cache_test_end", 2),
+    ]
 
 
 def test_the_cache_can_be_turned_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
