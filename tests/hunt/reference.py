@@ -23,6 +23,7 @@ from sigma.backends.sqlite.runtime import execute_plan
 from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule
 from sigma.processing.pipeline import ProcessingPipeline
+from sigma.rule import SigmaDetection, SigmaDetectionItem
 
 from ghosthire.compile.targets import load_targets
 from ghosthire.hunt.engine import EID_FILE_FACTOR, EngineResult, HuntEngine
@@ -141,6 +142,26 @@ def _collection(*rules: PackRule) -> SigmaCollection:
     collection = SigmaCollection([*parsed, *filters], resolve_references=False)
     collection.resolve_rule_references()
     return collection
+
+
+def filter_fields(rule: PackRule) -> set[str]:
+    """The fields the pack's filters read (a filter is a `not` over the rules it names)."""
+    return {
+        item.field
+        for path in _filter_files(_root((rule,)))
+        for sigma_filter in _parse(path).filters
+        for detection in sigma_filter.filter.detections.values()
+        for item in detection_items(detection)
+        if item.field
+    }
+
+
+def detection_items(detection: SigmaDetection) -> list[SigmaDetectionItem]:
+    """The items of a detection, those of nested detections included."""
+    found: list[SigmaDetectionItem] = []
+    for item in detection.detection_items:
+        found += detection_items(item) if isinstance(item, SigmaDetection) else [item]
+    return found
 
 
 @cache
