@@ -12,15 +12,16 @@ import csv
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 
 from ghosthire.content import lookup_path
 from ghosthire.errors import ContentError
 from ghosthire.identities import Person
+from ghosthire.model.hiring import NEW_HIRE_DAYS as NEW_HIRE_DAYS  # the policy's window, defined there
+from ghosthire.model.hiring import days_since_start, within_new_hire_window
 from ghosthire.model.levels import Level, raised
 
-NEW_HIRE_DAYS = 90
 NEW_HIRE_SCORE_FACTOR = 1.5
 NEW_HIRES_FILE = "ghosthire_new_hires.csv"
 NEW_HIRES_COLUMNS = ("user", "start_date", "expected_country")
@@ -106,8 +107,6 @@ def escalation_for(hires: dict[str, NewHire], entity: str | None, when: datetime
 
 def escalation_since(hire: NewHire, when: datetime) -> Escalation | None:
     """The escalation for a signal at `when` about someone who started on `hire.start_date`, if recent."""
-    started = datetime.combine(hire.start_date, datetime.min.time(), UTC)
-    elapsed = when - started
-    if timedelta(0) <= elapsed <= timedelta(days=NEW_HIRE_DAYS):
-        return Escalation(hire, elapsed.days)
+    if within_new_hire_window(hire.start_date, when):
+        return Escalation(hire, days_since_start(hire.start_date, when))
     return None

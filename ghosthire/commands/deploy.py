@@ -37,6 +37,7 @@ from ghosthire.deploy.splunk import (
 )
 from ghosthire.deploy.splunk_choices import SiteChoices, apply_choices, parse_index_options
 from ghosthire.deploy.splunk_package import load_package
+from ghosthire.identities.lookups import LookupProblem
 
 F = TypeVar("F", bound=Callable[..., Any])
 _existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -187,8 +188,9 @@ def install_elastic_command(
     indices = []
     if found is not None and elasticsearch is not None:
         index, lookup = found
-        indices += [index, countries_index(countries_name)]
-        for problem in lookup.problems:
+        watch_problems: list[LookupProblem] = []
+        indices += [index, countries_index(countries_name, lookups, watch_problems)]
+        for problem in [*lookup.problems, *watch_problems]:
             stderr.print(problem)
         for identifier, persons in lookup.conflicts.items():
             stderr.print(

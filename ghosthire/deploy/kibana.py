@@ -51,6 +51,7 @@ from ghosthire.deploy.report import (
 from ghosthire.deploy.retry import RetryPolicy
 from ghosthire.elastic.persons import IdentityLookup
 from ghosthire.errors import ContentError
+from ghosthire.identities.lookups import LookupProblem, load_watched_countries
 
 __all__ = [
     "KibanaClient",
@@ -433,8 +434,10 @@ def identities_index(lookups: Path, name: str) -> tuple[LookupIndex, IdentityLoo
     return LookupIndex(name, LOOKUP_MAPPING, documents), lookup
 
 
-def countries_index(name: str) -> LookupIndex:
-    """The lookup index the identity-checked rules join an event's country to (name or code -> alpha-2)."""
+def countries_index(name: str, lookups: Path, problems: list[LookupProblem]) -> LookupIndex:
+    """The lookup index the identity-checked rules join an event's country to (name or code -> alpha-2,
+    and whether the folder's watch list holds it)."""
     from ghosthire.elastic.identity_checks import COUNTRIES_MAPPING, country_documents
 
-    return LookupIndex(name, COUNTRIES_MAPPING, country_documents())
+    watched = load_watched_countries(lookups, problems)
+    return LookupIndex(name, COUNTRIES_MAPPING, country_documents(watched))

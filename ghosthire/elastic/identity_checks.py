@@ -16,8 +16,8 @@ from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 
 from ghosthire.elastic.ecs import ecs_field_name
 from ghosthire.identities.countries import country_names
+from ghosthire.model.hiring import NEW_HIRE_DAYS
 from ghosthire.rules.metadata import IdentityCheck, IdentityComparison
-from ghosthire.tuning import NEW_HIRE_DAYS
 
 if TYPE_CHECKING:
     from ghosthire.compile.targets import Target
@@ -25,14 +25,21 @@ if TYPE_CHECKING:
 
 # The columns the identities lookup index adds (ghosthire.elastic.persons.LOOKUP_MAPPING).
 WORK_COUNTRY, START_DATE, END_DATE = "ghosthire.work_country", "ghosthire.start_date", "ghosthire.end_date"
-# The countries lookup index: a lower-cased country name or code (the join key) and its alpha-2 code.
+# The countries lookup index: a lower-cased country name or code (the join key), its alpha-2 code, and
+# whether the company's watch list (ghosthire_watch_countries.csv) holds it.
 COUNTRY, COUNTRY_CODE = "ghosthire.country", "ghosthire.country_code"
+COUNTRY_WATCHED = "ghosthire.country_watched"
 COUNTRIES_MAPPING: dict[str, Any] = {
     "properties": {
-        "ghosthire": {"properties": {"country": {"type": "keyword"}, "country_code": {"type": "keyword"}}}
+        "ghosthire": {
+            "properties": {
+                "country": {"type": "keyword"},
+                "country_code": {"type": "keyword"},
+                "country_watched": {"type": "boolean"},
+            }
+        }
     }
 }
-DAY_SECONDS = 86400
 
 
 class IdentityCheckSettings(BaseModel):
@@ -42,11 +49,11 @@ class IdentityCheckSettings(BaseModel):
     countries_index: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
 
 
-def country_documents() -> dict[str, dict[str, Any]]:
+def country_documents(watched: frozenset[str] = frozenset()) -> dict[str, dict[str, Any]]:
     """The countries lookup index's documents, keyed by their join value: every name and code the
-    country table knows, lower-cased as the query lowers the event's value."""
+    country table knows, lower-cased as the query lowers the event's value, flagged when watched."""
     return {
-        name: {"ghosthire": {"country": name, "country_code": code}}
+        name: {"ghosthire": {"country": name, "country_code": code, "country_watched": code in watched}}
         for name, code in sorted(country_names().items())
     }
 
@@ -72,7 +79,7 @@ def identity_stage(pack_rule: PackRule, query: str, target: Target) -> str:
             f"| eval {COUNTRY} = TO_LOWER({_ecs_field(check.event_field, logsource)})",
             f"| lookup join {settings.identity_checks.countries_index} on {COUNTRY}",
         ]
-    conditions = [*_new_hire(check), _comparison(check)]
+    conditions = [_comparison(check), *_scope(check)]
     return "\n".join([*lines, f"| where {' and '.join(conditions)}"])
 
 
@@ -83,15 +90,21 @@ def _ecs_field(field: str, logsource: Any) -> str:
     return name
 
 
-def _since_start() -> str:
-    return f'DATE_DIFF("seconds", {START_DATE}, @timestamp)'
+def _new_hire_window(days: int) -> str:
+    """As ghosthire.model.hiring: from the start day (UTC) through `days` days after it."""
+    return (
+        f'DATE_DIFF("seconds", {START_DATE}, @timestamp) >= 0 '
+        f'and DATE_DIFF("days", {START_DATE}, @timestamp) <= {days}'
+    )
 
 
-def _new_hire(check: IdentityCheck) -> list[str]:
-    """As ghosthire.identities.checks: within NEW_HIRE_DAYS of the start day's midnight (UTC)."""
+def _scope(check: IdentityCheck) -> list[str]:
+    """new_hires_only: the new-hire window, except for a watched country (ghosthire.identities.checks)."""
     if not check.new_hires_only:
         return []
-    return [f"{_since_start()} >= 0", f"{_since_start()} <= {NEW_HIRE_DAYS * DAY_SECONDS}"]
+    if check.compare is IdentityComparison.COUNTRY_DIFFERS_FROM_WORK_COUNTRY:
+        return [f"({COUNTRY_WATCHED} == true or {_new_hire_window(NEW_HIRE_DAYS)})"]
+    return [f"({_new_hire_window(NEW_HIRE_DAYS)})"]
 
 
 def _comparison(check: IdentityCheck) -> str:
@@ -100,7 +113,6 @@ def _comparison(check: IdentityCheck) -> str:
             # The end date is the last working day: from the next day on (UTC) is after it.
             return f'DATE_DIFF("days", {END_DATE}, @timestamp) >= 1'
         case IdentityComparison.WITHIN_DAYS_OF_START:
-            # From the start day (UTC) through `days` days after it.
-            return f'{_since_start()} >= 0 and DATE_DIFF("days", {START_DATE}, @timestamp) <= {check.days}'
+            return _new_hire_window(check.days or NEW_HIRE_DAYS)
         case IdentityComparison.COUNTRY_DIFFERS_FROM_WORK_COUNTRY:
             return f"{COUNTRY_CODE} != {WORK_COUNTRY}"

@@ -30,6 +30,6 @@ def identity_check(directory: Directory) -> Callable[[Hit], bool]:
         values = dict(zip(hit.detection.later_fields, hit.values, strict=True))
         person = directory.resolve(EntityKind.USER, values[check.entity_field])
         value = values[check.event_field] if check.event_field else None
-        return identity_check_holds(check, person, value, to_time(hit.ts))
+        return identity_check_holds(check, person, value, to_time(hit.ts), directory.watched_countries)
 
     return stands

@@ -25,6 +25,7 @@ from ghosthire.identities.lookups import (
     AssetRow,
     IdentityRow,
     LookupProblem,
+    load_watched_countries,
     read_assets,
     read_identities,
 )
@@ -107,6 +108,8 @@ class Directory:
     persons: dict[str, Person] = field(default_factory=dict)
     problems: list[LookupProblem] = field(default_factory=list)
     company_domains: frozenset[str] = frozenset()
+    # ISO alpha-2 codes of ghosthire_watch_countries.csv (ghosthire.identities.checks)
+    watched_countries: frozenset[str] = frozenset()
     _identifiers: _Index = field(default_factory=lambda: _Index("identifier"))
     _hosts: _Index = field(default_factory=lambda: _Index("host"))
     _devices: _Index = field(default_factory=lambda: _Index("device"))
@@ -123,7 +126,9 @@ class Directory:
         problems: list[LookupProblem] = []
         identities = read_identities(lookups_dir / IDENTITIES_FILE, problems)
         assets = read_assets(lookups_dir / ASSETS_FILE, problems)
-        return cls.from_rows(identities, assets, problems, lookups_dir)
+        directory = cls.from_rows(identities, assets, problems, lookups_dir)
+        directory.watched_countries = load_watched_countries(lookups_dir, directory.problems)
+        return directory
 
     @classmethod
     def in_use(cls) -> Directory:

@@ -11,8 +11,12 @@ from pathlib import Path
 from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ghosthire.identities.countries import country_code
+
 IDENTITIES_FILE = "ghosthire_identities.csv"
 ASSETS_FILE = "ghosthire_assets.csv"
+# Countries whose sign-ins break a person's work_country at any tenure (the country comparisons' watch list).
+WATCH_COUNTRIES_FILE = "ghosthire_watch_countries.csv"
 # ES identity columns, then ghosthire's: where the person is supposed to work, and their IANA time zone.
 IDENTITY_COLUMNS = (
     "identity",
@@ -121,6 +125,28 @@ def read_identities(path: Path, problems: list[LookupProblem]) -> list[IdentityR
 
 def read_assets(path: Path, problems: list[LookupProblem]) -> list[AssetRow]:
     return list(_rows(path, "owner", _asset_row, problems))
+
+
+def load_watched_countries(lookups_dir: Path, problems: list[LookupProblem]) -> frozenset[str]:
+    """The folder's watch list; a company folder without one keeps the pack's, as with the other lists."""
+    from ghosthire.content import shipped_lookups_dir
+
+    path = lookups_dir / WATCH_COUNTRIES_FILE
+    return read_watched_countries(
+        path if path.is_file() else shipped_lookups_dir() / WATCH_COUNTRIES_FILE, problems
+    )
+
+
+def read_watched_countries(path: Path, problems: list[LookupProblem]) -> frozenset[str]:
+    """The watch list's countries (`country`: ISO 3166 alpha-2 codes, as Splunk compares them)."""
+    return frozenset(_rows(path, "country", _watched_country, problems))
+
+
+def _watched_country(_line: int, cells: dict[str, str]) -> str:
+    value = cells["country"]
+    if len(value) != 2 or country_code(value) is None:
+        raise RowError(f"{value!r} is not an ISO 3166 alpha-2 country code (KP, not North Korea)")
+    return value.upper()
 
 
 Row = TypeVar("Row")

@@ -48,7 +48,7 @@ class IdentityComparison(StrEnum):
 
     COUNTRY_DIFFERS_FROM_WORK_COUNTRY = "country_differs_from_work_country"
     AFTER_END_DATE = "after_end_date"
-    # The event falls within `days` of the person's startDate (a recent hire).
+    # The event falls in the person's new-hire window of `days` days (ghosthire.model.hiring).
     WITHIN_DAYS_OF_START = "within_days_of_start"
 
 
@@ -61,8 +61,9 @@ class IdentityCheck(BaseModel):
     entity_field: Annotated[str, Field(min_length=1)]
     compare: IdentityComparison
     event_field: Annotated[str, Field(min_length=1)] | None = None
-    # Only while the person is a new hire (startDate within ghosthire.tuning.NEW_HIRE_DAYS before the
-    # event): for comparisons that long-standing staff break every day (travel abroad).
+    # Only in the person's new-hire window (ghosthire.model.hiring, NEW_HIRE_DAYS): for comparisons that
+    # long-standing staff break every day (travel abroad). A country on the watch list is compared at any
+    # tenure (ghosthire.identities.checks).
     new_hires_only: bool = False
     days: Annotated[int, Field(ge=1, le=365)] | None = None
 

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 from sigma.exceptions import SigmaError, SigmaFeatureNotSupportedByBackendError
 
 from ghosthire.identities.countries import country_names
+from ghosthire.model.hiring import NEW_HIRE_DAYS
 from ghosthire.rules.metadata import IdentityCheck, IdentityComparison
-from ghosthire.tuning import NEW_HIRE_DAYS
 
 if TYPE_CHECKING:
     from ghosthire.compile.targets import Target
@@ -56,25 +56,17 @@ def _comparison(check: IdentityCheck, user: str, country: str | None) -> list[st
         "| lookup ghosthire_identity_keys kind AS gh_kind key AS gh_key "
         "OUTPUT work_country AS gh_work_country start_date AS gh_start_date end_date AS gh_end_date",
     ]
-    if check.new_hires_only:  # as ghosthire.identities.checks: within NEW_HIRE_DAYS of startDate (UTC)
-        resolve += [
-            '| eval gh_started=strptime(gh_start_date . " 00:00:00 +0000", "%Y-%m-%d %H:%M:%S %z")',
-            f"| where NOT isnull(gh_started) AND _time >= gh_started AND _time <= gh_started + {NEW_HIRE_DAYS * 86400}",
-        ]
+    scope = _new_hire_window(NEW_HIRE_DAYS) if check.new_hires_only else None
     match check.compare:
         case IdentityComparison.AFTER_END_DATE:
             # The end date is the last working day: from the next day on (UTC) is after it.
             test = [
                 '| where NOT isnull(gh_end_date) AND gh_end_date!="" AND '
                 '_time >= strptime(gh_end_date . " 00:00:00 +0000", "%Y-%m-%d %H:%M:%S %z") + 86400'
+                + (f" AND {scope}" if scope else "")
             ]
         case IdentityComparison.WITHIN_DAYS_OF_START:
-            # From the start day (UTC) through `days` days after it.
-            start = 'strptime(gh_start_date . " 00:00:00 +0000", "%Y-%m-%d %H:%M:%S %z")'
-            test = [
-                '| where NOT isnull(gh_start_date) AND gh_start_date!="" AND '
-                f"_time >= {start} AND _time < {start} + {((check.days or 0) + 1) * 86400}"
-            ]
+            test = [f"| where {_new_hire_window(check.days or NEW_HIRE_DAYS)}"]
         case IdentityComparison.COUNTRY_DIFFERS_FROM_WORK_COUNTRY:
             test = [
                 f"| eval gh_country=lower('{country}'), gh_work_country=lower(gh_work_country)",
@@ -82,9 +74,23 @@ def _comparison(check: IdentityCheck, user: str, country: str | None) -> list[st
                 "| lookup ghosthire_countries name AS gh_work_country OUTPUT alpha_2 AS gh_work_code",
                 "| where NOT isnull(gh_event_code) AND NOT isnull(gh_work_code) AND gh_event_code!=gh_work_code",
             ]
+            if scope:  # a watched country is compared at any tenure
+                test += [
+                    "| lookup ghosthire_watch_countries country AS gh_event_code OUTPUT country AS gh_watched",
+                    f"| where NOT isnull(gh_watched) OR {scope}",
+                ]
     return [
         *resolve,
         *test,
-        "| fields - gh_kind gh_key gh_work_country gh_start_date gh_started gh_end_date gh_country gh_event_code "
-        "gh_work_code",
+        "| fields - gh_kind gh_key gh_work_country gh_start_date gh_end_date gh_country gh_event_code "
+        "gh_work_code gh_watched",
     ]
+
+
+def _new_hire_window(days: int) -> str:
+    """As ghosthire.model.hiring: from the start day (UTC) through `days` days after it."""
+    start = 'strptime(gh_start_date . " 00:00:00 +0000", "%Y-%m-%d %H:%M:%S %z")'
+    return (
+        f'(NOT isnull(gh_start_date) AND gh_start_date!="" AND _time >= {start} '
+        f"AND _time < {start} + {(days + 1) * 86400})"
+    )

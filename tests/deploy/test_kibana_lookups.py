@@ -223,7 +223,7 @@ def test_the_identity_checked_rules_indices_hold_alpha_2_countries(
 ) -> None:
     """An event's country (a name as Okta writes it, a code as Entra does) and the person's work_country
     (written as a name here) meet as ISO alpha-2 codes in the two lookup indices."""
-    countries = countries_index("ghosthire-countries")
+    countries = countries_index("ghosthire-countries", lookups, [])
     install_kibana(
         kibana_client,
         RULES,
@@ -238,5 +238,8 @@ def test_the_identity_checked_rules_indices_hold_alpha_2_countries(
     }
     assert codes["united states"] == codes["us"] == codes["usa"] == "US"
     assert codes["korea, democratic people's republic of"] == codes["kp"] == "KP"
+    watched = elasticsearch.indices[countries.name].visible
+    assert watched["north korea"]["ghosthire"]["country_watched"] is True  # the shipped watch list
+    assert watched["france"]["ghosthire"]["country_watched"] is False
     persons = elasticsearch.indices[INDEX].visible
     assert persons["alex.kim@acme-corp.com"]["ghosthire"]["work_country"] == "US"

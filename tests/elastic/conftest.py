@@ -17,6 +17,7 @@ from ghosthire.elastic.exceptions import run_time_filters
 from ghosthire.elastic.identity_checks import country_documents
 from ghosthire.elastic.kibana import load_settings
 from ghosthire.elastic.persons import identity_documents
+from ghosthire.identities.lookups import load_watched_countries
 from ghosthire.model.sources import source_by_id
 from ghosthire.rules import PackRule, RulePack
 from ghosthire.rules.cases import RuleCases
@@ -103,7 +104,9 @@ def esql_lookups() -> dict[str, list[dict[str, Any]]]:
     settings = load_settings()
     return {
         settings.person_risk.identities_index: identity_documents(splunk_app_dir() / "lookups").documents,
-        settings.identity_checks.countries_index: list(country_documents().values()),
+        settings.identity_checks.countries_index: list(
+            country_documents(load_watched_countries(splunk_app_dir() / "lookups", [])).values()
+        ),
     }
 
 

@@ -260,3 +260,18 @@ def test_the_shipped_examples_load_cleanly_and_join_the_example_worker() -> None
 )
 def test_an_unresolved_entity_is_counted_in_one_form(kind: str, value: str, key: str) -> None:
     assert entity_key(kind, value) == key
+
+
+def test_the_watch_list_is_the_company_folders_else_the_packs_and_bad_rows_are_reported(
+    tmp_path: Path,
+) -> None:
+    assert Directory.load(tmp_path).watched_countries == {"KP", "CN", "RU", "LA"}  # the pack's list
+    (tmp_path / "ghosthire_watch_countries.csv").write_text(
+        "country,note\nkp,\nNorth Korea,a name\nIR,\n", encoding="utf-8"
+    )
+    directory = Directory.load(tmp_path)
+    assert directory.watched_countries == {"KP", "IR"}
+    assert [str(problem) for problem in directory.problems] == [
+        f"{tmp_path / 'ghosthire_watch_countries.csv'}:3: row skipped: 'North Korea' is not an ISO 3166 "
+        "alpha-2 country code (KP, not North Korea)"
+    ]

@@ -48,7 +48,8 @@ def test_the_macro_reads_the_lookup_definition_and_the_tuning_window(app_files: 
     )
     # start_date is a UTC calendar day, as in tuning.escalation_for (not the search head's time zone)
     assert '" 00:00:00 +0000", "%Y-%m-%d %H:%M:%S %z")' in definition
-    assert f"new_hire_seconds <= {NEW_HIRE_DAYS * 86400}," in definition
+    # the new-hire window of ghosthire.model.hiring: the start day through the NEW_HIRE_DAYS days after it
+    assert f"new_hire_seconds < {(NEW_HIRE_DAYS + 1) * 86400}," in definition
     assert "score=if(new_hire=1, new_hire_score, score)" in definition
     assert "level=if(new_hire=1, new_hire_level, level)" in definition
     entity = macros(app_files)["ghosthire_entity"]
