@@ -84,39 +84,40 @@ def _kind(node: yaml.Node) -> str:
 
 
 def _check(path: Path, root: yaml.Node) -> dict[KeyPath, int]:
-    """Depth, expanded size, recursion and duplicate keys of one document, without recursion
-    (a node reached through several aliases is measured once: its expanded size is remembered)."""
-    sizes: dict[int, int] = {}
-    depths: dict[int, int] = {}
+    """Depth, expanded size, recursion and duplicate keys of one document. A node reached through several
+    aliases is measured once: its expanded size and height are remembered. The recursion is bounded:
+    nothing deeper than MAX_DEPTH is entered."""
+    measured: dict[int, tuple[int, int]] = {}
     key_lines: dict[KeyPath, int] = {}
     open_nodes: set[int] = set()
-    stack: list[tuple[yaml.Node, KeyPath, bool]] = [(root, (), False)]
-    while stack:
-        node, key_path, children_done = stack.pop()
+
+    def measure(node: yaml.Node, key_path: KeyPath, depth: int) -> tuple[int, int]:
+        """(expanded size, height) of a node at `depth`."""
         where = node.start_mark.line + 1
-        if children_done:
-            open_nodes.discard(id(node))
-            children = _children(node, key_path)
-            sizes[id(node)] = 1 + sum(sizes[id(child)] for child, _ in children)
-            depths[id(node)] = 1 + max((depths[id(child)] for child, _ in children), default=0)
-            if depths[id(node)] > MAX_DEPTH:
+        known = measured.get(id(node))
+        if known is None:
+            if id(node) in open_nodes:
+                raise ContentError(path, "a YAML alias refers to the node that contains it", where)
+            if depth > MAX_DEPTH:
                 raise ContentError(path, f"YAML nested deeper than {MAX_DEPTH} levels", where)
-            if sizes[id(node)] > MAX_NODES:
+            open_nodes.add(id(node))
+            if isinstance(node, yaml.MappingNode):
+                _check_keys(path, node, key_path, key_lines)
+            size, height = 1, 1
+            for child, child_path in _children(node, key_path):
+                child_size, child_height = measure(child, child_path, depth + 1)
+                size, height = size + child_size, max(height, child_height + 1)
+            open_nodes.discard(id(node))
+            if size > MAX_NODES:
                 raise ContentError(
                     path, f"YAML expands (through aliases) to over {MAX_NODES:,} values", where
                 )
-            continue
-        if id(node) in sizes:
-            continue
-        if id(node) in open_nodes:
-            raise ContentError(path, "a YAML alias refers to the node that contains it", where)
-        if len(open_nodes) > MAX_DEPTH:
+            known = measured[id(node)] = (size, height)
+        if depth + known[1] - 1 > MAX_DEPTH:
             raise ContentError(path, f"YAML nested deeper than {MAX_DEPTH} levels", where)
-        open_nodes.add(id(node))
-        if isinstance(node, yaml.MappingNode):
-            _check_keys(path, node, key_path, key_lines)
-        stack.append((node, key_path, True))
-        stack.extend((child, child_path, False) for child, child_path in reversed(_children(node, key_path)))
+        return known
+
+    measure(root, (), 1)
     return key_lines
 
 
