@@ -18,7 +18,7 @@ and hands back an Arrow stream of outcomes (ghosthire.hunt.engine tallies them b
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from ghosthire.hunt.backend import ELEMENTS_OF, RAW_FIELD, quote_identifier, quote_literal
@@ -477,7 +477,7 @@ class Extraction:
         """The record groups whose records a rule can match."""
         return [group for group in self.groups if _can_match(group, detection)]
 
-    def _match_case(self, detections: list[Detection]) -> str:
+    def _match_case(self, detections: Sequence[Detection]) -> str:
         """The targets of every one of `detections` that matches the record: the rules that bound their source's key,
         in the branch of each group they can match; the others once per source (their fields are in the
         same slots in every group of the source). An empty list when none matches."""

@@ -80,25 +80,25 @@ class Correlation:
         return self.operator == ">=" and self.count == len(self.slots)
 
 
-@dataclass
+@dataclass(frozen=True)
 class HuntPlan:
     """What the engine runs; `skipped`: rules it cannot run, by name, with the reason; `unreadable`:
     rules of the directory that could not be read (RulePack.skipped)."""
 
-    detections: list[Detection]
-    correlations: list[Correlation]
+    detections: tuple[Detection, ...]
+    correlations: tuple[Correlation, ...]
     skipped: dict[str, str] = field(default_factory=dict)
-    unreadable: list[ContentError] = field(default_factory=list)
+    unreadable: tuple[ContentError, ...] = ()
 
     def with_building_blocks(self) -> HuntPlan:
         """The same plan with rules that only feed correlations alerting on their own too."""
-        detections = [replace(detection, alerts=True) for detection in self.detections]
+        detections = tuple(replace(detection, alerts=True) for detection in self.detections)
         replaced = {id(old): new for old, new in zip(self.detections, detections, strict=True)}
-        correlations = [
+        correlations = tuple(
             replace(c, slots=tuple(replace(s, detection=replaced[id(s.detection)]) for s in c.slots))
             for c in self.correlations
-        ]
-        return HuntPlan(detections, correlations, dict(self.skipped), list(self.unreadable))
+        )
+        return HuntPlan(detections, correlations, dict(self.skipped), self.unreadable)
 
     def sources(self) -> list[Source]:
         used = {detection.query.table for detection in self.detections}
@@ -183,26 +183,25 @@ def build_plan(pack: RulePack, *, in_place: bool = False, kept: KeptQueries | No
         compiled[result.rule.id] = result.queries[0] if result.ok else result.skipped or "cannot be compiled"
         if kept is not None:
             kept.put(result.rule, compiled[result.rule.id])
-    plan = HuntPlan([], [], unreadable=list(pack.skipped))
-    by_id: dict[str, Detection] = {}
+    skipped: dict[str, str] = {}
+    detections: dict[str, Detection] = {}
     for rule in singles:
         query = compiled[rule.id]
         if isinstance(query, str):
-            plan.skipped[rule.name] = query
+            skipped[rule.name] = query
             continue
         source_by_id(query.table)
         # pySigma clears `_output` on rules a correlation references, unless it says `generate: true`.
-        detection = Detection(rule, query, alerts=bool(rule.rule._output))
-        by_id[rule.id] = detection
-        plan.detections.append(detection)
+        detections[rule.id] = Detection(rule, query, alerts=bool(rule.rule._output))
+    correlations = []
     for rule in pack.rules:
         if isinstance(rule.rule, SigmaCorrelationRule):
-            correlation = _correlation(rule, by_id)
+            correlation = _correlation(rule, detections)
             if isinstance(correlation, str):
-                plan.skipped[rule.name] = correlation
+                skipped[rule.name] = correlation
             else:
-                plan.correlations.append(correlation)
-    return plan
+                correlations.append(correlation)
+    return HuntPlan(tuple(detections.values()), tuple(correlations), skipped, tuple(pack.skipped))
 
 
 def _correlation(rule: PackRule, detections: dict[str, Detection]) -> Correlation | str:

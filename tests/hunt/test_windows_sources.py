@@ -101,7 +101,7 @@ def test_a_service_reads_only_its_channel(tmp_path: Path) -> None:
 def test_a_category_no_pipeline_maps_is_not_run_with_the_reason(tmp_path: Path) -> None:
     _rule(tmp_path, "    product: windows\n    category: file_access", SELECTION)
     plan = build_plan(load_pack(tmp_path, require_metadata=False))
-    assert plan.detections == []
+    assert plan.detections == ()
     assert "no event condition for logsource product=windows, category=file_access" in plan.skipped["rule"]
 
 
