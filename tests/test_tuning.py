@@ -85,3 +85,64 @@ def test_a_filter_shared_by_several_rules_compiles_for_each(
         text = " ".join(str(query) for query in output[name].queries)
         # the shipped example range, or (Splunk) the lookup it is read from when the search runs
         assert "198" in text or "inputlookup ghosthire_corporate_egress" in text
+
+
+# macOS: an allowed tool is listed in the same lookup column as on Windows, by its executable path suffix
+# or by its code-signing identifier (eslogger's signing_id): (rule, placeholder, listed value).
+MAC_ALLOWED = [
+    ("mac_rmm_tool_execution", "sanctioned_rmm_process", "/AnyDesk.app/Contents/MacOS/AnyDesk"),
+    ("mac_rmm_tool_execution", "sanctioned_rmm_process", "com.philandro.anydesk"),
+    ("mac_consumer_vpn_client_execution", "approved_vpn_process", "com.astrill.astrill"),
+    (
+        "mac_mouse_jiggler_execution",
+        "approved_keep_awake_process",
+        "/Amphetamine.app/Contents/MacOS/Amphetamine",
+    ),
+]
+
+
+@pytest.mark.parametrize(("rule", "placeholder", "value"), MAC_ALLOWED)
+def test_an_allowed_mac_tool_is_excluded_and_the_others_still_alert(
+    pack: RulePack, monkeypatch: pytest.MonkeyPatch, rule: str, placeholder: str, value: str
+) -> None:
+    """A must-fire case whose program the admin lists goes quiet; the others, an unsigned copy of a listed
+    signing identity among them, still alert."""
+    shipped = targets_module.placeholder_values()
+    listed = {**shipped, placeholder: [*shipped[placeholder], value]}
+    monkeypatch.setattr(targets_module, "placeholder_values", lambda: listed)
+    eslogger = source_by_id("macos_eslogger")
+    plan = build_plan(pack.subset([rule]))
+    quiet = 0
+    for case in shipped_cases()[rule].must_fire:
+        allowed = any(
+            str(eslogger.value(event, "Image")).endswith(value) or eslogger.value(event, "SigningId") == value
+            for event in case.events
+        )
+        fired = any(alert.rule.name == rule for alert in hunt_events(plan, case.events).alerts)
+        assert fired is not allowed, f"{rule}: {case.name} (allowed: {allowed})"
+        quiet += allowed
+    assert quiet >= 1, f"no must-fire case of {rule} runs {value}"
+
+
+def test_kibana_excepts_an_allowed_mac_tool_by_signing_id(pack: RulePack, tmp_path) -> None:
+    """On Kibana the filter is an exception list: an `is in list` item on the signing identifier."""
+    from ghosthire.content import splunk_app_dir
+    from ghosthire.deploy.kibana_lists import tuning_objects
+    from ghosthire.elastic.ecs import to_ecs
+    from ghosthire.elastic.exceptions import run_time_filters
+    from tests.elastic.engines import KibanaExceptions
+
+    for lookup in (splunk_app_dir() / "lookups").glob("*.csv"):
+        (tmp_path / lookup.name).write_bytes(lookup.read_bytes())
+    sanctioned = tmp_path / "ghosthire_sanctioned_rmm.csv"
+    sanctioned.write_text(sanctioned.read_text(encoding="utf-8") + "AnyDesk,com.philandro.anydesk,,,\n")
+    exceptions = KibanaExceptions(tuning_objects(run_time_filters(pack), tmp_path))
+    rule = {"exceptions_list": [{"list_id": "ghosthire-sanctioned-rmm-process-macos"}]}
+    pack_rule = pack.get("mac_rmm_tool_execution")
+    source = source_by_id("macos_eslogger")
+    verdicts = {
+        case.name: exceptions.excepted(rule, to_ecs(case.events[0], pack_rule.rule.logsource, source))
+        for case in shipped_cases()["mac_rmm_tool_execution"].must_fire
+    }
+    assert verdicts["AnyDesk started from Applications"] is True
+    assert not all(verdicts.values()), verdicts

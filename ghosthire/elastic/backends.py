@@ -41,6 +41,10 @@ class GhosthireEqlBackend(EqlBackend):
 
     # Building blocks referenced by a correlation still become complete EQL queries (`any where ...`).
     finalize_correlation_subqueries = True
+    # EQL's test of a field's presence (a missing field is null): `|exists` in a negated filter keeps an
+    # event without the field, where a bare comparison would be null and `not null` drop it.
+    field_exists_expression = "{field} != null"
+    field_not_exists_expression = "{field} == null"
 
     def convert_value_str(self, s: SigmaString, state: ConversionState) -> str:
         # The stock escaping puts a backslash before a raw newline, carriage return or tab, which EQL's

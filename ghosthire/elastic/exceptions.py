@@ -189,7 +189,10 @@ def _run_time_filter(document: dict[str, Any]) -> RunTimeFilter | None:
 
 
 def _pairs(mapping: Any) -> list[tuple[str, Any]]:
-    return list(mapping.items()) if isinstance(mapping, dict) else [("", None)]
+    """The compared pairs; `field|exists: true` is left out: an exception never matches a missing field."""
+    if not isinstance(mapping, dict):
+        return [("", None)]
+    return [(key, value) for key, value in mapping.items() if not (key.endswith("|exists") and value is True)]
 
 
 def _item(key: str, value: Any, logsource: SigmaLogSource) -> TuningItem | None:

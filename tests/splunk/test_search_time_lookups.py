@@ -31,6 +31,7 @@ COMPANY_LOOKUPS = {
     "ghosthire_sanctioned_rmm.csv",
     "ghosthire_sanctioned_storage.csv",
     "ghosthire_approved_vpn.csv",
+    "ghosthire_approved_keep_awake.csv",
 }
 
 
