@@ -45,7 +45,8 @@ class Window:
 
     @property
     def end(self) -> datetime | None:
-        return max((last for alert in self.alerts if (last := _last_time(alert))), default=None)
+        """When the window closes: its latest alert's time (an earlier alert's span may go on after it)."""
+        return max((alert.time for alert in self.alerts if alert.time), default=None)
 
 
 @dataclass
