@@ -7,12 +7,15 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable, Iterator
+from itertools import accumulate
 from typing import TYPE_CHECKING
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from ghosthire.hunt.alerts import MAX_EVIDENCE, Alert, new_hire_json, new_hire_note, rule_json
+from ghosthire.hunt.alerts import MAX_EVIDENCE, Alert, MatchedTexts, new_hire_json, new_hire_note, rule_json
 from ghosthire.hunt.wording import summary_of
 
 if TYPE_CHECKING:
@@ -43,8 +46,10 @@ ALERT_SCHEMA = pa.schema(
         ("time", pa.timestamp("us", tz="UTC")),
         ("entity", pa.string()),
         ("person", pa.string()),
+        ("file", pa.string()),
+        ("line", pa.int64()),
         ("locations", pa.list_(pa.string())),
-        ("text", pa.large_string()),
+        ("matched_row", pa.int64()),
         ("grouped", pa.bool_()),
         ("group", pa.string()),
         ("texts", pa.list_(pa.large_string())),
@@ -55,6 +60,9 @@ ALERT_SCHEMA = pa.schema(
         ("new_hire", pa.string()),
     ]
 )
+# "file:line" of each event: a single event's one location, as two columns (the many alerts of a
+# single-event rule would each make a list), or a correlation's list.
+LOCATIONS_SQL = "CASE WHEN grouped THEN locations ELSE [file || ':' || line] END"
 # ISO 8601 in UTC as Python's isoformat writes it: microseconds only when there are some.
 TIME_SQL = (
     "CASE WHEN microsecond(time) % 1000000 = 0 THEN strftime(time, '%Y-%m-%dT%H:%M:%SZ') "
@@ -71,7 +79,7 @@ COMMON_FIELDS = {
     "entity_type": "entity_type",
     "guidance": "guidance",
     "level": "coalesce(level, base_level)",
-    "locations": "locations",
+    "locations": LOCATIONS_SQL,
     "new_hire": "new_hire::JSON",
     "person": "person",
     "risk_score": "coalesce(risk_score, base_risk_score)",
@@ -102,7 +110,7 @@ CSV_FIELDS = {
     "new_hire": "new_hire_note",
     "attack_techniques": "array_to_string(attack_techniques, ' ')",
     "attack_tactics": "array_to_string(attack_tactics, ' ')",
-    "locations": "array_to_string(locations, ' ')",
+    "locations": f"array_to_string({LOCATIONS_SQL}, ' ')",
     "summary": "summary",
 }
 
@@ -116,7 +124,10 @@ def json_lines(findings: Findings) -> Iterator[str]:
     )
     with _alert_rows(findings, csv=False) as rows:
         for batch in rows.select(line).to_arrow_reader(CHUNK_ROWS):
-            yield "".join(batch.column(0).to_pylist())
+            lines = batch.column(0)
+            # Joined by Arrow into one text: no Python string per line.
+            whole = pa.ListArray.from_arrays(pa.array([0, len(lines)], pa.int32()), lines)
+            yield pc.binary_join(whole, "")[0].as_py()
 
 
 def csv_rows(findings: Findings) -> Iterator[list[tuple[object, ...]]]:
@@ -136,21 +147,32 @@ def _alert_rows(findings: Findings, *, csv: bool) -> Iterator[duckdb.DuckDBPyRel
     """The alerts joined with their rules, in the hunt's order; `csv`: with the columns only CSV has."""
     first: dict[int, Alert] = {}  # each rule's first alert, by the rule's index
     index_of: dict[int, int] = {}
+    stores: dict[int, MatchedTexts] = {}  # the stores of matched texts (one per hunt), by id()
     for alert in findings.alerts:
         first.setdefault(index_of.setdefault(id(alert.rule), len(index_of)), alert)
+        if alert.matched:
+            stores.setdefault(id(alert.matched[0]), alert.matched[0])
+    sizes = accumulate((store.table.num_rows for store in stores.values()), initial=0)
+    starts = dict(zip(stores, sizes, strict=False))
     db = duckdb.connect(config={"preserve_insertion_order": True})
     try:
         with contextlib.suppress(duckdb.Error):  # with ICU, times are written in the session's zone
             db.execute("SET TimeZone = 'UTC'")
-        db.register("alerts", _alert_table(findings, index_of, csv=csv))
+        db.register("alerts", _alert_table(findings, index_of, starts, csv=csv))
         db.register("rules", _rule_table(first))
-        yield db.sql("SELECT * FROM alerts JOIN rules USING (rule) ORDER BY position")
+        db.register("matched", _matched_table(list(stores.values())))
+        yield db.sql(
+            "SELECT * FROM alerts JOIN rules USING (rule) LEFT JOIN matched USING (matched_row) ORDER BY position"
+        )
     finally:
         db.close()
 
 
-def _alert_table(findings: Findings, index_of: dict[int, int], *, csv: bool) -> pa.Table:
-    """One row per alert (`index_of`: each rule's index, by the rule's id())."""
+def _alert_table(
+    findings: Findings, index_of: dict[int, int], starts: dict[int, int], *, csv: bool
+) -> pa.Table:
+    """One row per alert (`index_of`: each rule's index, by the rule's id(); `starts`: where each store
+    of matched texts starts in the `matched` table, by the store's id())."""
     persons = findings.person_of_alert()
     alerts = findings.alerts
     raised = [alert for alert in alerts if alert.new_hire is not None]
@@ -160,8 +182,10 @@ def _alert_table(findings: Findings, index_of: dict[int, int], *, csv: bool) -> 
         "time": [alert.time for alert in alerts],
         "entity": [alert.entity for alert in alerts],
         "person": [persons.get(id(alert)) for alert in alerts],
-        "locations": [_locations(alert) for alert in alerts],
-        "text": [alert.text for alert in alerts],
+        "file": [alert.locations[0].file if alert.locations else None for alert in alerts],
+        "line": [alert.locations[0].line if alert.locations else None for alert in alerts],
+        "locations": [_locations(alert) if alert.group is not None else None for alert in alerts],
+        "matched_row": [_matched_row(alert, starts) for alert in alerts],
         "grouped": [alert.group is not None for alert in alerts],
         "group": [_group_json(alert) for alert in alerts],
         "texts": [alert.texts[:MAX_EVIDENCE] if alert.group is not None else None for alert in alerts],
@@ -185,6 +209,23 @@ def _when_raised(alerts: list[Alert], raised: list[Alert], value: Callable[[Aler
     if not raised:
         return [None] * len(alerts)
     return [value(alert) if alert.new_hire is not None else None for alert in alerts]
+
+
+def _matched_row(alert: Alert, starts: dict[int, int]) -> int | None:
+    """The row of the alert's event text in the `matched` table."""
+    if alert.matched is None:
+        return None
+    store, row = alert.matched
+    return starts[id(store)] + row
+
+
+def _matched_table(stores: list[MatchedTexts]) -> pa.Table:
+    """The texts of every store, one after the other, numbered (`matched_row`)."""
+    texts = pa.chunked_array(
+        [chunk.cast(pa.large_string()) for store in stores for chunk in store.table.column("text").chunks],
+        pa.large_string(),
+    )
+    return pa.table({"matched_row": pa.array(np.arange(len(texts), dtype=np.int64)), "text": texts})
 
 
 def _locations(alert: Alert) -> list[str]:

@@ -10,6 +10,8 @@ from functools import cached_property, lru_cache
 from types import MappingProxyType
 from typing import Any
 
+import pyarrow as pa
+
 from ghosthire.hunt.engine import EngineResult, Occurrence
 from ghosthire.model.attack import load_attack
 from ghosthire.model.sources import field_value
@@ -28,17 +30,36 @@ class Location:
     line: int
 
 
+class MatchedTexts:
+    """The JSON text of the records alerts are about, as the engine hands them over: one Arrow column
+    (`table`: file, number, text), never a Python string each. An alert refers to its row; the writers
+    give the column back to DuckDB whole, and Python reads a text only to parse the event."""
+
+    def __init__(self, table: pa.Table) -> None:
+        self.table = table
+        keys = zip(table.column("file").to_pylist(), table.column("number").to_pylist(), strict=True)
+        self.rows = {key: row for row, key in enumerate(keys)}
+
+    def text(self, row: int) -> str:
+        return self.table.column("text")[row].as_py()
+
+    def of(self, file: int, line: int) -> tuple[MatchedTexts, int] | None:
+        """What an alert keeps to reach the text of the record at this file index and line."""
+        row = self.rows.get((file, line))
+        return None if row is None else (self, row)
+
+
 @dataclass(frozen=True)
 class Alert:
     """One alert, complete when made: a stage that changes it (a new hire's escalation) makes another.
-    The events it is about are kept as their JSON text (`text`, or `texts` for the events a correlation
-    cites) and parsed only when read (`event`, `events`): most outputs copy the text as it is."""
+    The events it is about are kept as their JSON text (the `matched` row, or `texts` for the events a
+    correlation cites) and parsed only when read (`event`, `events`): most outputs copy the text."""
 
     rule: PackRule
     time: datetime | None
     source: str | None
     entity: str | None
-    text: str | None = None
+    matched: tuple[MatchedTexts, int] | None = None
     group: dict[str, str] | None = None
     texts: tuple[str, ...] = ()
     locations: tuple[Location, ...] = ()
@@ -51,10 +72,16 @@ class Alert:
     # The values of the rule's `later_fields` the engine read with the match (ghosthire.hunt.plan).
     values: Mapping[str, str | None] = field(default_factory=dict)
 
+    @property
+    def text(self) -> str | None:
+        """The JSON text of a single-event alert's event."""
+        return self.matched[0].text(self.matched[1]) if self.matched else None
+
     @cached_property
     def event(self) -> dict[str, Any] | None:
         """The event of a single-event alert, parsed."""
-        return json.loads(self.text) if self.text is not None else None
+        text = self.text
+        return json.loads(text) if text is not None else None
 
     @cached_property
     def events(self) -> tuple[dict[str, Any], ...]:
@@ -178,10 +205,8 @@ def to_time(epoch: float | None) -> datetime | None:
     return datetime.fromtimestamp(epoch, UTC) if epoch is not None else None
 
 
-def alerts_from(
-    result: EngineResult, texts: Mapping[tuple[int, int], str], cited: dict[int, str]
-) -> list[Alert]:
-    """Single-event hits one alert each (`texts`: their records' text by file index and line), and
+def alerts_from(result: EngineResult, matched: MatchedTexts, cited: dict[int, str]) -> list[Alert]:
+    """Single-event hits one alert each (`matched`: the text of the records they matched), and
     overlapping windows of one correlation group merged into one (`cited`: the text of the events
     correlations cite, by event id)."""
     alerts = [
@@ -190,7 +215,7 @@ def alerts_from(
             time=to_time(hit.ts),
             source=hit.detection.query.table,
             entity=hit.entity,
-            text=texts.get((hit.file, hit.line)),
+            matched=matched.of(hit.file, hit.line),
             locations=(Location(result.files[hit.file], hit.line),),
             values=dict(zip(hit.detection.later_fields, hit.values, strict=True))
             if hit.values

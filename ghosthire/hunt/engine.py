@@ -393,25 +393,19 @@ class HuntEngine:
             f"SELECT {columns}, CASE target {cases} END FROM read"
         )
 
-    def texts(self, records: list[tuple[int, int]]) -> dict[tuple[int, int], str]:
-        """The text of matched records by (file index, line): how hits that became alerts get theirs."""
+    def texts(self, records: list[tuple[int, int]]) -> pa.Table:
+        """The text of matched records (file index, line): how hits that became alerts get theirs, as an
+        Arrow table of file, number and text (each record once)."""
         files, lines = zip(*records, strict=True) if records else ((), ())
         wanted = pa.table({"file": pa.array(files, pa.int64()), "number": pa.array(lines, pa.int64())})
         self.db.register("wanted", wanted)
         try:
-            found = self.db.sql(
-                "SELECT file, number, any_value(matched_text) FROM outcomes JOIN wanted USING (file, number) "
-                "WHERE matched_text IS NOT NULL GROUP BY ALL"
+            return self.db.sql(
+                "SELECT file, number, any_value(matched_text) AS text FROM outcomes "
+                "JOIN wanted USING (file, number) WHERE matched_text IS NOT NULL GROUP BY ALL"
             ).to_arrow_table()
         finally:
             self.db.unregister("wanted")
-        return dict(
-            zip(
-                zip(found.column(0).to_pylist(), found.column(1).to_pylist(), strict=True),
-                found.column(2).to_pylist(),
-                strict=True,
-            )
-        )
 
     def _load_correlation_inputs(self) -> None:
         """The matches that feed correlation slots, with their event ids, as `correlation_inputs`."""
