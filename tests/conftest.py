@@ -4,7 +4,10 @@ or the Kibana NDJSON takes these fixtures rather than compiling or building agai
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import pickle
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -16,8 +19,8 @@ import ghosthire.commands.build
 from ghosthire.build import BuildResult
 from ghosthire.cli import _register, cli
 from ghosthire.compile import TargetOutput
-from ghosthire.content import detection_tests_dir, rules_dir
-from ghosthire.hunt import HuntPlan, build_plan
+from ghosthire.content import detection_tests_dir, examples_dir, rules_dir
+from ghosthire.hunt import HuntOutcome, HuntPlan, build_plan, hunt
 from ghosthire.rules import RulePack, load_pack
 from ghosthire.rules.cases import RuleCases, load_cases
 
@@ -52,8 +55,25 @@ class CliBuild:
 
 @pytest.fixture(scope="session")
 def cli_build(tmp_path_factory: pytest.TempPathFactory) -> CliBuild:
-    """The whole pack built as a user builds it, through the CLI; the result is kept from the real build
-    call (a spy, the build itself is untouched)."""
+    """The whole pack built once per session. Under xdist the first worker that needs it builds it in the
+    session's shared temporary directory, holding a lock; the others wait for it and load what it kept
+    (a build is a sixth of the suite's work, most of it ES|QL's grammar checking every query)."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return _cli_build(tmp_path_factory.mktemp("build") / "out")
+    shared = tmp_path_factory.getbasetemp().parent  # this session's, common to its workers
+    kept = shared / "build.pickle"
+    with (shared / "build.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if kept.exists():
+            return pickle.loads(kept.read_bytes())
+        build = _cli_build(shared / "build" / "out")
+        kept.write_bytes(pickle.dumps(build, protocol=pickle.HIGHEST_PROTOCOL))
+        return build
+
+
+def _cli_build(out: Path) -> CliBuild:
+    """`ghosthire build --out OUT` as a user runs it, through the CLI; the result is kept from the real
+    build call (a spy, the build itself is untouched)."""
     results: list[BuildResult] = []
     real_build = ghosthire.commands.build.run_build
 
@@ -64,7 +84,7 @@ def cli_build(tmp_path_factory: pytest.TempPathFactory) -> CliBuild:
     _register()
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(ghosthire.commands.build, "run_build", keep)
-        done = CliRunner().invoke(cli, ["build", "--out", str(tmp_path_factory.mktemp("build") / "out")])
+        done = CliRunner().invoke(cli, ["build", "--out", str(out)])
     assert done.exit_code == 0 and results, done.output
     return CliBuild(done.output, results[0])
 
@@ -93,20 +113,63 @@ def hunt_plan(pack: RulePack) -> HuntPlan:
 
 
 @pytest.fixture(scope="session")
+def examples_hunt(hunt_plan: HuntPlan) -> HuntOutcome:
+    """The shipped examples hunted with the whole pack, as `ghosthire hunt examples/` hunts them (read it,
+    never change it)."""
+    return hunt(hunt_plan, [examples_dir()])
+
+
+@pytest.fixture(scope="session")
 def rule_cases() -> dict[str, RuleCases]:
     return shipped_cases()
 
 
-# The files that take longest (whole-pack conversions and every rule's cases through a target's engine),
-# first: `--dist loadfile` hands files to the workers in collection order, so a long file started last
-# would leave the other worker idle at the end.
-LONGEST_FIRST = (
+# The files that parse ES|QL, kept together on one xdist worker with the build (whichever worker needs the
+# build first makes it): ANTLR's Python runtime spends most of a build warming up its parser, again in
+# every process that parses ES|QL. A path ending in "/" names every file under it.
+PARSE_ESQL = (
+    "tests/test_cli.py",
+    "tests/elastic/",
     "tests/test_sigma_cli.py",
+    "tests/hostile/test_hostile_values.py",
+    "tests/hostile/test_value_types.py",
+    "tests/hostile/test_query_values.py",
+    "tests/deploy/test_kibana_tuning.py",
+    "tests/identities/test_lookups_folder.py",
+    "tests/test_tuning.py",
+)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """`--dist loadfile` (test.sh) with the PARSE_ESQL files one unit of work."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    config.option.loadscopereorder = False  # LONGEST_FIRST's order, not the number of tests per file
+    from xdist.scheduler import LoadFileScheduling
+
+    class ParserWarmScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = super()._split_scope(nodeid)
+            return "PARSE_ESQL" if path.startswith(PARSE_ESQL) else path
+
+    return ParserWarmScheduling(config, log)  # type: ignore[arg-type]
+
+
+# The longest units of work first: the scheduler hands them to the workers in this order (not by number
+# of tests), so a long file started last would not leave the other worker idle at the end. The ES|QL unit
+# starts with the build; the other worker begins with files that do not need it.
+LONGEST_FIRST = (
+    "tests/test_cli.py",
+    "tests/test_detections.py",
     "tests/hunt/test_differential.py",
     "tests/splunk/test_correlation_cases.py",
-    "tests/test_detections.py",
-    "tests/elastic/test_eql_verdicts.py",
-    "tests/elastic/test_lucene_and_esql.py",
+    "tests/splunk/test_persons.py",
+    "tests/splunk/test_dashboard_studio.py",
+    "tests/splunk/test_es_identities.py",
+    "tests/hunt/test_semantics.py",
+    "tests/splunk/test_rule_cases.py",
+    "tests/test_simulate_company.py",
     "tests/splunk/test_first_seen.py",
 )
 

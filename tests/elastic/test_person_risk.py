@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from ghosthire.content import examples_dir, shipped_lookups_dir
+from ghosthire.content import shipped_lookups_dir
 from ghosthire.elastic.ecs import set_path
 from ghosthire.elastic.kibana import load_settings
 from ghosthire.elastic.persons import (
@@ -21,9 +21,9 @@ from ghosthire.elastic.persons import (
     identifier_keys,
     identity_documents,
 )
+from ghosthire.hunt import HuntOutcome
 from ghosthire.hunt.alerts import Alert
 from ghosthire.hunt.persons import assess, risk_objects
-from ghosthire.hunt.run import hunt
 from ghosthire.identities import Directory
 from ghosthire.rules import Guidance, PackRule, RiskEntity, RulePack
 from ghosthire.triage import load_triage_policy
@@ -240,12 +240,12 @@ def test_lookup_documents_normalise_and_report_conflicts(
 
 
 def test_the_kibana_triage_rule_queues_whom_the_local_hunt_queues_on_the_examples(
-    pack: RulePack, triage: EsqlQuery, kibana_rules: list[dict]
+    pack: RulePack, triage: EsqlQuery, kibana_rules: list[dict], examples_hunt: HuntOutcome
 ) -> None:
     """The same person-level view on both targets: the examples hunted locally, their alerts as Kibana
     would hold them, the triage rule run as Kibana schedules it (each run over the policy's window)."""
     lookups = shipped_lookups_dir()
-    findings = assess(hunt(pack, [examples_dir()]), Directory.load(lookups))
+    findings = assess(examples_hunt, Directory.load(lookups))
     local = {risk.key for risk in findings.persons if risk.triage}
     assert local, "the examples hold planted workers"
     in_kibana = {rule["rule_id"] for rule in kibana_rules}

@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from ghosthire.rules import RulePack
+from ghosthire.hunt import HuntOutcome
 from tests.splunk.spl_window import Event, Lookups, app_lookups, app_macros, run
 from tests.splunk.test_app import dashboard_definitions
 from tests.splunk.test_dashboard_studio import node_modules  # noqa: F401  (fixture)
@@ -66,8 +66,8 @@ def bundle(node_modules: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
 
 
 @pytest.fixture(scope="module")
-def summary_events(pack: RulePack, app_files: dict[str, bytes]) -> list[Event]:
-    events = hunt_summary_events(pack, app_files)
+def summary_events(examples_hunt: HuntOutcome, app_files: dict[str, bytes]) -> list[Event]:
+    events = hunt_summary_events(examples_hunt.alerts, app_files)
     assert len(events) > 20
     return events
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from ghosthire.rules import RulePack
+from ghosthire.hunt import HuntOutcome
 from ghosthire.splunk.conf import parse_conf
 from ghosthire.splunk.persons import company_directory
 from tests.conftest import shipped_cases
@@ -124,10 +124,10 @@ def test_a_built_search_under_the_switch_scores_the_laptops_owner(
 
 
 def test_the_triage_queue_under_the_switch_is_the_local_hunts(
-    pack: RulePack, app_files: dict[str, bytes], es_macros: dict[str, str], es_lookups: Lookups
+    examples_hunt: HuntOutcome, app_files: dict[str, bytes], es_macros: dict[str, str], es_lookups: Lookups
 ) -> None:
-    events = hunt_summary_events(pack, app_files)
-    local = [person for person in hunt_persons(pack) if person.triage]
+    events = hunt_summary_events(examples_hunt.alerts, app_files)
+    local = [person for person in hunt_persons(examples_hunt.alerts) if person.triage]
     queue = run(
         "`ghosthire_person_risk` | `ghosthire_triage_threshold`",
         events,

@@ -13,7 +13,7 @@ import json
 import re
 from pathlib import Path
 
-from ghosthire.hunt import hunt
+from ghosthire.hunt import HuntOutcome
 from ghosthire.hunt.alerts import Alert
 from ghosthire.hunt.persons import PersonRisk, escalate_new_hires, rank_persons, risk_objects
 from ghosthire.identities import ASSETS_FILE, IDENTITIES_FILE, Directory, entity_key
@@ -24,8 +24,6 @@ from ghosthire.triage import load_triage_policy
 from tests.conftest import shipped_cases
 from tests.splunk.spl_window import Lookups, run
 from tests.splunk.splunk_events import splunk_events
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def splunk_person(entity: str, entity_type: str, macros: dict[str, str], lookups: Lookups) -> str | None:
@@ -152,8 +150,8 @@ def _persons_behind(alert: Alert) -> dict[str, object]:
     return {"distinct_values": persons} if persons else {}
 
 
-def hunt_summary_events(pack: RulePack, app_files: dict[str, bytes]) -> list[dict[str, object]]:
-    """The local hunt's alerts over examples/ as the searches' summary-index action writes them
+def hunt_summary_events(alerts: list[Alert], app_files: dict[str, bytes]) -> list[dict[str, object]]:
+    """The local hunt's alerts (over examples/) as the searches' summary-index action writes them
     (`ghosthire_rule`, `ghosthire_search_id`, the search's entity field)."""
     searches = parse_conf(app_files["default/savedsearches.conf"].decode("utf-8"), "savedsearches.conf")
     entity_field = {
@@ -175,18 +173,18 @@ def hunt_summary_events(pack: RulePack, app_files: dict[str, bytes]) -> list[dic
             entity_field[alert.rule.name]: alert.entity,
             **_persons_behind(alert),
         }
-        for alert in hunt(pack, [EXAMPLES]).alerts
+        for alert in alerts
         if alert.rule.name in entity_field and alert.time is not None and alert.entity
     ]
 
 
 def test_the_splunk_triage_queue_is_the_local_hunts(
-    pack: RulePack, app_files: dict[str, bytes], macros: dict[str, str], lookups: Lookups
+    examples_hunt: HuntOutcome, app_files: dict[str, bytes], macros: dict[str, str], lookups: Lookups
 ) -> None:
     """The shipped person ranking and triage threshold over the examples' alerts, against the local hunt's
     persons (the same alerts, the same identities, the same policy of backends/triage.yml)."""
-    events = hunt_summary_events(pack, app_files)
-    local = [person for person in hunt_persons(pack) if person.triage]
+    events = hunt_summary_events(examples_hunt.alerts, app_files)
+    local = [person for person in hunt_persons(examples_hunt.alerts) if person.triage]
     assert local, "the examples put someone in the local triage queue"
     now = queue_time(local)
     ranked = run("`ghosthire_person_risk`", events, macros=macros, lookups=lookups, now=now)
@@ -209,10 +207,9 @@ def queue_time(queued: list[PersonRisk]) -> float:
     return max(person.window.end.timestamp() for person in queued if person.window.end)
 
 
-def hunt_persons(pack: RulePack) -> list[PersonRisk]:
-    """The local hunt's persons over examples/, as `ghosthire hunt --format persons` ranks them."""
+def hunt_persons(alerts: list[Alert]) -> list[PersonRisk]:
+    """The local hunt's persons (over examples/), as `ghosthire hunt --format persons` ranks them."""
     directory, _ = company_directory()
-    alerts = hunt(pack, [EXAMPLES]).alerts
     return rank_persons(escalate_new_hires(alerts, directory), directory, load_triage_policy())
 
 
