@@ -9,6 +9,7 @@ SQL, correlations as its `zircolite` correlation plan through `execute_plan`.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import sqlite3
@@ -16,8 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
+import yaml
 from sigma.backends.sqlite import sqliteBackend
 from sigma.backends.sqlite.runtime import execute_plan
 from sigma.collection import SigmaCollection
@@ -170,9 +173,15 @@ def _filter_files(root: Path) -> list[Path]:
 
 
 def _parse(path: Path) -> SigmaCollection:
-    return SigmaCollection.from_yaml(
-        path.read_text(encoding="utf-8"), resolve_references=False, collect_filters=True
-    )
+    """The file's rules and filters, built afresh from a copy of its YAML documents (read once per text:
+    every rule's conversion reads every filter file)."""
+    documents = copy.deepcopy(_documents(path.read_text(encoding="utf-8")))
+    return SigmaCollection.from_dicts(documents, resolve_references=False, collect_filters=True)
+
+
+@cache
+def _documents(text: str) -> list[Any]:
+    return list(yaml.safe_load_all(text))
 
 
 def _root(rules: tuple[PackRule, ...]) -> Path:
