@@ -35,6 +35,7 @@ import shutil
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -494,6 +495,35 @@ class Company:
             "transaction": {"type": "WEB", "id": self._hex(24)},
         }
 
+    def entra_audit(self, at: datetime, activity: str, actor: Person, target: Person, net: Network) -> Event:
+        """A Graph directoryAudit entry of the Authentication Methods service (security info changes); its
+        ids derive from its content, so adding it leaves the company's random stream as it was."""
+        key = f"{activity}|{actor.upn}|{target.upn}|{at.isoformat()}"
+        return {
+            "id": "UserManagement_" + hashlib.sha256(key.encode()).hexdigest()[:20].upper(),
+            "category": "UserManagement",
+            "correlationId": str(uuid.uuid5(uuid.NAMESPACE_URL, key)),
+            "result": "success",
+            "resultReason": activity,
+            "activityDisplayName": activity,
+            "activityDateTime": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "loggedByService": "Authentication Methods",
+            "operationType": "Delete" if "deleted" in activity else "Add",
+            "initiatedBy": {
+                "app": None,
+                "user": {"id": actor.entra_id, "userPrincipalName": actor.upn, "ipAddress": net.ip},
+            },
+            "targetResources": [
+                {
+                    "id": target.entra_id,
+                    "type": "User",
+                    "userPrincipalName": target.upn,
+                    "modifiedProperties": [],
+                }
+            ],
+            "additionalDetails": [],
+        }
+
     def entra(
         self,
         at: datetime,
@@ -760,6 +790,7 @@ class Writer:
     FILES = (
         "okta.ndjson",
         "entra_signin.ndjson",
+        "entra_audit.ndjson",
         "m365_audit.ndjson",
         "google_workspace.ndjson",
         "github_audit.ndjson",
@@ -916,6 +947,7 @@ class Week:
             events.append(
                 c.entra(at + timedelta(minutes=20), person, net, c._guid(), interactive=True, app=MY_SIGNINS)
             )
+        self.security_info_day(person, at, net, first_day)
         if first_day:  # Entra join during set-up: the technician's and the user's MFA on one device
             events.append(
                 c.entra(
@@ -928,6 +960,32 @@ class Week:
                 )
             )
         self.out.write("entra_signin", events)
+
+    def security_info_day(self, person: Person, at: datetime, net: Network, first_day: bool) -> None:
+        """Entra audit: a new hire registers their methods on the first day; now and then (0.4% of
+        person-days, drawn from a hash so the company's random stream is unchanged) a phone is replaced:
+        the helpdesk clears the methods from the office and the user registers again from where they are."""
+        c = self.c
+        audit = []
+        if first_day:
+            for minutes, activity in (
+                (22, "User registered security info"),
+                (23, "User registered all required security info"),
+            ):
+                audit.append(c.entra_audit(at + timedelta(minutes=minutes), activity, person, person, net))
+        elif int(hashlib.sha256(f"{person.upn}|{at.date()}".encode()).hexdigest()[:8], 16) % 1000 < 4:
+            admin = next(p for p in c.persons if p.role == "it_admin")
+            office = ipaddress.ip_network(OFFICES.get(admin.country, OFFICES["US"]))
+            helpdesk = Network(str(office.network_address + 2), OFFICE_ASN[0], OFFICE_ASN[1], admin.country)
+            audit.append(
+                c.entra_audit(at + timedelta(hours=2), "Admin deleted security info", admin, person, helpdesk)
+            )
+            audit.append(
+                c.entra_audit(
+                    at + timedelta(hours=2, minutes=25), "User registered security info", person, person, net
+                )
+            )
+        self.out.write("entra_audit", audit)
 
     def windows_day(self, person: Person, at: datetime, first_day: bool) -> None:
         c, r = self.c, self.r

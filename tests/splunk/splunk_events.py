@@ -80,6 +80,8 @@ def recognise(record: dict[str, Any]) -> str:
         return "hr"
     if "Operation" in record and "Workload" in record:
         return "m365_audit"
+    if "activityDisplayName" in record or record.get("category") == "AuditLogs":
+        return "entra_audit"
     if "userPrincipalName" in record or isinstance(record.get("properties"), dict):
         return "entra_signin"
     if "action" in record and "actor" in record:
@@ -166,6 +168,17 @@ def entra_signin(record: dict[str, Any]) -> list[Event]:
         }
     time = epoch(first(record, "properties.createdDateTime", "time"))
     return _json(record, "azure:monitor:aad", time)
+
+
+def entra_audit(record: dict[str, Any]) -> list[Event]:
+    if not isinstance(record.get("properties"), dict):
+        record = {
+            "time": record["activityDateTime"],
+            "operationName": record["activityDisplayName"],
+            "category": "AuditLogs",
+            "properties": record,
+        }
+    return _json(record, "azure:monitor:aad", epoch(first(record, "properties.activityDateTime", "time")))
 
 
 def google_workspace(record: dict[str, Any]) -> list[Event]:
@@ -277,6 +290,7 @@ CONVERTERS = {
     "hr": hr,
     "m365_audit": m365_audit,
     "entra_signin": entra_signin,
+    "entra_audit": entra_audit,
     "google_workspace": google_workspace,
     "windows": windows,
     "linux_sysmon": linux_sysmon,
