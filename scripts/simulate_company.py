@@ -68,6 +68,14 @@ COUNTRIES = {  # code: (Okta country name, UTC offset of the working day, ISPs, 
     "CA": ("Canada", -5, [(812, "rogers communications canada inc.")], [(577, "bell canada")]),
 }
 COUNTRY_WEIGHTS = {"US": 70, "GB": 10, "DE": 8, "IN": 7, "CA": 5}
+TIME_ZONES = {  # the identity lookup's time_zone of staff in each country
+    "US": "America/Chicago",
+    "GB": "Europe/London",
+    "DE": "Europe/Berlin",
+    "IN": "Asia/Kolkata",
+    "CA": "America/Toronto",
+}
+KOREA_UTC_OFFSET = 9  # the planted workers' real working day
 FOREIGN = {"CN": "China", "RU": "Russia", "KP": "North Korea"}
 OFFICES = {"US": "203.0.113.16/28", "GB": "198.51.100.64/27", "DE": "198.51.100.128/26"}
 OFFICE_V6 = "2001:db8:4a00::/48"
@@ -203,6 +211,13 @@ class Person:
     worker: str | None = None  # name of the planted scenario, None when benign
     private_relay: bool = False
     byod_pc: bool = False
+    night_shift: bool = False  # support staff on nights, their identity category says so
+    working_day_offset: int | None = None  # the UTC offset of the working day when not the country's
+
+    @property
+    def categories(self) -> str:
+        base = "it_admin" if self.role == "it_admin" else "employee"
+        return base + ("|night_shift" if self.night_shift else "")
 
     @property
     def fqdn(self) -> str:
@@ -346,12 +361,14 @@ class Company:
                 private_relay=self.random.random() < 0.04,
                 byod_pc=self.random.random() < 0.05,
             )
+            person.night_shift = role == "support" and index % 3 == 0
             self.persons.append(person)
         # Recent hires: about 0.4% of staff start each week; a few started in the measured week.
         for person in self.random.sample(self.persons, max(4, len(self.persons) // 120)):
             person.start = self.start + timedelta(days=self.random.randrange(-30, self.days - 2))
         # About 2% of staff fly each week (travellers()); their trip days replace their ordinary days.
         trips = len(self.persons) // 50 * self.days // 7
+        self.destinations: dict[int, str] = {}  # where each traveller flies (travellers())
         self.trips = {
             p.index: self.random.randrange(self.days - 1) for p in self.random.sample(self.persons, trips)
         }
@@ -376,6 +393,7 @@ class Company:
         subtle.country = partner.country = blatant.country = "US"
         subtle.home_ip = partner.home_ip = self._isp_ip(COUNTRIES["US"][2][0])  # one laptop farm
         subtle.home_v6 = partner.home_v6 = None
+        subtle.working_day_offset = partner.working_day_offset = KOREA_UTC_OFFSET
         return {
             blatant.worker: [
                 "okta_session_from_consumer_vpn_operator",
@@ -388,11 +406,13 @@ class Company:
                 "hr_shipping_address_change_near_start",
                 "win_chrome_remote_desktop_headless_enrolment",
                 "entra_signin_from_unmanaged_device",
+                "globalprotect_vpn_from_other_country_than_work_country",
             ],
             subtle.worker: [
                 "entra_laptop_farm_shared_egress",
                 "okta_session_used_from_multiple_networks",
                 "hr_resume_reused_across_applicants",
+                "okta_activity_in_east_asian_working_hours",
             ],
             partner.worker: [
                 "entra_laptop_farm_shared_egress",
@@ -400,6 +420,7 @@ class Company:
                 "okta_session_start_via_anonymising_proxy",
                 "hr_resume_reused_across_applicants",
                 "proxy_upload_to_personal_cloud_storage",
+                "okta_activity_continuous_for_20_hours",
             ],
         }
 
@@ -429,6 +450,32 @@ class Company:
 
     def vpn(self, person: Person) -> Network:
         return Network(self._cidr_ip(VPN_EGRESS), OFFICE_ASN[0], OFFICE_ASN[1], "US")
+
+    def globalprotect(self, at: datetime, person: Person, ip: str, country: str) -> Event:
+        """A GlobalProtect tunnel up, with PAN-OS's field names (an HTTP log-forwarding payload)."""
+        stamp = at.strftime("%Y/%m/%d %H:%M:%S")
+        return {
+            "receive_time": stamp,
+            "serial": "013201028945",
+            "type": "GLOBALPROTECT",
+            "subtype": "globalprotect",
+            "time_generated": stamp,
+            "vsys": "vsys1",
+            "eventid": "gateway-connected",
+            "stage": "tunnel",
+            "auth_method": "SAML",
+            "tunnel_type": "IPSec",
+            "srcuser": person.upn,
+            "srcregion": country,
+            "machinename": person.host,
+            "public_ip": ip,
+            "private_ip": f"10.210.{person.index // 250}.{person.index % 250 + 1}",
+            "client_os": "Microsoft Windows",
+            "status": "success",
+            "portal": "GP-Portal-Ext",
+            "gateway": "gw-01",
+            "high_res_timestamp": iso(at),
+        }
 
     def relay(self, person: Person) -> Network:
         return Network(
@@ -778,9 +825,11 @@ class Company:
 
 
 def day_start(company: Company, day: int, person: Person) -> datetime:
-    """09:00 local time on the day, as UTC, with a little jitter."""
+    """09:00 local time on the day (22:00 on night shift), as UTC, with a little jitter."""
     offset = COUNTRIES.get(person.country, COUNTRIES["US"])[1]
-    base = company.start + timedelta(days=day, hours=9 - offset)
+    if person.working_day_offset is not None:
+        offset = person.working_day_offset
+    base = company.start + timedelta(days=day, hours=(22 if person.night_shift else 9) - offset)
     return base + timedelta(minutes=company.random.randint(-50, 50))
 
 
@@ -797,6 +846,7 @@ class Writer:
         "windows.ndjson",
         "dns.ndjson",
         "proxy.ndjson",
+        "globalprotect.ndjson",
     )
 
     def __init__(self, folder: Path) -> None:
@@ -1323,6 +1373,7 @@ class Week:
             # One trip in twenty goes to China (suppliers, sales): the watch-listed country's benign cost.
             china = r.random() < 0.05
             destination = "CN" if china else r.choice([k for k in COUNTRIES if k != person.country])
+            c.destinations[person.index] = destination
             flight = timedelta(
                 hours=r.uniform(7, 14) if {person.country, destination} != {"GB", "DE"} else r.uniform(3, 5)
             )
@@ -1576,6 +1627,78 @@ class Week:
             "proxy", [c.proxy(at + timedelta(hours=5), partner, "drive.google.com", sent=64_000_000)]
         )
 
+    # -- working hours and the corporate VPN (drawn after everything else, so earlier draws stay) ------
+
+    def hours_and_vpn(self) -> None:
+        self.korean_working_days()
+        self.shifts_on_one_identity()
+        self.on_call()
+        self.vpn()
+
+    def korean_working_days(self) -> None:
+        """The subtle worker's operator keeps the Korean working day: app launches through 10:00-17:00 KST."""
+        c, r = self.c, self.r
+        subtle = c.worker("subtle")
+        events = []
+        for day in range(c.days - MEASURED_DAYS, c.days):
+            if (c.start + timedelta(days=day)).weekday() >= 5:
+                continue
+            at, session = day_start(c, day, subtle) + timedelta(hours=1), "102" + c._hex(23)
+            for n in range(7):
+                t = at + timedelta(minutes=60 * n + r.randint(0, 20))
+                events.append(c.okta(t, subtle, c.home(subtle), "user.authentication.sso", session))
+        self.out.write("okta", events)
+
+    def shifts_on_one_identity(self) -> None:
+        """Operators share the partner's identity in shifts on two days: launches round the clock."""
+        c, r = self.c, self.r
+        partner = c.worker("infrastructure-sharing")
+        events = []
+        for day in (c.days - 6, c.days - 3):
+            at, session = day_start(c, day, partner), "102" + c._hex(23)
+            for n in range(18):
+                t = at + timedelta(minutes=75 * n + r.randint(0, 10))
+                events.append(c.okta(t, partner, c.home(partner), "user.authentication.sso", session))
+        self.out.write("okta", events)
+
+    def on_call(self) -> None:
+        """One developer in 50 is on call in the measured week: one incident worked through the night."""
+        c, r = self.c, self.r
+        events = []
+        for person in (p for p in c.persons if p.role == "developer" and p.index % 50 == 7 and not p.worker):
+            day = c.days - MEASURED_DAYS + person.index % 5
+            at, session = day_start(c, day, person), "102" + c._hex(23)
+            for n in range(22):
+                t = at + timedelta(minutes=60 * n + r.randint(0, 15))
+                events.append(c.okta(t, person, c.home(person), "user.authentication.sso", session))
+        self.out.write("okta", events)
+
+    def vpn(self) -> None:
+        """GlobalProtect: two in five staff start the corporate VPN from home on a working day, travellers
+        from their hotel abroad; the planted workers from the laptop farm, the blatant one once from China."""
+        c, r = self.c, self.r
+        events = []
+        for day in range(c.days):
+            date = c.start + timedelta(days=day)
+            if date.weekday() >= 5:
+                continue
+            for person in c.persons:
+                if (person.start and date < person.start) or (r.random() >= 0.4 and not person.worker):
+                    continue
+                trip = c.trips.get(person.index)
+                abroad = person.index in c.destinations and trip is not None and 1 <= day - trip < TRIP_DAYS
+                ip, country = (
+                    (c._ip_in(HOSTING[2]), c.destinations[person.index])
+                    if abroad
+                    else (person.home_ip, person.country)
+                )
+                at = day_start(c, day, person) + timedelta(minutes=r.randint(0, 30))
+                events.append(c.globalprotect(at, person, ip, country))
+        blatant = c.worker("blatant")
+        at = day_start(c, c.days - 5, blatant) + timedelta(hours=4, minutes=2)
+        events.append(c.globalprotect(at, blatant, c._ip_in((4837, "china unicom")), "CN"))
+        self.out.write("globalprotect", events)
+
     def blatant(self, person: Person) -> None:
         c, r = self.c, self.r
         day = c.days - 5
@@ -1689,9 +1812,10 @@ def write_lookups(company: Company, folder: Path) -> None:
                 "email": p.upn,
                 "phone": p.phone,
                 "bunit": p.role,
-                "category": "it_admin" if p.role == "it_admin" else "employee",
+                "category": p.categories,
                 "startDate": p.start.date().isoformat() if p.start else "2020-01-06",
                 "work_country": p.country,
+                "time_zone": TIME_ZONES[p.country],
             }
             for p in persons
         ]
@@ -1970,6 +2094,7 @@ TIME_PATHS = (
     ("applied_at",),
     ("changed_at",),
     ("start_date",),
+    ("high_res_timestamp",),
 )
 
 
@@ -2054,6 +2179,7 @@ def generate(
             week.person_day(person, day)
     week.scenario()
     week.workers()
+    week.hours_and_vpn()
     writer.close()
     write_csv(
         folder / "logs" / "hr.csv", sorted({k for row in company.applicants for k in row}), company.applicants

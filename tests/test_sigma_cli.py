@@ -27,9 +27,12 @@ def _sigma_convert(target: str, pipeline: str, rules: Path) -> str:
 
 
 def _as_sigma_cli(target_id: str) -> Target:
-    """The target as sigma-cli runs it: a rule's comparison with the identity lookup (`identity_check`)
-    is the build's, after the backend, so sigma-cli writes such a rule's detection alone, on every target."""
-    return target_by_id(target_id).model_copy(update={"identity_checks": True, "identity_stage": None})
+    """The target as sigma-cli runs it: a rule's comparison with the identity lookup (`identity_check`) and
+    its per-person aggregation (`work_pattern`) are the build's, after the backend, so sigma-cli writes
+    such a rule's detection alone, on every target."""
+    return target_by_id(target_id).model_copy(
+        update={"identity_checks": True, "identity_stage": None, "work_patterns": True}
+    )
 
 
 def _built(output: TargetOutput) -> str:

@@ -11,6 +11,7 @@ from types import ModuleType
 
 import pytest
 
+from ghosthire.content import using_lookups
 from ghosthire.hunt.plan import HuntPlan
 from ghosthire.hunt.run import hunt
 
@@ -34,7 +35,8 @@ def test_small_company_week_finds_every_planted_worker(
     files = sorted((tmp_path / "logs").iterdir())
     assert {path.name for path in files} >= {"okta.ndjson", "entra_signin.ndjson", "proxy.ndjson", "hr.csv"}
 
-    outcome = hunt(hunt_plan, files)
+    with using_lookups(tmp_path / "lookups"):  # the company's identities, as the benchmark's --lookups
+        outcome = hunt(hunt_plan, files)
     alerts = [alert.to_json() for alert in outcome.alerts]
     figures = simulation.measure(company, planted, alerts, None)
 

@@ -60,7 +60,11 @@ def compile_target(pack: RulePack, target: Target, *, in_place: bool = False) ->
     compiled: list[CompiledRule] = []
     for pack_rule in pack.rules:
         rule = copies[pack_rule.id]
-        reason = _missing_dependency(rule, failed) or _identity_check_unsupported(pack_rule, target)
+        reason = (
+            _missing_dependency(rule, failed)
+            or _identity_check_unsupported(pack_rule, target)
+            or _work_pattern_unsupported(pack_rule, target)
+        )
         queries: list[Any] = []
         if reason is None:
             try:
@@ -126,6 +130,16 @@ def _missing_dependency(rule: Any, failed: dict[str, str]) -> str | None:
         if str(reference.rule.id) in failed:
             return f"referenced rule {reference.reference!r} cannot be expressed on this target"
     return None
+
+
+def _work_pattern_unsupported(pack_rule: PackRule, target: Target) -> str | None:
+    pattern = pack_rule.meta.work_pattern if pack_rule.meta else None
+    if pattern is None or target.work_patterns:
+        return None
+    return (
+        f"the work pattern ({pattern.measure}) aggregates each person's events against the identity lookup "
+        "after matching, which the local hunt does"
+    )
 
 
 def _identity_check_unsupported(pack_rule: PackRule, target: Target) -> str | None:

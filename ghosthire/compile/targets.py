@@ -39,6 +39,9 @@ class Target(BaseModel):
     # `module:function(pack_rule, query, target) -> query` writing the comparison into the target's query;
     # none when the target applies it after matching (the local hunt).
     identity_stage: Annotated[str, Field(pattern=r"^[\w.]+:\w+$")] | None = None
+    # Whether the target aggregates a rule's events per person into its `work_pattern`; a target that does
+    # not skips such rules rather than alert on every event.
+    work_patterns: bool = False
 
     def with_identity_check(self, pack_rule: Any, query: str) -> str:
         if self.identity_stage is None:

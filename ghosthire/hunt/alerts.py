@@ -224,15 +224,18 @@ def alerts_from(result: EngineResult, matched: MatchedTexts, cited: dict[int, st
         for hit in result.hits
     ]
     alerts.extend(_correlation_alert(result, run, cited) for run in merge_windows(result.occurrences))
-    # Events at one time for one rule follow the input: the engine finds them in no set order.
-    alerts.sort(
-        key=lambda alert: (
-            alert.time or datetime.min.replace(tzinfo=UTC),
-            alert.rule.name,
-            [(location.file, location.line) for location in alert.locations[:1]],
-        )
-    )
+    alerts.sort(key=alert_order)
     return alerts
+
+
+def alert_order(alert: Alert) -> tuple[datetime, str, list[tuple[str, int]]]:
+    """Alerts in time order; events at one time for one rule follow the input (the engine finds them in
+    no set order)."""
+    return (
+        alert.time or datetime.min.replace(tzinfo=UTC),
+        alert.rule.name,
+        [(location.file, location.line) for location in alert.locations[:1]],
+    )
 
 
 def merge_windows(occurrences: list[Occurrence]) -> list[list[Occurrence]]:

@@ -52,6 +52,8 @@ class Detection:
         check = meta.identity_check
         fields = [check.entity_field, check.event_field] if check else []
         fields += meta.first_seen.fields if meta.first_seen else []
+        pattern = meta.work_pattern
+        fields += [pattern.entity_field, pattern.country_field] if pattern else []
         fields.append(meta.risk.persons)
         return tuple(dict.fromkeys(name for name in fields if name))
 

@@ -25,6 +25,7 @@ from ghosthire.hunt.readers import (
     read_batches,
     read_records,
 )
+from ghosthire.hunt.work_patterns import apply_work_patterns, has_work_patterns
 from ghosthire.identities import Directory
 from ghosthire.rules import RulePack
 from ghosthire.tuning import NewHire
@@ -131,6 +132,8 @@ def _run(
     finally:
         engine.close()
     alerts = alerts_from(result, matched, cited_texts(result, fetch))
+    if has_work_patterns(alerts):
+        alerts = apply_work_patterns(alerts, Directory.in_use(), baseline_scope)
     # After the identity checks: a first-seen rule's history holds only what the rule really raised.
     alerts = first_seen_only(alerts, baseline_scope)
     if new_hires:

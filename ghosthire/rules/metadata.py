@@ -76,6 +76,61 @@ class IdentityCheck(BaseModel):
         return self
 
 
+class WorkPatternMeasure(StrEnum):
+    """What a work-pattern rule measures over a person's events (ghosthire.hunt.work_patterns)."""
+
+    # Active hours that are night or weekend in the person's time zone and the working day at another UTC
+    # offset (Korea's and China's), on several days and as a share of all the person's active hours.
+    OFF_HOURS_IN_ANOTHER_WORKING_DAY = "off_hours_in_another_working_day"
+    # Activity with no gap longer than max_gap_minutes lasting min_hours or more, on several days.
+    CONTINUOUS_ACTIVITY = "continuous_activity"
+
+
+Hours = Annotated[list[Annotated[int, Field(ge=0, le=24)]], Field(min_length=2, max_length=2)]
+
+
+class WorkPattern(BaseModel):
+    """A rule whose events are aggregated per person before it alerts: the matched events of each person
+    (entity_field, resolved through the identity lookup) are measured over `window_days`, and one alert
+    stands when the pattern shows on at least `min_days` days of the window. Thresholds are data."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    entity_field: Annotated[str, Field(min_length=1)]
+    measure: WorkPatternMeasure
+    window_days: Annotated[int, Field(ge=1, le=28)] = 7
+    min_days: Annotated[int, Field(ge=1, le=28)]
+    # Identity lookup categories (pipe-separated `category`) whose hours are not their time zone's day by
+    # arrangement (night shift, follow-the-sun support): left out.
+    exempt_categories: list[Annotated[str, Field(min_length=1)]] = []
+    # off_hours_in_another_working_day
+    other_utc_offsets: list[Annotated[float, Field(ge=-12, le=14)]] = []
+    other_working_hours: Hours | None = None  # [from, to) on Monday to Friday at those offsets
+    local_working_hours: Hours | None = None  # [from, to) on Monday to Friday in the person's time zone
+    min_share: Annotated[float, Field(gt=0, le=1)] | None = None
+    # An event from another country than the person's work_country marks a trip: that window is left out.
+    country_field: Annotated[str, Field(min_length=1)] | None = None
+    # continuous_activity
+    min_hours: Annotated[float, Field(gt=0, le=72)] | None = None
+    max_gap_minutes: Annotated[int, Field(ge=1, le=600)] | None = None
+
+    @model_validator(mode="after")
+    def _measure_has_its_thresholds(self) -> WorkPattern:
+        hours = (self.other_utc_offsets, self.other_working_hours, self.local_working_hours, self.min_share)
+        if self.measure is WorkPatternMeasure.OFF_HOURS_IN_ANOTHER_WORKING_DAY and not all(hours):
+            raise ValueError(
+                "off_hours_in_another_working_day needs other_utc_offsets, other_working_hours, "
+                "local_working_hours and min_share"
+            )
+        if self.measure is WorkPatternMeasure.CONTINUOUS_ACTIVITY and not (
+            self.min_hours and self.max_gap_minutes
+        ):
+            raise ValueError("continuous_activity needs min_hours and max_gap_minutes")
+        if self.min_days > self.window_days:
+            raise ValueError("min_days is at most window_days")
+        return self
+
+
 class Reporting(BaseModel):
     """A public report of the tradecraft a rule answers: who published it, when, and where."""
 
@@ -120,6 +175,7 @@ class RuleMetadata(BaseModel):
     reporting: list[Reporting] = []
     first_seen: FirstSeen | None = None
     identity_check: IdentityCheck | None = None
+    work_pattern: WorkPattern | None = None
 
     @classmethod
     def from_custom_attributes(cls, attributes: dict[str, Any]) -> RuleMetadata:

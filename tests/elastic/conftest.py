@@ -41,6 +41,8 @@ EXPECTED_SKIPS: dict[tuple[str, str], str] = {
 
 # Rules compared with the identity lookup are ES|QL rules (LOOKUP JOIN); EQL and Lucene cannot join.
 IDENTITY_CHECK_SKIP = "the comparison with the identity lookup"
+# Work-pattern rules aggregate each person's events after matching, which only the local hunt does.
+WORK_PATTERN_SKIP = "aggregates each person's events against the identity lookup"
 
 
 # Must-fire cases ES|QL misses by its semantics, (rule, case) -> why: a comparison on a multi-valued field
@@ -61,6 +63,8 @@ def expected_skip(target: str, pack_rule: PackRule) -> str | None:
     """The words the target's skip reason for this rule must contain; None when it must compile."""
     if pack_rule.meta and pack_rule.meta.identity_check:
         return None if target == "esql" else IDENTITY_CHECK_SKIP
+    if pack_rule.meta and pack_rule.meta.work_pattern:
+        return WORK_PATTERN_SKIP
     by_name = EXPECTED_SKIPS.get((target, pack_rule.name))
     if by_name is not None:
         return by_name or None

@@ -62,11 +62,12 @@ def triage(kibana_rules: list[dict]) -> EsqlQuery:
 
 def pick(pack: RulePack, area: Guidance, kind: RiskEntity, building_block: bool = False) -> PackRule:
     """A rule of this guidance area about this kind of entity that Kibana runs (an identity comparison
-    is not expressed on Elastic)."""
+    or a work pattern is not expressed on Elastic)."""
     for rule in pack.rules:
         if (
             rule.meta is not None
             and rule.meta.identity_check is None
+            and rule.meta.work_pattern is None
             and rule.meta.guidance == [area]
             and rule.meta.risk.entity is kind
             and bool(rule.rule.custom_attributes.get("building_block")) is building_block
