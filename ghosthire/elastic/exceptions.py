@@ -69,15 +69,18 @@ class RunTimeFilter:
 
 def run_time_filters(pack: RulePack) -> list[RunTimeFilter]:
     """The pack's filters that Kibana can apply as exceptions, in file order, each naming the rules Kibana
-    runs but those compared with the identity lookup (ES|QL rules, which keep their filters inline)."""
-    identity_checked = {rule.name for rule in pack.rules if rule.meta and rule.meta.identity_check}
+    runs but those compared with the identity lookup (ES|QL rules, which keep their filters inline) and the
+    work-pattern rules (no Elastic target aggregates them, so none is built)."""
+    not_excepted = {
+        rule.name for rule in pack.rules if rule.meta and (rule.meta.identity_check or rule.meta.work_pattern)
+    }
     found = []
     for path in rule_files(pack.root):
         for document in _documents(path):
             if isinstance(document, dict) and isinstance(document.get("filter"), dict):
                 runtime = _run_time_filter(document)
                 if runtime is not None:
-                    rules = tuple(name for name in runtime.rules if name not in identity_checked)
+                    rules = tuple(name for name in runtime.rules if name not in not_excepted)
                     found.append(replace(runtime, rules=rules))
     return found
 

@@ -194,7 +194,15 @@ def test_editing_a_csv_retunes_kibana_without_a_rebuild_and_keeps_what_the_admin
     lists = [ref["list_id"] for ref in kibana.rule(str(RULES[0]["rule_id"]))["exceptions_list"]]  # type: ignore[index]
     assert lists == [RMM_LIST, "site-list"]
     assert not any("_import" in path and "rules" in path for _, path in kibana.writes())
-    assert report.count(Action.UPDATE) == 2  # the egress values and the RMM exceptions
+    # What reads the two edited files, and nothing else, is updated.
+    updated = {change.object_id for change in report.changes if change.action is Action.UPDATE}
+    assert updated == {
+        "value-list:ghosthire-corporate-egress-ip",
+        "exception-list:ghosthire-corporate-egress-entra-audit",
+        "value-list:ghosthire-sanctioned-rmm-process",
+        "exception-list:ghosthire-sanctioned-rmm-process",
+        "exception-list:ghosthire-sanctioned-rmm-process-macos",
+    }
 
 
 def test_a_failed_list_stops_before_any_rule_is_imported(
