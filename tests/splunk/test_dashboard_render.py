@@ -30,7 +30,7 @@ from ghosthire.hunt import HuntOutcome
 from tests.splunk.spl_window import Event, Lookups, app_lookups, app_macros, run
 from tests.splunk.test_app import dashboard_definitions
 from tests.splunk.test_dashboard_studio import node_modules  # noqa: F401  (fixture)
-from tests.splunk.test_persons import hunt_summary_events
+from tests.splunk.test_persons import hunt_persons, hunt_summary_events, queue_time
 
 pytestmark = pytest.mark.campaign
 
@@ -72,12 +72,20 @@ def summary_events(examples_hunt: HuntOutcome, app_files: dict[str, bytes]) -> l
     return events
 
 
+@pytest.fixture(scope="module")
+def search_time(examples_hunt: HuntOutcome) -> float:
+    """When the dashboards' searches run: as the local queue's last window ends (the triage searches
+    read back from now())."""
+    return queue_time([person for person in hunt_persons(examples_hunt.alerts) if person.triage])
+
+
 def snapshot(
     definition: dict[str, Any],
     events: list[Event],
     macros: dict[str, str],
     lookups: Lookups,
     tokens: dict[str, str],
+    now: float,
 ) -> tuple[dict[str, Any], dict[str, list[Event]]]:
     """The definition with every search replaced by its results over `events`, and those results."""
     results: dict[str, list[Event]] = {}
@@ -90,10 +98,14 @@ def snapshot(
                 query = query.replace(f"${token}$", value)
             if source["type"] == "ds.chain":
                 results[name] = run(
-                    f"*\n{query}", results_of(source["options"]["extend"]), macros=macros, lookups=lookups
+                    f"*\n{query}",
+                    results_of(source["options"]["extend"]),
+                    macros=macros,
+                    lookups=lookups,
+                    now=now,
                 )
             else:
-                results[name] = run(query, events, macros=macros, lookups=lookups)
+                results[name] = run(query, events, macros=macros, lookups=lookups, now=now)
         return results[name]
 
     rendered = json.loads(json.dumps(definition))
@@ -172,11 +184,14 @@ def test_every_dashboard_renders_with_a_hunts_snapshot(
     bundle: Path,
     app_files: dict[str, bytes],
     summary_events: list[Event],
+    search_time: float,
     tmp_path: Path,
 ) -> None:
     macros, lookups = app_macros(app_files), app_lookups(app_files)
     definitions = {Path(path).stem: d for path, d in dashboard_definitions(app_files).items()}
-    _, overview_results = snapshot(definitions["ghosthire_overview"], summary_events, macros, lookups, {})
+    _, overview_results = snapshot(
+        definitions["ghosthire_overview"], summary_events, macros, lookups, {}, search_time
+    )
     persons = overview_results["ds_persons"]
     queue = overview_results["ds_queue"]
     assert persons and queue, "the examples' hunt puts someone in the triage queue"
@@ -186,7 +201,7 @@ def test_every_dashboard_renders_with_a_hunts_snapshot(
     directory = Path(keep or tmp_path)
     directory.mkdir(parents=True, exist_ok=True)
     for name, definition in definitions.items():
-        rendered, results = snapshot(definition, summary_events, macros, lookups, tokens)
+        rendered, results = snapshot(definition, summary_events, macros, lookups, tokens, search_time)
         dom = render(bundle, name, rendered, directory, screenshot=bool(keep))
         assert definition["title"] in dom or name in dom, name
         for viz in definition["visualizations"].values():
