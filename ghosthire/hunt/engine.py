@@ -26,6 +26,7 @@ import pyarrow as pa
 from ghosthire.hunt.backend import quote_literal
 from ghosthire.hunt.extract import (
     DEEP,
+    LISTED_OBJECT,
     MAX_LIST_DEPTH,
     OBJECT,
     PROBLEM_KINDS,
@@ -121,6 +122,10 @@ class Evidence:
     start: int | None
 
 
+# The shapes of a field that hold what no rule value can equal (see extract's shapes).
+UNCOMPARABLE = (OBJECT, DEEP, LISTED_OBJECT)
+
+
 @dataclass
 class Uncomparable:
     """Records of one file whose field holds what no Sigma value can equal (`shape`): a JSON object, whose
@@ -136,6 +141,8 @@ class Uncomparable:
     def what(self) -> str:
         if self.shape == DEEP:
             return f"holds lists nested more than {MAX_LIST_DEPTH} deep, whose deeper values no rule compares"
+        if self.shape == LISTED_OBJECT:
+            return "holds a list with a JSON object in it, which no rule value can equal (its other values compared)"
         return "holds a JSON object, which no rule value can equal (compared as its JSON text)"
 
 
@@ -316,14 +323,14 @@ class HuntEngine:
         """Per field, shape and file, the records whose field no value can equal, and the first one's line."""
         rows = self.db.execute(
             "SELECT file, number, source, record_group, shapes FROM outcomes "
-            f"WHERE list_has_any(shapes, [{quote_literal(OBJECT)}, {quote_literal(DEEP)}]) ORDER BY file, number"
+            f"WHERE list_has_any(shapes, [{', '.join(map(quote_literal, UNCOMPARABLE))}]) ORDER BY file, number"
         ).fetchall()
         keys = {group.source.id: group.key for group in self.extraction.groups}
         found: dict[tuple[str, str, int], list[int]] = {}
         for file_index, number, source, group, shapes in rows:
             fields = self.extraction.groups[group].fields if group is not None else ()
             for name, shape in zip([keys.get(source), *fields], shapes, strict=True):
-                if shape in (OBJECT, DEEP) and name is not None:
+                if shape in UNCOMPARABLE and name is not None:
                     found.setdefault((name, shape, file_index), []).append(number)
         return [
             Uncomparable(name, files[file_index], len(numbers), numbers[0], shape)

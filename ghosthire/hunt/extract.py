@@ -47,8 +47,11 @@ TargetRead = tuple[int, int, int | None, list[int] | None, int | None]
 # The rules' WHERE clauses (characters) matched by one statement when the rules are matched in parts.
 MATCH_SQL_PER_STATEMENT = 256 * 1024
 # A field's shape (its JSON type, read from the record itself: a string that spells a list is a string)
-# when it is one the rules cannot read as one value; a list nested deeper than MAX_LIST_DEPTH is DEEP.
-ARRAY, OBJECT, DEEP = "ARRAY", "OBJECT", "DEEP"
+# when it is one the rules cannot read as one value; a list nested deeper than MAX_LIST_DEPTH is DEEP, a
+# list holding an object (no value of the field, its other values still compared) is LISTED_OBJECT.
+ARRAY, OBJECT, DEEP, LISTED_OBJECT = "ARRAY", "OBJECT", "DEEP", "LISTED_OBJECT"
+# The shapes whose values the engine reads one by one.
+LIST_SHAPES = (ARRAY, DEEP, LISTED_OBJECT)
 # Lists inside lists are read this many levels down (Elasticsearch flattens any depth; a bound keeps a
 # hostile record cheap): the values deeper still are not compared, and the record is reported.
 MAX_LIST_DEPTH = 8
@@ -264,7 +267,7 @@ class Extraction:
         columns and the targets each record's matches feed, `_matched_targets`."""
         problem = f"_kind IN ({_listed(PROBLEM_KINDS)})"
         if self.on_lists:
-            shapes, listed = "_shapes", f"list_has_any(_shapes, [{_listed((ARRAY, OBJECT, DEEP))}])"
+            shapes, listed = "_shapes", f"list_has_any(_shapes, [{_listed((OBJECT, *LIST_SHAPES))}])"
         else:
             shapes, listed = "NULL::VARCHAR[]", self._may_be_listed()
         return (
@@ -413,12 +416,18 @@ class Extraction:
         return f"CASE _group {' '.join(branches)} END" if branches else "NULL::VARCHAR[]"
 
     def _shape(self, group: RecordGroup, name: str) -> str:
-        """A field's JSON type (NULL when absent or null); DEEP for a list nested deeper than read."""
+        """A field's JSON type (NULL when absent or null); for a list, DEEP when nested deeper than read,
+        LISTED_OBJECT when it holds an object."""
         json_type = group.paths.json_type(group.source.paths_of(name), "_field_types")
+        column = group.column(name)
         deeper = quote_literal("$" + "[*]" * (MAX_LIST_DEPTH + 1))
+        with_object = (
+            f"list_contains(list_transform({_list_items(column)}, lambda v: json_type(v)), 'OBJECT')"
+        )
         return (
-            f"CASE WHEN {json_type} = {quote_literal(ARRAY)} THEN CASE WHEN len(json_extract("
-            f"{group.column(name)}, {deeper})) > 0 THEN {quote_literal(DEEP)} ELSE {quote_literal(ARRAY)} END "
+            f"CASE WHEN {json_type} = {quote_literal(ARRAY)} THEN CASE "
+            f"WHEN len(json_extract({column}, {deeper})) > 0 THEN {quote_literal(DEEP)} "
+            f"WHEN {with_object} THEN {quote_literal(LISTED_OBJECT)} ELSE {quote_literal(ARRAY)} END "
             f"ELSE {json_type} END"
         )
 
@@ -441,7 +450,7 @@ class Extraction:
         """`_e0`, `_e1`, ...: the values of each slot that holds a JSON list, lists inside it read
         MAX_LIST_DEPTH levels down; objects in a list are no values of the field (NULL for the others)."""
         return "".join(
-            f", CASE WHEN _shapes[{KEY_POSITION + 1 + slot}] IN ({_listed((ARRAY, DEEP))}) "
+            f", CASE WHEN _shapes[{KEY_POSITION + 1 + slot}] IN ({_listed(LIST_SHAPES)}) "
             f"THEN {_list_values(f'_f{slot}')} END AS _e{slot}"
             for slot in range(self._width)
         )
@@ -528,15 +537,20 @@ def _structured(column: str) -> str:
     return f"(starts_with({column}, '[') OR starts_with({column}, '{{'))"
 
 
-def _list_values(column: str) -> str:
-    """The scalar values of a JSON list's text, from every level down to MAX_LIST_DEPTH (JSON null is
-    NULL; objects are skipped)."""
+def _list_items(column: str) -> str:
+    """The items of a JSON list's text and of the lists inside it, down to MAX_LIST_DEPTH, as JSON."""
     levels = ", ".join(
         f"json_extract({column}, {quote_literal('$' + '[*]' * depth)})"
         for depth in range(1, MAX_LIST_DEPTH + 1)
     )
+    return f"flatten([{levels}])"
+
+
+def _list_values(column: str) -> str:
+    """The scalar values of a JSON list's text, from every level down to MAX_LIST_DEPTH (JSON null is
+    NULL; objects are skipped)."""
     return (
-        f"list_transform(list_filter(flatten([{levels}]), lambda v: json_type(v) NOT IN "
+        f"list_transform(list_filter({_list_items(column)}, lambda v: json_type(v) NOT IN "
         f"({_listed((ARRAY, OBJECT))})), lambda v: json_extract_string(v, '$'))"
     )
 

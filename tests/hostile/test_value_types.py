@@ -27,7 +27,7 @@ import pytest
 from ghosthire.elastic.ecs import to_ecs
 from ghosthire.hunt import build_plan
 from ghosthire.hunt.engine import HuntEngine, Uncomparable
-from ghosthire.hunt.extract import DEEP, MAX_LIST_DEPTH
+from ghosthire.hunt.extract import DEEP, LISTED_OBJECT, MAX_LIST_DEPTH
 from ghosthire.hunt.output import WRITERS
 from ghosthire.hunt.persons import assess
 from ghosthire.hunt.readers import ReadReport, batches_from_events
@@ -316,6 +316,7 @@ def test_objects_and_lists_too_deep_are_reported_and_the_records_kept(pack: Any,
     assert stats.records == len(events)
     assert stats.uncomparable == [
         Uncomparable("Image", str(logs), 1, 7, DEEP),
+        Uncomparable("Image", str(logs), 1, 5, LISTED_OBJECT),
         Uncomparable("Image", str(logs), 2, 2),
     ]
     fired = {(hit.detection.rule.name, hit.line) for hit in outcome.result.hits}
@@ -327,6 +328,9 @@ def test_objects_and_lists_too_deep_are_reported_and_the_records_kept(pack: Any,
     assert any(
         f"Image holds lists nested more than {MAX_LIST_DEPTH} deep" in line and f"{logs}:7" in line
         for line in lines
+    )
+    assert any(
+        "Image holds a list with a JSON object in it" in line and f"{logs}:5" in line for line in lines
     )
     report = io.StringIO()
     WRITERS["html"](assess(outcome, Directory.from_rows([], [])), report)
