@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 
 from ghosthire.elastic.ecs import ecs_field_name
+from ghosthire.elastic.persons import START_DATE
 from ghosthire.identities.countries import country_names
 from ghosthire.model.hiring import NEW_HIRE_DAYS
 from ghosthire.rules.metadata import IdentityCheck, IdentityComparison
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from ghosthire.rules import PackRule
 
 # The columns the identities lookup index adds (ghosthire.elastic.persons.LOOKUP_MAPPING).
-WORK_COUNTRY, START_DATE, END_DATE = "ghosthire.work_country", "ghosthire.start_date", "ghosthire.end_date"
+WORK_COUNTRY, END_DATE = "ghosthire.work_country", "ghosthire.end_date"
 # The countries lookup index: a lower-cased country name or code (the join key), its alpha-2 code, and
 # whether the company's watch list (ghosthire_watch_countries.csv) holds it.
 COUNTRY, COUNTRY_CODE = "ghosthire.country", "ghosthire.country_code"
