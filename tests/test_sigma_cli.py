@@ -3,18 +3,24 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 from sigma.cli.convert import convert as sigma_convert
+from sigma.exceptions import SigmaConfigurationError
+from sigma.processing.pipeline import ProcessingPipeline
+from sigma.processing.transformations import transformations
 
 from ghosthire.compile import TargetOutput, compile_target
 from ghosthire.compile.targets import Target, target_by_id
 from ghosthire.content import backends_dir, rules_dir
 from ghosthire.rules import RulePack, load_pack
+from sigma.pipelines import ghosthire as ghosthire_plugin
 
 PIPELINE = {"splunk": "ghosthire_splunk", "eql": "ghosthire_elastic", "esql": "ghosthire_elastic"}
 PIPELINE["lucene"] = "ghosthire_elastic"
@@ -68,8 +74,18 @@ def test_stock_backends_with_the_pipelines(tmp_path: Path) -> None:
             assert len(converted) == len(built) and not any("%" in query for query in converted), target
 
 
-def test_the_elastic_pipeline_files_load_on_their_own() -> None:
-    """A pipeline file names the pack's transformations; the plugin registers them for sigma-cli."""
+def test_the_elastic_pipeline_files_load_on_their_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pipeline file names the pack's transformations; importing the plugin (as sigma-cli's discovery
+    does) registers them, whatever else was imported before: this process has already imported the
+    backends, so their registrations are taken away first."""
+    windows = backends_dir() / "elastic" / "windows.yml"
+    for name in yaml.safe_load((backends_dir() / "targets.yml").read_text(encoding="utf-8"))[
+        "transformations"
+    ]:
+        monkeypatch.delitem(transformations, name)
+    with pytest.raises(SigmaConfigurationError, match="Unknown transformation type"):
+        ProcessingPipeline.from_yaml(windows.read_text(encoding="utf-8"))
+    importlib.reload(ghosthire_plugin)
     rule = next(rules_dir().rglob("win_user_added_to_local_administrators.yml"))
     pipelines = [
         arg
