@@ -196,6 +196,8 @@ def test_the_docs_say_per_rule_which_tuning_is_run_time(kibana_rules: list[dict]
     docs = (Path(__file__).resolve().parents[2] / "docs" / "elastic.md").read_text(encoding="utf-8")
     assert tuning_table(pack) in docs, "regenerate the table: python -m ghosthire.elastic.exceptions"
     attached = {rule["rule_id"]: [ref["list_id"] for ref in rule["exceptions_list"]] for rule in kibana_rules}
-    for runtime in run_time_filters(pack):
+    runtime_filters = run_time_filters(pack)
+    assert runtime_filters, "the pack has run-time filters"
+    for runtime in runtime_filters:
         for name in runtime.rules:
             assert runtime.list_id in attached[pack.get(name).id], name

@@ -10,6 +10,9 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from splunk_appinspect.configuration_file import ConfigurationFile
+from splunk_appinspect.configuration_parser import configuration_lexer
+from splunk_appinspect.configuration_parser import parse as appinspect_parse
 
 import ghosthire
 from ghosthire.compile import TargetOutput
@@ -96,6 +99,21 @@ def test_every_conf_file_parses(app_files: dict[str, bytes]) -> None:
     } <= set(confs)
     for path in confs:
         assert conf(app_files, path), f"{path} is empty"
+
+
+def test_conf_files_read_as_appinspect_reads_them(app_files: dict[str, bytes]) -> None:
+    """The pack reads .conf files with ghosthire.splunk.conf (AppInspect's parser is a test tool, see
+    docs/architecture.md); on every conf of the app both give the same stanzas, keys and values, and
+    AppInspect finds no duplicate stanza or key and no continuation with trailing whitespace."""
+    for path in [path for path in app_files if path.endswith((".conf", ".meta"))]:
+        text = app_files[path].decode("utf-8")
+        inspected = appinspect_parse(text, ConfigurationFile(), configuration_lexer)
+        assert inspected.errors == [], f"{path}: {inspected.errors[:3]}"
+        by_appinspect = {
+            section.name: {key: value for key, value, _ in section.items()}
+            for section in inspected.sections()
+        }
+        assert parse_conf(text, path) == by_appinspect, path
 
 
 def test_app_conf_identifies_the_app(app_files: dict[str, bytes]) -> None:
