@@ -144,7 +144,7 @@ class RecordGroup:
 
 
 @dataclass(frozen=True)
-class Target:
+class MatchTarget:
     """What a rule's match on a record feeds: its own alert, or one slot of a correlation."""
 
     detection: Detection
@@ -174,8 +174,8 @@ class Extraction:
         self.groups: list[RecordGroup] = []
         for source in self.used:
             self.groups += _groups(plan, source, first_index=len(self.groups))
-        self.targets = [Target(detection) for detection in plan.detections if detection.alerts] + [
-            Target(slot.detection, index, position)
+        self.targets = [MatchTarget(detection) for detection in plan.detections if detection.alerts] + [
+            MatchTarget(slot.detection, index, position)
             for index, correlation in enumerate(plan.correlations)
             for position, slot in enumerate(correlation.slots)
         ]
