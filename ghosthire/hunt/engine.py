@@ -14,9 +14,9 @@ from __future__ import annotations
 import contextlib
 import tempfile
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 import duckdb
@@ -126,7 +126,7 @@ class Evidence:
 UNCOMPARABLE = (OBJECT, DEEP, LISTED_OBJECT)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Uncomparable:
     """Records of one file whose field holds what no Sigma value can equal (`shape`): a JSON object, whose
     JSON text the rules compare, or lists nested deeper than the engine reads them, whose deeper values
@@ -146,16 +146,19 @@ class Uncomparable:
         return "holds a JSON object, which no rule value can equal (compared as its JSON text)"
 
 
-@dataclass
+@dataclass(frozen=True)
 class EngineStats:
-    records: int = 0
-    by_source: dict[str, int] = field(default_factory=dict)
-    unrecognised: int = 0
+    """What the engine read: records in all, by source, not recognised (also by input file), outside
+    --since/--until; the fields no rule could compare; the seconds it took."""
+
+    records: int
+    by_source: dict[str, int]
+    unrecognised: int
     # Input file -> records in it no source recognised.
-    unrecognised_in: dict[str, int] = field(default_factory=dict)
-    out_of_range: int = 0
-    uncomparable: list[Uncomparable] = field(default_factory=list)
-    elapsed: float = 0.0
+    unrecognised_in: dict[str, int]
+    out_of_range: int
+    uncomparable: list[Uncomparable]
+    elapsed: float
 
 
 @dataclass(frozen=True)
@@ -248,9 +251,7 @@ class HuntEngine:
         self._load_correlation_inputs()
         occurrences = self._correlate()
         evidence = self._evidence(occurrences)
-        stats = self._stats(files)
-        stats.uncomparable = self._uncomparable(files)
-        stats.elapsed = time.perf_counter() - started
+        stats = self._stats(files, started)
         return EngineResult(hits, occurrences, evidence, stats, report, files)
 
     def source_rows(self, batches: Iterable[RecordBatch]) -> dict[str, pa.Table]:
@@ -345,23 +346,31 @@ class HuntEngine:
         for file_index, number, kind in rows:
             report.problem(files[file_index], number, PROBLEM_REASONS[kind])
 
-    def _stats(self, files: dict[int, str]) -> EngineStats:
-        stats = EngineStats()
+    def _stats(self, files: dict[int, str], started: float) -> EngineStats:
+        """The counts of what was read, once the run is done (`started`: when it began)."""
         rows = self.db.execute(
             "SELECT file, source, in_range, sum(records)::BIGINT FROM outcomes WHERE kind = 'object' "
             "GROUP BY ALL ORDER BY ALL"
         ).fetchall()
+        by_source: Counter[str] = Counter()
+        unrecognised_in: Counter[str] = Counter()
+        out_of_range = 0
         for file_index, source_id, in_range, count in rows:
-            stats.records += count
             if source_id is None:
-                stats.unrecognised += count
-                name = files[file_index]
-                stats.unrecognised_in[name] = stats.unrecognised_in.get(name, 0) + count
+                unrecognised_in[files[file_index]] += count
             elif not in_range:
-                stats.out_of_range += count
+                out_of_range += count
             else:
-                stats.by_source[source_id] = stats.by_source.get(source_id, 0) + count
-        return stats
+                by_source[source_id] += count
+        return EngineStats(
+            records=sum(count for *_, count in rows),
+            by_source=dict(by_source),
+            unrecognised=unrecognised_in.total(),
+            unrecognised_in=dict(unrecognised_in),
+            out_of_range=out_of_range,
+            uncomparable=self._uncomparable(files),
+            elapsed=time.perf_counter() - started,
+        )
 
     def _hits(self, keep: Callable[[Hit], bool] | None) -> list[Hit]:
         targets = self.extraction.targets
