@@ -309,14 +309,14 @@ class DuckDBBackend(TextQueryBackend):
 
     def convert_condition_val_str(self, cond: Any, state: ConversionState) -> str:
         """A keyword matches anywhere in the record's JSON text, as a substring, written as JSON writes
-        it (a backslash doubled, a quote escaped)."""
+        it (a backslash doubled, a quote escaped); one with non-ASCII characters also as `\\uXXXX`
+        escapes, as many writers (Python's json among them) put such characters in the text."""
         self._fields.add(RAW_FIELD)
-        value = _as_json_text(cond.value)
-        if not value.startswith(SpecialChars.WILDCARD_MULTI):
-            value = SpecialChars.WILDCARD_MULTI + value
-        if not value.endswith(SpecialChars.WILDCARD_MULTI):
-            value = value + SpecialChars.WILDCARD_MULTI
-        return self.unbound_value_str_expression.format(value=self.convert_value_str(value, state))
+        searches = [
+            self.unbound_value_str_expression.format(value=self.convert_value_str(form, state))
+            for form in _json_text_forms(cond.value)
+        ]
+        return searches[0] if len(searches) == 1 else f"({' OR '.join(searches)})"
 
     def convert_condition_val_num(self, cond: Any, state: ConversionState) -> str:
         self._fields.add(RAW_FIELD)
@@ -375,11 +375,30 @@ class DuckDBBackend(TextQueryBackend):
         return queries
 
 
-def _as_json_text(value: SigmaString) -> SigmaString:
+def _json_text_forms(value: SigmaString) -> list[SigmaString]:
+    """The keyword as its JSON text is searched for, with `*` around it: its characters as they are, and
+    (when some are not ASCII) escaped as lower- and upper-cased, since ILIKE folds the case of a
+    character, not of its escape (`\\u00e9` is é, `\\u00c9` É)."""
+    forms = [_as_json_text(value, str, ascii_only=False)]
+    if any(isinstance(part, str) and not part.isascii() for part in value.s):
+        for case in (str, str.lower, str.upper):
+            escaped = _as_json_text(value, case, ascii_only=True)
+            if escaped.s not in [form.s for form in forms]:
+                forms.append(escaped)
+    return forms
+
+
+def _as_json_text(value: SigmaString, case: Callable[[str], str], *, ascii_only: bool) -> SigmaString:
     escaped = copy.copy(value)
-    escaped.s = [
-        json.dumps(part, ensure_ascii=False)[1:-1] if isinstance(part, str) else part for part in value.s
+    parts = [
+        json.dumps(case(part), ensure_ascii=ascii_only)[1:-1] if isinstance(part, str) else part
+        for part in value.s
     ]
+    if not parts or parts[0] is not SpecialChars.WILDCARD_MULTI:
+        parts.insert(0, SpecialChars.WILDCARD_MULTI)
+    if parts[-1] is not SpecialChars.WILDCARD_MULTI:
+        parts.append(SpecialChars.WILDCARD_MULTI)
+    escaped.s = parts
     return escaped
 
 

@@ -151,3 +151,16 @@ def test_keyword_with_a_backslash(tmp_path: Path) -> None:
         _event(7, SYSMON, {"ImageLoaded": "C:\\Temp\\good.exe"}),
     ]
     assert fired(tmp_path, events, reference=False) == [1]
+
+
+def test_keyword_with_non_ascii_characters(tmp_path: Path) -> None:
+    """A writer puts a non-ASCII character in the JSON text as it is or as a `\\uXXXX` escape (Python's
+    json does, as do the readers of JSON documents, CSV and Zeek): a keyword finds both, in any case."""
+    _rule(tmp_path, IMAGE_LOAD, "  keywords:\n    - 'Café'\n  condition: keywords")
+    events = [_event(7, SYSMON, {"CommandLine": text}) for text in ("café au lait", "CAFÉ", "cafe")]
+    texts = [json.dumps(event, ensure_ascii=False) for event in events] + [
+        json.dumps(event) for event in events
+    ]
+    assert "\\u00c9" in texts[4], "the second three are escaped"
+    engine, _ = engine_outcome(build_plan(load_pack(tmp_path, require_metadata=False)), texts, "windows")
+    assert sorted(line for _, line in engine.singles) == [1, 2, 4, 5]
