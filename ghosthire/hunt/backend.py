@@ -13,7 +13,8 @@ array field (a term query, EQL and Lucene match any value of a multi-valued fiel
 reference (through Zircolite) stores an array as one text column, which only a `contains` can reach, an
 artefact of flattening rather than a meaning. Each detection is therefore written twice: `where`, for
 the records whose fields hold no array (nearly all), and `where_on_lists`, which also tests each element
-of a field that holds one; the engine plans the second only for the records that need it.
+of a field that holds one; the engine plans the second only for the records that need it. Both are written
+in one conversion: each comparison is a token in the condition's text, replaced by either form at the end.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -144,10 +146,14 @@ class DuckDBBackend(TextQueryBackend):
         super().__init__(*args, **kwargs)
         self._fields: set[str] = set()
         self._rule: SigmaRule | None = None
-        # Set while the detection is written again for fields that hold arrays (see _element_wise), and
-        # while a comparison is written for an array's element.
-        self._on_lists = False
+        # Set while a comparison is written for an array's element (see _element_wise).
         self._on_element = False
+        # The comparisons of the rule being converted, as they are and as they read lists (see
+        # _element_wise); each stands in the condition's text as a token no value can spell (the random
+        # part is this backend's own).
+        self._comparisons: list[tuple[str, str]] = []
+        self._token = f"\x00{secrets.token_hex(16)}:"
+        self._token_pattern = re.compile(re.escape(self._token) + r"(\d+)\x00")
         # Each condition's parsed tree by its conversion state: pySigma parses a condition again at every
         # `parsed`, and the tree is read again once the query is written (see finalize_query_default).
         self._conditions: dict[int, Any] = {}
@@ -164,6 +170,7 @@ class DuckDBBackend(TextQueryBackend):
         self._fields = set()
         self._rule = rule
         self._conditions = {}
+        self._comparisons = []
         return super().convert_rule(rule, output_format, callback)
 
     def convert_condition(self, cond: Any, state: ConversionState) -> Any:
@@ -186,7 +193,7 @@ class DuckDBBackend(TextQueryBackend):
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str | DeferredQueryExpression:
         expression = super().convert_condition_field_eq_val(cond, state)
-        if not self._on_lists or not isinstance(cond.value, ELEMENT_WISE) or not isinstance(expression, str):
+        if not isinstance(cond.value, ELEMENT_WISE) or not isinstance(expression, str):
             return expression
         return self._element_wise(
             cond.field,
@@ -195,18 +202,26 @@ class DuckDBBackend(TextQueryBackend):
         )
 
     def _element_wise(self, field_name: str, expression: str, convert: Callable[[], Any]) -> str:
-        """A comparison on a field that holds a JSON list holds when it holds for one of its values
-        (`convert` writes it again, on the value); on any other field, as ever."""
+        """A comparison as it is and, for `where_on_lists`, as it reads a field that holds a JSON list:
+        true when it holds for one of its values (`convert` writes it again, on the value); on any other
+        field, as ever. Its token stands for it in the condition's text (see _written)."""
         self._on_element = True
         try:
             on_element = convert()
         finally:
             self._on_element = False
         values = f"{ELEMENTS_OF}({quote_identifier(field_name)})"
-        return (
+        on_lists = (
             f"(CASE WHEN {values} IS NULL THEN {expression} "
             f"ELSE list_bool_or(list_transform({values}, lambda {ELEMENT}: {on_element})) END)"
         )
+        self._comparisons.append((expression, on_lists))
+        return f"{self._token}{len(self._comparisons) - 1}\x00"
+
+    def _written(self, query: str, on_lists: bool) -> str:
+        """The condition's text with each comparison's token replaced by one of its forms."""
+        form = int(on_lists)
+        return self._token_pattern.sub(lambda found: self._comparisons[int(found.group(1))][form], query)
 
     def convert_value_str(self, s: SigmaString, state: ConversionState) -> str:
         converted = s.convert(self.escape_char, self.wildcard_multi, self.wildcard_single, self.add_escaped)
@@ -305,7 +320,7 @@ class DuckDBBackend(TextQueryBackend):
         def convert() -> str:
             return self.any_of_expression.format(field=self.escape_and_quote_field(field_name), regex=regex)
 
-        return self._element_wise(field_name, convert(), convert) if self._on_lists else convert()
+        return self._element_wise(field_name, convert(), convert)
 
     def convert_condition_val_str(self, cond: Any, state: ConversionState) -> str:
         """A keyword matches anywhere in the record's JSON text, as a substring, written as JSON writes
@@ -353,14 +368,12 @@ class DuckDBBackend(TextQueryBackend):
                 f"no event condition for logsource {_describe(rule)}: the engine cannot tell its records "
                 "from the rest of the source"
             )
-        condition = self._conditions[id(state)]
-        self._on_lists = True
-        try:
-            on_lists = self.convert_condition(condition, state)
-        finally:
-            self._on_lists = False
         return LocalQuery(
-            table, query, frozenset(self._fields), required_numbers(condition), where_on_lists=str(on_lists)
+            table,
+            self._written(query, on_lists=False),
+            frozenset(self._fields),
+            required_numbers(self._conditions[id(state)]),
+            where_on_lists=self._written(query, on_lists=True),
         )
 
     def _restricted(self, rule: SigmaRule) -> bool:

@@ -75,6 +75,7 @@ FIRST_MATCH_OF_COPIES_SQL = (
     "AS _earlier FROM listed WHERE number IS NOT NULL) SELECT * EXCLUDE (_earlier) REPLACE (nullif("
     "list_filter(matches, lambda target: NOT list_contains(_earlier, target)), []) AS matches) FROM earlier"
 )
+PRESENT_GROUPS_SQL = "SELECT DISTINCT _group FROM grouped_records WHERE _group IS NOT NULL"
 TARGET_READS_SCHEMA = pa.schema(
     [
         ("target", pa.int32()),
@@ -275,13 +276,21 @@ class HuntEngine:
             # rules is most of a small hunt's time, and a relation would parse and bind it twice more.
             self.db.execute(f"CREATE OR REPLACE TEMP TABLE {into} AS {extraction.hunt_sql()}")
             return
-        self.db.execute(f"CREATE OR REPLACE TEMP TABLE records AS {extraction.records_sql()}")
+        # The record groups first: only the fields and rules of the groups the input holds are planned.
+        self.db.execute(f"CREATE OR REPLACE TEMP TABLE grouped_records AS {extraction.grouped_sql()}")
+        try:
+            present = {group for (group,) in self.db.execute(PRESENT_GROUPS_SQL).fetchall()}
+            self.db.execute(
+                f"CREATE OR REPLACE TEMP TABLE records AS {extraction.records_sql('grouped_records', present)}"
+            )
+        finally:
+            self.db.execute("DROP TABLE IF EXISTS grouped_records")
         self.db.execute(
             "CREATE OR REPLACE TEMP TABLE record_matches "
             "(file BIGINT, number BIGINT, _copy INTEGER, targets INTEGER[])"
         )
         try:
-            for part in extraction.match_in_parts_sql("records"):
+            for part in extraction.match_in_parts_sql("records", present):
                 self.db.execute(f"INSERT INTO record_matches {part}")
             self.db.execute(
                 f"CREATE OR REPLACE TEMP TABLE {into} AS "

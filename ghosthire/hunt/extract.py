@@ -18,7 +18,7 @@ and hands back an Arrow stream of outcomes (ghosthire.hunt.engine tallies them b
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from ghosthire.hunt.backend import ELEMENTS_OF, RAW_FIELD, quote_identifier, quote_literal
@@ -180,39 +180,51 @@ class Extraction:
             for position, slot in enumerate(correlation.slots)
         ]
         self.alerting = sum(1 for target in self.targets if target.correlation is None)
+        self._groups_of = {
+            id(detection): [group for group in self.groups if _can_match(group, detection)]
+            for detection in plan.detections
+        }
         self.target_reads = self._reads()
         self.recognition = PathList("_recognised")
         # Every expression is built before the path lists are read into calls: building one adds its paths.
         source_sql = quote_literal(candidates[0].id) if len(candidates) == 1 else self._source_case()
         key_sql = self._key_case()
         self._width = max((len(group.fields) for group in self.groups), default=0)
-        fields_sql = self._fields_case()
         bounds = [f"_ts >= {since}"] * (since is not None) + [f"_ts < {until}"] * (until is not None)
-        in_range = "(" + " AND ".join(["true", *bounds]) + ")"
-        self._ctes = (
+        self._in_range = "(" + " AND ".join(["true", *bounds]) + ")"
+        self._grouping = (
             f"lines AS (SELECT file, number, start, text, {self._first_parse()} AS _recognised FROM batch), "
             f"kinds AS (SELECT *, {KIND_SQL} AS _kind FROM lines), "
             f"tagged AS (SELECT *, CASE WHEN _kind = 'object' THEN {source_sql} END AS _source FROM kinds), "
             f"keyed AS (SELECT *, {key_sql} AS _split_key FROM tagged), "
             f"{self._copies_sql()}"
-            f"grouped AS (SELECT * EXCLUDE (_recognised), {self._group_case()} AS _group FROM copied), "
-            f"read AS (SELECT *, {self._reads_case()} AS _field_texts FROM grouped), "
+            f"grouped AS (SELECT * EXCLUDE (_recognised), {self._group_case()} AS _group FROM copied)"
+        )
+        self._ctes = f"{self._grouping}, {self._reading('grouped', self.groups)}"
+        # The records as the rules read them: on the second statement, with their shapes and lists' values.
+        self._records = "elements" if on_lists else "ranged"
+
+    def _reading(self, grouped: str, groups: Sequence[RecordGroup]) -> str:
+        """The CTEs that read, for the records of `grouped` (a CTE or table of records with their group),
+        the time and fields of their group (for those of `groups`; any other group's fields are NULL)."""
+        # The fields first: their paths are then known to the reads (and types) of each group.
+        fields_sql = self._fields_case(groups)
+        ctes = (
+            f"read AS (SELECT *, {self._reads_case(groups)} AS _field_texts FROM {grouped}), "
             f"fielded AS (SELECT *, {fields_sql} AS _fields FROM read), "
             # The slots as columns of their own: a rule reads a column, not a field of a struct.
             "timed AS (SELECT * EXCLUDE (_fields), unnest(_fields), ghosthire_ts(_fields._time) AS _ts "
             "FROM fielded), "
-            f"ranged AS (SELECT *, {in_range} AS _in_range FROM timed)"
+            f"ranged AS (SELECT *, {self._in_range} AS _in_range FROM timed)"
         )
-        # The records as the rules read them: on the second statement, with their shapes and lists' values.
-        self._records = "elements" if on_lists else "ranged"
-        if on_lists:
-            # Built after the fields: the types are read for the same paths, once they are all known.
-            types_sql = self._types_case()
-            self._ctes += (
-                f", typed AS (SELECT *, {types_sql} AS _field_types FROM ranged), shaped AS (SELECT * EXCLUDE (_field_types), "
-                f"[_key_shape] || coalesce({self._shapes_case()}, []) AS _shapes FROM typed), "
+        if self.on_lists:
+            ctes += (
+                f", typed AS (SELECT *, {self._types_case(groups)} AS _field_types FROM ranged), "
+                "shaped AS (SELECT * EXCLUDE (_field_types), "
+                f"[_key_shape] || coalesce({self._shapes_case(groups)}, []) AS _shapes FROM typed), "
                 f"elements AS (SELECT *{self._elements_sql()} FROM shaped)"
             )
+        return ctes
 
     def hunt_sql(self) -> str:
         """The outcomes of the records of the registered `batch` (columns text, number, start, file): one
@@ -229,18 +241,28 @@ class Extraction:
         )
         return self._outcomes_sql(matched)
 
-    def records_sql(self) -> str:
-        """Every record of the registered `batch` as the rules read it (source, group, time, field slots):
-        the table `match_in_parts_sql` and `outcomes_in_parts_sql` read."""
-        return f"WITH {self._ctes} SELECT * EXCLUDE (_field_texts) FROM {self._records}"
+    def grouped_sql(self) -> str:
+        """Every record of the registered `batch` with its source, key and record group, not yet read
+        further: the table `records_sql` reads."""
+        return f"WITH {self._grouping} SELECT * FROM grouped"
 
-    def match_in_parts_sql(self, records: str) -> list[str]:
+    def records_sql(self, grouped: str, present: Collection[int]) -> str:
+        """Every record of the `grouped` table (see grouped_sql) as the rules read it (time, field slots),
+        the fields read for the `present` record groups only: the table `match_in_parts_sql` and
+        `outcomes_in_parts_sql` read."""
+        groups = [group for group in self.groups if group.index in present]
+        return f"WITH {self._reading(grouped, groups)} SELECT * EXCLUDE (_field_texts) FROM {self._records}"
+
+    def match_in_parts_sql(self, records: str, present: Collection[int]) -> list[str]:
         """Statements that each match a part of the rules over the `records` table: (file, number, copy,
-        targets) of every record some rule of the part matched. Each is planned alone, so planning holds
-        the expressions of one part at a time (thousands of rules at once hold hundreds of MB)."""
+        targets) of every record some rule of the part matched. Only the rules that can match a record of
+        the `present` record groups are planned, each statement alone, so planning holds the expressions
+        of one part at a time (thousands of rules at once hold hundreds of MB)."""
         parts: list[list[Detection]] = [[]]
         size = 0
         for detection in self.plan.detections:
+            if not any(group.index in present for group in self.groups_of(detection)):
+                continue
             if size >= MATCH_SQL_PER_STATEMENT:
                 parts.append([])
                 size = 0
@@ -248,9 +270,10 @@ class Extraction:
             size += len(detection.query.where_on_lists if self.on_lists else detection.query.where)
         return [
             f"SELECT file, number, _copy, _matched_targets AS targets FROM (SELECT file, number, _copy, "
-            f"{self._match_case(part)} AS _matched_targets FROM {records} WHERE _in_range) "
+            f"{self._match_case(part, present)} AS _matched_targets FROM {records} WHERE _in_range) "
             "WHERE len(_matched_targets) > 0"
             for part in parts
+            if part
         ]
 
     def outcomes_in_parts_sql(self, records: str, record_matches: str) -> str:
@@ -389,27 +412,25 @@ class Extraction:
             branches.append(f"WHEN {condition} THEN {group.index}")
         return f"CASE {' '.join(branches)} END" if branches else "NULL::INTEGER"
 
-    def _reads_case(self) -> str:
+    def _reads_case(self, groups: Sequence[RecordGroup]) -> str:
         """The second parse: for each group's records, the paths of its fields and time (one list)."""
-        branches = [
-            f"WHEN {group.index} THEN {group.paths.call()}" for group in self.groups if group.paths.paths
-        ]
+        branches = [f"WHEN {group.index} THEN {group.paths.call()}" for group in groups if group.paths.paths]
         return f"CASE _group {' '.join(branches)} END" if branches else "NULL::VARCHAR[]"
 
-    def _types_case(self) -> str:
+    def _types_case(self, groups: Sequence[RecordGroup]) -> str:
         """The JSON type of each path a record's group reads, from the record itself: json_extract_string
         gives a list and a string that spells one as the same text."""
         branches = [
             f"WHEN {group.index} THEN {group.paths.call('json_type')}"
-            for group in self.groups
+            for group in groups
             if group.paths.paths
         ]
         return f"CASE _group {' '.join(branches)} END" if branches else "NULL::VARCHAR[]"
 
-    def _shapes_case(self) -> str:
+    def _shapes_case(self, groups: Sequence[RecordGroup]) -> str:
         """Each of the group's fields' shape, from `_field_types` (second statement only)."""
         branches = []
-        for group in self.groups:
+        for group in groups:
             shapes = ["NULL" if name == RAW_FIELD else self._shape(group, name) for name in group.fields]
             if shapes:
                 branches.append(f"WHEN {group.index} THEN [{', '.join(shapes)}]::VARCHAR[]")
@@ -455,10 +476,10 @@ class Extraction:
             for slot in range(self._width)
         )
 
-    def _fields_case(self) -> str:
+    def _fields_case(self, groups: Sequence[RecordGroup]) -> str:
         """Each group's time and fields as one struct: one CASE over the groups, where a CASE per slot
         would test every group again for every slot."""
-        branches = [f"WHEN {group.index} THEN {self._fields(group)}" for group in self.groups]
+        branches = [f"WHEN {group.index} THEN {self._fields(group)}" for group in groups]
         return f"CASE _group {' '.join(branches)} END" if branches else self._fields(None)
 
     def _fields(self, group: RecordGroup | None) -> str:
@@ -484,9 +505,9 @@ class Extraction:
 
     def groups_of(self, detection: Detection) -> list[RecordGroup]:
         """The record groups whose records a rule can match."""
-        return [group for group in self.groups if _can_match(group, detection)]
+        return self._groups_of[id(detection)]
 
-    def _match_case(self, detections: Sequence[Detection]) -> str:
+    def _match_case(self, detections: Sequence[Detection], present: Collection[int] | None = None) -> str:
         """The targets of every one of `detections` that matches the record: the rules that bound their source's key,
         in the branch of each group they can match; the others once per source (their fields are in the
         same slots in every group of the source). An empty list when none matches."""
@@ -499,7 +520,9 @@ class Extraction:
             targets = targets_of.get(id(detection))
             if not targets:
                 continue
-            groups = self.groups_of(detection)
+            groups = [
+                group for group in self.groups_of(detection) if present is None or group.index in present
+            ]
             key = groups[0].key if groups else None
             everywhere = key is not None and key not in detection.query.required_numbers
             for group in groups[:1] if everywhere else groups:
