@@ -33,12 +33,15 @@ def conf(app_files: dict[str, bytes], path: str) -> Stanzas:
 
 
 def rule_searches(app_files: dict[str, bytes]) -> dict[str, dict[str, str]]:
-    """Every saved search but the roll-up: the ones compiled from rules."""
-    return {
+    """Every saved search but the roll-up: the ones compiled from rules (never none: the tests that loop
+    over them would pass on nothing)."""
+    searches = {
         name: keys
         for name, keys in conf(app_files, "default/savedsearches.conf").items()
         if keys.get("action.summary_index") == "1"
     }
+    assert len(searches) > 50, f"only {len(searches)} rule searches"
+    return searches
 
 
 def test_appinspect_cloud_precert_passes_without_warnings(built_app: Path) -> None:
