@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from ghosthire.hunt.backend import ELEMENTS_OF, RAW_FIELD, quote_identifier, quote_literal
 from ghosthire.hunt.plan import Detection, HuntPlan
-from ghosthire.model.sources import WILDCARD, Source, json_path, path_variants
+from ghosthire.model.sources import WILDCARD, Source, TextField, json_path, path_variants
 
 # A record's epoch seconds from ISO 8601 text (TimeZone is UTC) or epoch seconds / milliseconds.
 TIMESTAMP_MACRO = """
@@ -438,7 +438,9 @@ class Extraction:
 
     def _shape(self, group: RecordGroup, name: str) -> str:
         """A field's JSON type (NULL when absent or null); for a list, DEEP when nested deeper than read,
-        LISTED_OBJECT when it holds an object."""
+        LISTED_OBJECT when it holds an object. A value read inside JSON text is one string."""
+        if name in group.source.text_fields:
+            return "NULL"
         json_type = group.paths.json_type(group.source.paths_of(name), "_field_types")
         column = group.column(name)
         deeper = quote_literal("$" + "[*]" * (MAX_LIST_DEPTH + 1))
@@ -501,7 +503,11 @@ class Extraction:
     @staticmethod
     def _field(group: RecordGroup, name: str) -> str:
         # Keyword (unbound value) searches read the record's text itself (RecordGroup.column): no slot.
-        return "NULL" if name == RAW_FIELD else group.paths.value(group.source.paths_of(name))
+        if name == RAW_FIELD:
+            return "NULL"
+        if text_field := group.source.text_fields.get(name):
+            return text_field_sql(text_field, group.paths.value(group.source.paths_of(text_field.items)))
+        return group.paths.value(group.source.paths_of(name))
 
     def groups_of(self, detection: Detection) -> list[RecordGroup]:
         """The record groups whose records a rule can match."""
@@ -543,6 +549,20 @@ class Extraction:
         parts = [f"CASE _group {group_branches} END"] * bool(by_group)
         parts += [f"CASE _source {source_branches} END"] * bool(by_source)
         return f"flatten([{''.join(part + ', ' for part in parts)}[]::INTEGER[]])"
+
+
+def text_field_sql(text_field: TextField, items: str) -> str:
+    """SQL for a value written inside JSON text (TextField): the first object of the list `items` whose
+    members equal `where`, its member's text parsed (`try`: text that is not JSON gives NULL)."""
+    tests = " AND ".join(
+        f"json_extract_string(item, {quote_literal(json_path([key]))}) = {quote_literal(value)}"
+        for key, value in text_field.where.items()
+    )
+    item = f"list_filter(json_extract({items}, '$[*]'), lambda item: {tests})[1]"
+    member = f"json_extract_string({item}, {quote_literal(json_path([text_field.member]))})"
+    inner = json_path(text_field.path.split("."))
+    value = f"try(json_extract_string({member}, {quote_literal(inner)}))"
+    return f"nullif(regexp_replace({value}, '[^0-9]', '', 'g'), '')" if text_field.digits else value
 
 
 def _can_match(group: RecordGroup, detection: Detection) -> bool:

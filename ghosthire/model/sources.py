@@ -3,6 +3,7 @@ its time is and how a Sigma field is read. Shared by the local hunt and the Elas
 
 from __future__ import annotations
 
+import json
 import re
 from functools import cache
 from pathlib import Path
@@ -18,6 +19,46 @@ from ghosthire.errors import ContentError
 WILDCARD = "*"
 
 
+class TextField(BaseModel):
+    """A Sigma field whose value is written inside JSON text of the record (Entra's modifiedProperties
+    newValue): in the list of objects at `items`, the first whose members equal `where`; its `member` is
+    JSON text, read at `path` (dotted, digits index a list). `digits`: only the digits kept, so a phone
+    number compares the same however it is formatted."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    items: str
+    where: Annotated[dict[str, str], Field(min_length=1)]
+    member: str
+    path: str
+    digits: bool = False
+
+    def read(self, items: Any) -> str | None:
+        """The value in the list `items` (the Python twin of the engine's SQL, extract.text_field_sql)."""
+        if not isinstance(items, list):
+            return None
+        item = next(
+            (
+                item
+                for item in items
+                if isinstance(item, dict)
+                and all(isinstance(item.get(k), str) and item[k] == v for k, v in self.where.items())
+            ),
+            None,
+        )
+        text = item.get(self.member) if item else None
+        try:
+            found = lookup(json.loads(text), self.path) if isinstance(text, str) else None
+        except ValueError:
+            return None
+        if found is None or isinstance(found, dict | list):
+            return None
+        value = json.dumps(found) if isinstance(found, bool) else str(found)
+        if self.digits:
+            value = re.sub(r"[^0-9]", "", value)
+        return value or None
+
+
 class Source(BaseModel):
     """One vendor log format: how to recognise a record, find its time, and read a Sigma field."""
 
@@ -29,6 +70,7 @@ class Source(BaseModel):
     time: list[str] = []
     field_paths: list[str] = ["{field}"]
     fields: dict[str, list[str]] = {}
+    text_fields: dict[str, TextField] = {}
 
     def paths_of(self, field: str) -> list[str]:
         """Raw paths that may hold a Sigma field, first present wins (`{field_words}` in a template: the
@@ -48,6 +90,12 @@ class Source(BaseModel):
 
     def value(self, event: dict[str, Any], field: str) -> Any:
         """The value of a Sigma field in a parsed record, or None when absent."""
+        if field in self.text_fields:
+            text_field = self.text_fields[field]
+            for path in self.paths_of(text_field.items):
+                if (items := lookup(event, path)) is not None:
+                    return text_field.read(items)
+            return None
         for path in self.paths_of(field):
             found = lookup(event, path)
             if found is not None:

@@ -69,6 +69,7 @@ from ghosthire.splunk.searches import (
     triage_annotations,
 )
 from ghosthire.splunk.settings import AppSettings, load_settings
+from ghosthire.splunk.text_fields import splunk_text_fields
 from ghosthire.triage import TriagePolicy, load_triage_policy
 from ghosthire.tuning import (
     NEW_HIRE_DAYS,
@@ -147,6 +148,7 @@ def build_app(pack: RulePack, spl: TargetOutput, out_dir: Path) -> Path:
         "gws_parameters": parameters,
         "gws_parameters_macro": GWS_PARAMETERS_MACRO,
         "gws_parameters_definition": parameters_macro(parameters),
+        "text_fields": splunk_text_fields(),
     }
     texts = render_tree(env, "app", context)
     texts |= {

@@ -31,7 +31,8 @@ reference:
   -> rows) and is replaced by its implicit `format` output, `( ( f="v1" ) OR ( f="v2" ) )` with `\\` and
   `"` escaped, or `NOT ( )` when it returns nothing (`( )` is true, so an empty list matches nothing);
 - `spath path=a.b{} output=f` reads the event's JSON (`_raw`, kept parsed) and writes each array element
-  as JSON text; `json_extract(f, "k")` returns a member's value (strings unquoted, booleans as
+  as JSON text (`{}` steps into every element, also in the middle of a path); `spath input=g path=..`
+  reads the JSON text of the field g instead; `json_extract(f, "k")` returns a member's value (strings unquoted, booleans as
   true/false, objects and arrays as JSON text), `json_array_to_mv` a JSON array's values,
   `mvfilter(<expr on one field>)` the values for which the expression holds, `mvindex(x, 0)` the first.
 """
@@ -306,6 +307,8 @@ def _command(
         return [event for event in results if matcher(event)]
     if match := re.fullmatch(r"spath path=(\S+) output=(\w+)", text):
         return [_set(event, match[2], _spath(event, match[1])) for event in results]
+    if match := re.fullmatch(r"spath input=(\w+) path=(\S+) output=(\w+)", text):
+        return [_set(event, match[3], _spath_input(event, match[1], match[2])) for event in results]
     if match := re.fullmatch(r'eval (\w+)="([^"\\]*)"', text):
         return [_set(event, match[1], match[2]) for event in results]
     if match := _GWS_EVAL.fullmatch(text):
@@ -545,15 +548,34 @@ def _spath(event: Event, path: str) -> list[str] | str | None:
     node: Any = event.get("_raw")
     if not isinstance(node, dict):
         raise AssertionError("spath needs the event's JSON in `_raw`")
+    return _json_path(node, path)
+
+
+def _spath_input(event: Event, field: str, path: str) -> list[str] | str | None:
+    """`spath input=f path=...`: the same, in the JSON text of the field f (nothing when f is not JSON)."""
+    text = event.get(field)
+    try:
+        node = json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
+    return None if node is None else _json_path(node, path)
+
+
+def _json_path(root: Any, path: str) -> list[str] | str | None:
+    """`a.b{}.c`: `{}` steps into every element of an array (a step may be `{}` alone); the values found
+    are a multivalue field once the path went through an array, JSON text where not a string."""
+    nodes, through_array = [root], False
     for step in path.split("."):
-        array = step.endswith("{}")
-        node = node.get(step.removesuffix("{}")) if isinstance(node, dict) else None
+        name, array = step.removesuffix("{}"), step.endswith("{}")
+        if name:
+            nodes = [node.get(name) for node in nodes if isinstance(node, dict)]
         if array:
-            if not isinstance(node, list):
-                return None
-            texts = [item if isinstance(item, str) else json.dumps(item) for item in node]
-            return texts or None
-    return None if node is None else node if isinstance(node, str) else json.dumps(node)
+            nodes = [item for node in nodes if isinstance(node, list) for item in node]
+            through_array = True
+    texts = [node if isinstance(node, str) else json.dumps(node) for node in nodes if node is not None]
+    if through_array:
+        return texts or None
+    return texts[0] if texts else None
 
 
 def json_extract(text: Any, key: str) -> Any:
@@ -849,6 +871,8 @@ def _eval_atom(tokens: Tokens, event: Event) -> tuple[Any, Tokens]:
         return value, tokens[1:]
     if kind == "field":
         return event.get(value), tokens[1:]
+    if (kind, value) == ("name", "mvfilter") and tokens[1] == ("op", "("):
+        return _mvfilter(tokens[2:], event)
     if kind == "name" and len(tokens) > 1 and tokens[1] == ("op", "("):
         args, rest = [], tokens[2:]
         while rest[0] != ("op", ")"):
@@ -863,6 +887,27 @@ def _eval_atom(tokens: Tokens, event: Event) -> tuple[Any, Tokens]:
         inner, rest = _eval_or(tokens[1:], event)
         return inner, rest[1:]
     raise AssertionError(f"unexpected eval token {tokens[:3]!r}")
+
+
+def _mvfilter(tokens: Tokens, event: Event) -> tuple[Any, Tokens]:
+    """`mvfilter(<expression on one field>)`: the field's values for which the expression holds."""
+    _, rest = _eval_or(tokens, event)
+    expression = tokens[: len(tokens) - len(rest)]
+    fields = {
+        value
+        for position, (kind, value) in enumerate(expression)
+        if kind == "field"
+        or (
+            kind == "name"
+            and value not in ("AND", "OR", "NOT")
+            and expression[position + 1 :][:1] != [("op", "(")]
+        )
+    }
+    if len(fields) != 1:
+        raise AssertionError(f"mvfilter reads exactly one field: {expression!r}")
+    field = fields.pop()
+    kept = [item for item in _values(event.get(field)) if _eval_or(expression, {**event, field: item})[0]]
+    return kept or None, rest[1:]
 
 
 def _splunk_regex(pattern: str) -> re.Pattern[str]:
@@ -902,6 +947,7 @@ _EVAL_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "now": lambda: _NOW.get(),
     "max": lambda *values: max((_number(v) for v in values if _number(v) is not None), default=None),
     "mvdedup": lambda value: None if value is None else list(dict.fromkeys(_values(value))),
+    "json_extract": lambda text, key: json_extract(text, key),
 }
 
 

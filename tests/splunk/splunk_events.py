@@ -8,7 +8,8 @@ from the pipelines, so that a field the Splunk pipelines name wrongly does not m
   modelled both ways (`NULL_MODELS`): as the string "null", as Splunk shows it for KV_MODE=json, and as
   no field at all; a test that must not depend on it runs under both;
 - Entra ID: the Event Hub diagnostic record (sourcetype azure:monitor:aad): a Graph signIn resource
-  sits under `properties`, category SignInLogs (interactive) or NonInteractiveUserSignInLogs;
+  sits under `properties`, category SignInLogs (interactive) or NonInteractiveUserSignInLogs; a
+  directoryAudit entry likewise, category AuditLogs, `_raw` keeping the JSON for `spath`;
 - Google Workspace (Splunk Add-on for Google Workspace): one Splunk event per Reports API event, the
   event under `event` and its parameters as {"name", "value"|"boolValue"|"intValue"|"multiValue"}
   objects; `_raw` keeps the JSON for `spath`;
@@ -178,7 +179,8 @@ def entra_audit(record: dict[str, Any]) -> list[Event]:
             "category": "AuditLogs",
             "properties": record,
         }
-    return _json(record, "azure:monitor:aad", epoch(first(record, "properties.activityDateTime", "time")))
+    time = epoch(first(record, "properties.activityDateTime", "time"))
+    return [{**event, "_raw": record} for event in _json(record, "azure:monitor:aad", time)]
 
 
 def google_workspace(record: dict[str, Any]) -> list[Event]:
