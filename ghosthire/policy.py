@@ -75,13 +75,10 @@ def tactics_match_techniques(rule: PackRule) -> Iterator[str]:
     }
     for unknown in sorted(tagged - set(table.tactics)):
         yield f"`attack.{unknown}` is not an ATT&CK tactic"
-    expected: set[str] = set()
     for technique_id in rule.attack_ids:
-        technique = table.techniques.get(technique_id)
-        if technique is None:
+        if technique_id not in table.techniques:
             yield f"{technique_id} is not a technique of {table.source}"
-            continue
-        expected.update(technique.tactics)
+    expected = set(table.tactics_of(rule.attack_ids))
     order = list(table.tactics)
     missing = sorted(expected - tagged, key=order.index)
     extra = sorted((tagged & set(table.tactics)) - expected, key=order.index)

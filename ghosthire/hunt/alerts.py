@@ -156,12 +156,8 @@ def rule_json(rule: PackRule) -> dict[str, Any]:
 
 
 def attack_tactics(rule: PackRule) -> list[str]:
-    """The ATT&CK tactics (short names) of the rule's techniques, in ATT&CK's order. A technique the
-    shipped table does not know (a newer ATT&CK release, in a rule set not the pack's) adds none."""
-    table = load_attack()
-    known = [table.techniques[technique] for technique in rule.attack_ids if technique in table.techniques]
-    tactics = {tactic for technique in known for tactic in technique.tactics}
-    return [tactic for tactic in table.tactics if tactic in tactics]
+    """The ATT&CK tactics (short names) of the rule's techniques, in ATT&CK's order."""
+    return load_attack().tactics_of(rule.attack_ids)
 
 
 def new_hire_json(escalation: Escalation) -> dict[str, Any]:

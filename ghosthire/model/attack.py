@@ -8,6 +8,7 @@ under the ATT&CK Terms of Use; the file names its release and license.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -56,6 +57,17 @@ class AttackTable:
             return self.techniques[technique_id]
         except KeyError:
             raise ContentError(ATTACK_TABLE, f"{technique_id} is not a technique of {self.source}") from None
+
+    def tactics_of(self, technique_ids: Iterable[str]) -> list[str]:
+        """The tactics (short names) the techniques belong to, in the matrix's order; a technique the
+        table does not know (a newer ATT&CK release) adds none."""
+        found = {
+            tactic
+            for tid in technique_ids
+            if tid in self.techniques
+            for tactic in self.techniques[tid].tactics
+        }
+        return [tactic for tactic in self.tactics if tactic in found]
 
 
 @cache

@@ -15,6 +15,8 @@ from click.testing import CliRunner
 from ghosthire.cli import _register, cli
 from ghosthire.content import detection_tests_dir, rules_dir
 from ghosthire.model.attack import ATTACK_TABLE, load_attack
+from ghosthire.policy import tactics_match_techniques
+from ghosthire.rules import load_pack
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "attack_table.py"
 
@@ -113,3 +115,31 @@ def test_a_users_rule_tagged_t1059_passes_check(tmp_path: Path) -> None:
     _register()
     result = CliRunner().invoke(cli, ["check", "--rules", str(rules), "--tests", str(tests)])
     assert result.exit_code == 0, result.output
+
+
+def test_tactics_of_techniques_in_matrix_order() -> None:
+    """The one place a rule's techniques become tactics (policy, hunt output): sub-techniques carry
+    their own, an unknown (newer) technique adds none."""
+    table = load_attack()
+    assert table.tactics_of(["T1078", "T1059.001", "T9999"]) == [
+        "initial-access",
+        "execution",
+        "persistence",
+        "privilege-escalation",
+        "defense-evasion",
+    ]
+    assert table.tactics_of([]) == []
+
+
+def test_check_names_missing_and_extra_tactic_tags(tmp_path: Path) -> None:
+    source = next(rules_dir().rglob("win_user_added_to_local_administrators.yml"))
+    text = source.read_text(encoding="utf-8")
+    tags = text[text.index("tags:") : text.index("logsource:")]
+    (tmp_path / source.name).write_text(
+        text.replace(tags, "tags:\n  - attack.collection\n  - attack.t1059\n"), encoding="utf-8"
+    )
+    rule = load_pack(tmp_path).rules[0]
+    assert list(tactics_match_techniques(rule)) == [
+        "missing tactic tag(s) of the tagged techniques: attack.execution",
+        "tactic tag(s) with no tagged technique under them: attack.collection",
+    ]
