@@ -1,13 +1,14 @@
-"""The alerts of a hunt as rows DuckDB writes out: the machine-readable formats (JSON lines, CSV) come
-from one Arrow table of the alerts and one of their rules, each alert's event copied from the input's
-JSON text rather than parsed and encoded again in Python, and every rule's description written once."""
+"""The alerts of a hunt as rows DuckDB writes out: the machine-readable formats (JSON lines, CSV,
+Timesketch) come from Arrow tables of the alerts, a chunk at a time, joined with one table of their rules,
+each alert's event copied from the input's JSON text rather than parsed and encoded again in Python, and
+every rule's description written once. Only a chunk's rows are ever built: an output-heavy hunt's
+hundreds of thousands of alerts are never one table."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 from collections.abc import Callable, Iterator
-from itertools import accumulate
 from typing import TYPE_CHECKING
 
 import duckdb
@@ -21,7 +22,7 @@ from ghosthire.hunt.wording import summary_of
 if TYPE_CHECKING:
     from ghosthire.hunt.persons import Findings
 
-# Alerts handed back to Python (CSV) or written (JSON lines) this many at a time.
+# Alerts turned into rows (and handed back to Python, or written) this many at a time.
 CHUNK_ROWS = 16 * 1024
 RULE_SCHEMA = pa.schema(
     [
@@ -38,7 +39,8 @@ RULE_SCHEMA = pa.schema(
     ]
 )
 # What an alert holds that its rule does not; `text`/`texts`: events' JSON text; `level`, `risk_score`
-# and `new_hire` set only when raised for a new hire; `grouped`: a correlation's alert.
+# and `new_hire` set only when raised for a new hire; `grouped`: a correlation's alert, whose `summary`
+# alone is worded in Python (a single event's is its entity).
 ALERT_SCHEMA = pa.schema(
     [
         ("position", pa.int64()),
@@ -49,7 +51,7 @@ ALERT_SCHEMA = pa.schema(
         ("file", pa.string()),
         ("line", pa.int64()),
         ("locations", pa.list_(pa.string())),
-        ("matched_row", pa.int64()),
+        ("text", pa.large_string()),
         ("grouped", pa.bool_()),
         ("group", pa.string()),
         ("texts", pa.list_(pa.large_string())),
@@ -58,6 +60,8 @@ ALERT_SCHEMA = pa.schema(
         ("level", pa.string()),
         ("risk_score", pa.int64()),
         ("new_hire", pa.string()),
+        ("new_hire_note", pa.string()),
+        ("summary", pa.string()),
     ]
 )
 # "file:line" of each event: a single event's one location, as two columns (the many alerts of a
@@ -95,6 +99,7 @@ CORRELATION_FIELDS = {
     "group": '"group"::JSON',
     "metric": METRIC_SQL,
 }
+SUMMARY_SQL = "CASE WHEN grouped THEN summary ELSE coalesce(entity, '') END"
 CSV_FIELDS = {
     "time": TIME_SQL,
     "level": "coalesce(level, base_level)",
@@ -107,101 +112,116 @@ CSV_FIELDS = {
     "person": "coalesce(person, '')",
     "risk_score": "coalesce(risk_score, base_risk_score)",
     "base_risk_score": "base_risk_score",
-    "new_hire": "new_hire_note",
+    "new_hire": "coalesce(new_hire_note, '')",
     "attack_techniques": "array_to_string(attack_techniques, ' ')",
     "attack_tactics": "array_to_string(attack_tactics, ' ')",
     "locations": f"array_to_string({LOCATIONS_SQL}, ' ')",
-    "summary": "summary",
+    "summary": SUMMARY_SQL,
+}
+# Timesketch's JSONL import: every line needs message, datetime (ISO 8601) and timestamp_desc; the
+# alert's other fields but its events follow.
+TIMESKETCH_FIELDS = {
+    **{name: sql for name, sql in COMMON_FIELDS.items() if name != "time"},
+    "datetime": TIME_SQL,
+    "message": f"'[' || coalesce(level, base_level) || '] ' || title || ': ' || {SUMMARY_SQL}",
+    "timestamp_desc": "CASE WHEN grouped THEN 'Correlation condition met' ELSE 'Event time' END",
+    "tag": "list_concat(list_concat(['ghosthire'], guidance), attack_techniques)",
+    "data_type": "'ghosthire:alert'",
+}
+TIMESKETCH_CORRELATION_FIELDS = {
+    name: CORRELATION_FIELDS[name] for name in ("event_count", "group", "metric")
 }
 
 
-def json_lines(findings: Findings) -> Iterator[str]:
-    """The alerts as JSON lines (keys sorted), in chunks of many lines, each line ending in a newline."""
-    common = dict(COMMON_FIELDS)
-    line = (
-        f"CASE WHEN grouped THEN {_json_object({**common, **CORRELATION_FIELDS})} "
-        f"ELSE {_json_object({**common, **EVENT_FIELDS})} END || chr(10)"
-    )
-    with _alert_rows(findings, csv=False) as rows:
-        for batch in rows.select(line).to_arrow_reader(CHUNK_ROWS):
-            lines = batch.column(0)
+def json_lines(findings: Findings) -> Iterator[pa.Buffer]:
+    """The alerts as JSON lines (keys sorted), in UTF-8 chunks of many lines, each line ending in a
+    newline."""
+    yield from _lines(findings, {**COMMON_FIELDS, **CORRELATION_FIELDS}, {**COMMON_FIELDS, **EVENT_FIELDS})
+
+
+def timesketch_lines(findings: Findings) -> Iterator[pa.Buffer]:
+    """One Timesketch event per alert with a time (an alert without one cannot sit on a timeline), as
+    JSON lines in UTF-8 chunks."""
+    fields = TIMESKETCH_FIELDS
+    yield from _lines(findings, {**fields, **TIMESKETCH_CORRELATION_FIELDS}, fields, where="time IS NOT NULL")
+
+
+def _lines(
+    findings: Findings, correlation: dict[str, str], event: dict[str, str], where: str = "true"
+) -> Iterator[pa.Buffer]:
+    line = f"CASE WHEN grouped THEN {_json_object(correlation)} ELSE {_json_object(event)} END || chr(10)"
+    for batch in _alert_rows(findings, line, where):
+        lines = batch.column(0)
+        if len(lines):
             # Joined by Arrow into one text: no Python string per line.
             whole = pa.ListArray.from_arrays(pa.array([0, len(lines)], pa.int32()), lines)
-            yield pc.binary_join(whole, "")[0].as_py()
+            yield pc.binary_join(whole, "")[0].as_buffer()
 
 
 def csv_rows(findings: Findings) -> Iterator[list[tuple[object, ...]]]:
     """The alerts as CSV rows of the CSV_FIELDS columns, in chunks."""
-    columns = ", ".join(CSV_FIELDS.values())
-    with _alert_rows(findings, csv=True) as rows:
-        for batch in rows.select(columns).to_arrow_reader(CHUNK_ROWS):
-            yield list(zip(*(column.to_pylist() for column in batch.columns), strict=True))
+    for batch in _alert_rows(findings, ", ".join(CSV_FIELDS.values())):
+        yield list(zip(*(column.to_pylist() for column in batch.columns), strict=True))
 
 
 def _json_object(fields: dict[str, str]) -> str:
     return "json_object(" + ", ".join(f"'{name}', {fields[name]}" for name in sorted(fields)) + ")"
 
 
-@contextlib.contextmanager
-def _alert_rows(findings: Findings, *, csv: bool) -> Iterator[duckdb.DuckDBPyRelation]:
-    """The alerts joined with their rules, in the hunt's order; `csv`: with the columns only CSV has."""
+def _alert_rows(findings: Findings, columns: str, where: str = "true") -> Iterator[pa.RecordBatch]:
+    """`columns` of the alerts joined with their rules, in the hunt's order, a chunk of alerts at a time."""
+    persons = findings.person_of_alert()
+    alerts = findings.alerts
     first: dict[int, Alert] = {}  # each rule's first alert, by the rule's index
     index_of: dict[int, int] = {}
-    stores: dict[int, MatchedTexts] = {}  # the stores of matched texts (one per hunt), by id()
-    for alert in findings.alerts:
+    for alert in alerts:
         first.setdefault(index_of.setdefault(id(alert.rule), len(index_of)), alert)
-        if alert.matched:
-            stores.setdefault(id(alert.matched[0]), alert.matched[0])
-    sizes = accumulate((store.table.num_rows for store in stores.values()), initial=0)
-    starts = dict(zip(stores, sizes, strict=False))
     db = duckdb.connect(config={"preserve_insertion_order": True})
     try:
         with contextlib.suppress(duckdb.Error):  # with ICU, times are written in the session's zone
             db.execute("SET TimeZone = 'UTC'")
-        db.register("alerts", _alert_table(findings, index_of, starts, csv=csv))
         db.register("rules", _rule_table(first))
-        db.register("matched", _matched_table(list(stores.values())))
-        yield db.sql(
-            "SELECT * FROM alerts JOIN rules USING (rule) LEFT JOIN matched USING (matched_row) ORDER BY position"
-        )
+        for start in range(0, len(alerts), CHUNK_ROWS):
+            chunk = alerts[start : start + CHUNK_ROWS]
+            db.register("alerts", _alert_table(chunk, start, index_of, persons))
+            rows = db.sql(
+                f"SELECT {columns} FROM alerts JOIN rules USING (rule) WHERE {where} ORDER BY position"
+            ).to_arrow_table()
+            db.unregister("alerts")
+            yield from rows.to_batches()
     finally:
         db.close()
 
 
 def _alert_table(
-    findings: Findings, index_of: dict[int, int], starts: dict[int, int], *, csv: bool
+    alerts: list[Alert], start: int, index_of: dict[int, int], persons: dict[int, str]
 ) -> pa.Table:
-    """One row per alert (`index_of`: each rule's index, by the rule's id(); `starts`: where each store
-    of matched texts starts in the `matched` table, by the store's id())."""
-    persons = findings.person_of_alert()
-    alerts = findings.alerts
+    """One row per alert of a chunk starting at `start` (`index_of`: each rule's index, by the rule's
+    id(); `persons`: the person each alert counts for, by the alert's id())."""
     raised = [alert for alert in alerts if alert.new_hire is not None]
+    grouped = [alert.group is not None for alert in alerts]
     columns = {
-        "position": list(range(len(alerts))),
+        "position": pa.array(np.arange(start, start + len(alerts), dtype=np.int64)),
         "rule": [index_of[id(alert.rule)] for alert in alerts],
         "time": [alert.time for alert in alerts],
         "entity": [alert.entity for alert in alerts],
         "person": [persons.get(id(alert)) for alert in alerts],
         "file": [alert.locations[0].file if alert.locations else None for alert in alerts],
         "line": [alert.locations[0].line if alert.locations else None for alert in alerts],
-        "locations": [_locations(alert) if alert.group is not None else None for alert in alerts],
-        "matched_row": [_matched_row(alert, starts) for alert in alerts],
-        "grouped": [alert.group is not None for alert in alerts],
-        "group": [_group_json(alert) for alert in alerts],
-        "texts": [alert.texts[:MAX_EVIDENCE] if alert.group is not None else None for alert in alerts],
+        "locations": _when_grouped(alerts, grouped, _locations),
+        "text": _event_texts(alerts),
+        "grouped": grouped,
+        "group": _when_grouped(alerts, grouped, lambda alert: json.dumps(alert.group, sort_keys=True)),
+        "texts": _when_grouped(alerts, grouped, lambda alert: alert.texts[:MAX_EVIDENCE]),
         "event_count": [alert.event_count for alert in alerts],
         "metric": [alert.metric for alert in alerts],
         "level": _when_raised(alerts, raised, lambda alert: alert.level),
         "risk_score": _when_raised(alerts, raised, lambda alert: alert.score),
         "new_hire": _when_raised(alerts, raised, lambda alert: json.dumps(new_hire_json(alert.new_hire))),
+        "new_hire_note": _when_raised(alerts, raised, new_hire_note),
+        "summary": _when_grouped(alerts, grouped, summary_of),
     }
-    table = pa.table(columns, schema=ALERT_SCHEMA)
-    if csv:
-        table = table.append_column("summary", pa.array([summary_of(alert) for alert in alerts], pa.string()))
-        table = table.append_column(
-            "new_hire_note", pa.array([new_hire_note(alert) for alert in alerts], pa.string())
-        )
-    return table
+    return pa.table(columns, schema=ALERT_SCHEMA)
 
 
 def _when_raised(alerts: list[Alert], raised: list[Alert], value: Callable[[Alert], object]) -> list[object]:
@@ -211,29 +231,35 @@ def _when_raised(alerts: list[Alert], raised: list[Alert], value: Callable[[Aler
     return [value(alert) if alert.new_hire is not None else None for alert in alerts]
 
 
-def _matched_row(alert: Alert, starts: dict[int, int]) -> int | None:
-    """The row of the alert's event text in the `matched` table."""
-    if alert.matched is None:
-        return None
-    store, row = alert.matched
-    return starts[id(store)] + row
+def _when_grouped(alerts: list[Alert], grouped: list[bool], value: Callable[[Alert], object]) -> list[object]:
+    """A column set only for correlations' (and work patterns') alerts."""
+    if not any(grouped):
+        return [None] * len(alerts)
+    return [value(alert) if alert.group is not None else None for alert in alerts]
 
 
-def _matched_table(stores: list[MatchedTexts]) -> pa.Table:
-    """The texts of every store, one after the other, numbered (`matched_row`)."""
-    texts = pa.chunked_array(
-        [chunk.cast(pa.large_string()) for store in stores for chunk in store.table.column("text").chunks],
-        pa.large_string(),
-    )
-    return pa.table({"matched_row": pa.array(np.arange(len(texts), dtype=np.int64)), "text": texts})
+def _event_texts(alerts: list[Alert]) -> pa.Array:
+    """The JSON text of each alert's event (null for an alert without one), taken from its store."""
+    wanted: dict[int, tuple[MatchedTexts, list[int], list[int]]] = {}  # by the store's id()
+    for position, alert in enumerate(alerts):
+        if alert.matched is not None:
+            store, row = alert.matched
+            _, positions, rows = wanted.setdefault(id(store), (store, [], []))
+            positions.append(position)
+            rows.append(row)
+    placed = np.full(len(alerts), -1, dtype=np.int64)  # each alert's text in `taken`
+    pieces, taken = [], 0
+    for store, positions, rows in wanted.values():
+        pieces.append(store.texts_at(np.array(rows, dtype=np.int64)))
+        placed[positions] = np.arange(taken, taken + len(rows))
+        taken += len(rows)
+    if not pieces:
+        return pa.nulls(len(alerts), pa.large_string())
+    return pa.concat_arrays(pieces).take(pa.array(placed, mask=placed < 0))
 
 
 def _locations(alert: Alert) -> list[str]:
     return [f"{location.file}:{location.line}" for location in alert.locations[:MAX_EVIDENCE]]
-
-
-def _group_json(alert: Alert) -> str | None:
-    return json.dumps(alert.group, sort_keys=True) if alert.group is not None else None
 
 
 def _rule_table(first: dict[int, Alert]) -> pa.Table:

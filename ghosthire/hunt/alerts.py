@@ -6,13 +6,14 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
-from ghosthire.hunt.engine import EngineResult, Occurrence
+from ghosthire.hunt.engine import EID_FILE_FACTOR, EngineResult, Hit, Occurrence
 from ghosthire.model.attack import load_attack
 from ghosthire.model.sources import field_value
 from ghosthire.rules import PackRule
@@ -22,9 +23,11 @@ from ghosthire.tuning import Escalation, NewHire, escalation_for
 MAX_EVIDENCE = 500
 # The values of an alert whose rule reads none after matching (shared: most alerts).
 NO_VALUES: Mapping[str, str | None] = MappingProxyType({})
+# Where alerts without a time sort.
+EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Location:
     file: str
     line: int
@@ -33,27 +36,58 @@ class Location:
 class MatchedTexts:
     """The JSON text of the records alerts are about, as the engine hands them over: one Arrow column
     (`table`: file, number, text), never a Python string each. An alert refers to its row; the writers
-    give the column back to DuckDB whole, and Python reads a text only to parse the event."""
+    give the column back to DuckDB whole, and Python reads a text only to parse the event. Rows are
+    found by event id in a sorted array (16 bytes a record, not a Python key each)."""
 
     def __init__(self, table: pa.Table) -> None:
         self.table = table
-        keys = zip(table.column("file").to_pylist(), table.column("number").to_pylist(), strict=True)
-        self.rows = {key: row for row, key in enumerate(keys)}
+        ids = event_ids(table.column("file").to_numpy(), table.column("number").to_numpy())
+        self._order = np.argsort(ids, kind="stable")
+        self._ids = ids[self._order]
+        sizes = [len(chunk) for chunk in table.column("text").chunks]
+        self._chunk_starts = np.cumsum([0, *sizes[:-1]], dtype=np.int64)
 
     def text(self, row: int) -> str:
         return self.table.column("text")[row].as_py()
 
-    def of(self, file: int, line: int) -> tuple[MatchedTexts, int] | None:
-        """What an alert keeps to reach the text of the record at this file index and line."""
-        row = self.rows.get((file, line))
-        return None if row is None else (self, row)
+    def texts_at(self, rows: np.ndarray) -> pa.Array:
+        """The texts of these rows, in their order, taken chunk by chunk (the column is never copied
+        whole)."""
+        if not len(rows):
+            return pa.array([], pa.large_string())
+        column = self.table.column("text")
+        chunk_of = np.searchsorted(self._chunk_starts, rows, side="right") - 1
+        pieces = [
+            column.chunk(chunk).take(pa.array(rows[chunk_of == chunk] - self._chunk_starts[chunk]))
+            for chunk in np.unique(chunk_of)
+        ]
+        grouped = pa.concat_arrays([piece.cast(pa.large_string()) for piece in pieces])
+        # `grouped` holds the rows by chunk, each chunk's in their order: put them back in theirs.
+        order = np.argsort(chunk_of, kind="stable")
+        back = np.empty_like(order)
+        back[order] = np.arange(len(order))
+        return grouped.take(pa.array(back))
+
+    def rows_of(self, files: np.ndarray, lines: np.ndarray) -> list[int]:
+        """The row of each record (file index, line) in the table; -1 for one not in it."""
+        wanted = event_ids(files, lines)
+        if not len(self._ids):
+            return [-1] * len(wanted)
+        at = np.minimum(np.searchsorted(self._ids, wanted), len(self._ids) - 1)
+        return np.where(self._ids[at] == wanted, self._order[at], -1).tolist()
 
 
-@dataclass(frozen=True)
+def event_ids(files: np.ndarray, lines: np.ndarray) -> np.ndarray:
+    """Each record's event id (file index and line in one number, as the engine counts them)."""
+    return files.astype(np.int64) * EID_FILE_FACTOR + lines.astype(np.int64)
+
+
+@dataclass(frozen=True, slots=True)
 class Alert:
     """One alert, complete when made: a stage that changes it (a new hire's escalation) makes another.
     The events it is about are kept as their JSON text (the `matched` row, or `texts` for the events a
-    correlation cites) and parsed only when read (`event`, `events`): most outputs copy the text."""
+    correlation cites) and parsed each time they are read (`event`, `events`): most outputs copy the
+    text, and an output-heavy hunt holds hundreds of thousands of alerts (slots, nothing cached)."""
 
     rule: PackRule
     time: datetime | None
@@ -77,13 +111,13 @@ class Alert:
         """The JSON text of a single-event alert's event."""
         return self.matched[0].text(self.matched[1]) if self.matched else None
 
-    @cached_property
+    @property
     def event(self) -> dict[str, Any] | None:
         """The event of a single-event alert, parsed."""
         text = self.text
         return json.loads(text) if text is not None else None
 
-    @cached_property
+    @property
     def events(self) -> tuple[dict[str, Any], ...]:
         """The events a correlation alert cites, parsed."""
         return tuple(json.loads(text) for text in self.texts)
@@ -93,7 +127,8 @@ class Alert:
         parsed event (None when absent)."""
         if name in self.values:
             return self.values[name]
-        return field_value(self.event, name) if self.event else None
+        event = self.event
+        return field_value(event, name) if event else None
 
     @property
     def entity_type(self) -> str | None:
@@ -205,32 +240,44 @@ def alerts_from(result: EngineResult, matched: MatchedTexts, cited: dict[int, st
     """Single-event hits one alert each (`matched`: the text of the records they matched), and
     overlapping windows of one correlation group merged into one (`cited`: the text of the events
     correlations cite, by event id)."""
+    files, lines = hit_records(result.hits)
     alerts = [
         Alert(
             rule=hit.detection.rule,
             time=to_time(hit.ts),
             source=hit.detection.query.table,
             entity=hit.entity,
-            matched=matched.of(hit.file, hit.line),
+            matched=(matched, row) if row >= 0 else None,
             locations=(Location(result.files[hit.file], hit.line),),
             values=dict(zip(hit.detection.later_fields, hit.values, strict=True))
             if hit.values
             else NO_VALUES,
         )
-        for hit in result.hits
+        for hit, row in zip(result.hits, matched.rows_of(files, lines), strict=True)
     ]
     alerts.extend(_correlation_alert(result, run, cited) for run in merge_windows(result.occurrences))
     alerts.sort(key=alert_order)
     return alerts
 
 
-def alert_order(alert: Alert) -> tuple[datetime, str, list[tuple[str, int]]]:
-    """Alerts in time order; events at one time for one rule follow the input (the engine finds them in
-    no set order)."""
+def hit_records(hits: list[Hit]) -> tuple[np.ndarray, np.ndarray]:
+    """The file index and line of each hit's record, as two arrays."""
+    count = len(hits)
     return (
-        alert.time or datetime.min.replace(tzinfo=UTC),
+        np.fromiter((hit.file for hit in hits), np.int64, count),
+        np.fromiter((hit.line for hit in hits), np.int64, count),
+    )
+
+
+def alert_order(alert: Alert) -> tuple[datetime, str, str, int]:
+    """Alerts in time order; events at one time for one rule follow the input (the engine finds them in
+    no set order); an alert without a location first."""
+    first = alert.locations[0] if alert.locations else None
+    return (
+        alert.time or EARLIEST,
         alert.rule.name,
-        [(location.file, location.line) for location in alert.locations[:1]],
+        first.file if first else "",
+        first.line if first else -1,
     )
 
 

@@ -87,7 +87,7 @@ TARGET_READS_SCHEMA = pa.schema(
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Hit:
     """A single-event rule matched one record (`values`: those of its detection's `later_fields`; the
     record's text is read with HuntEngine.texts, for the hits that become alerts)."""
@@ -101,7 +101,7 @@ class Hit:
     values: tuple[str | None, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Occurrence:
     """A correlation fired for one group in the window ending at `end` (one per qualifying event)."""
 
@@ -113,7 +113,7 @@ class Occurrence:
     evidence: tuple[int, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Evidence:
     """Where an event a correlation alert cites is: its file's index, line, time and line start."""
 
@@ -252,6 +252,8 @@ class HuntEngine:
         self._load_correlation_inputs()
         occurrences = self._correlate()
         evidence = self._evidence(occurrences)
+        # Only `outcomes` is read after the run (texts): the copies of the matches go before the texts come.
+        self.db.execute("DROP TABLE matches; DROP TABLE correlation_inputs")
         stats = self._stats(files, started)
         return EngineResult(hits, occurrences, evidence, stats, report, files)
 
@@ -418,10 +420,9 @@ class HuntEngine:
             f"SELECT {columns}, CASE target {cases} END FROM read"
         )
 
-    def texts(self, records: list[tuple[int, int]]) -> pa.Table:
-        """The text of matched records (file index, line): how hits that became alerts get theirs, as an
-        Arrow table of file, number and text (each record once)."""
-        files, lines = zip(*records, strict=True) if records else ((), ())
+    def texts(self, files: np.ndarray, lines: np.ndarray) -> pa.Table:
+        """The text of matched records (file index and line of each): how hits that became alerts get
+        theirs, as an Arrow table of file, number and text (each record once)."""
         wanted = pa.table({"file": pa.array(files, pa.int64()), "number": pa.array(lines, pa.int64())})
         self.db.register("wanted", wanted)
         try:

@@ -4,16 +4,18 @@ persons, then each person's timeline."""
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TextIO
 
+import pyarrow as pa
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ghosthire.hunt.alert_rows import CSV_FIELDS, csv_rows, json_lines
+from ghosthire.hunt.alert_rows import CSV_FIELDS, csv_rows, json_lines, timesketch_lines
 from ghosthire.hunt.persons import Findings, PersonRisk, TimelineRow, timeline
 from ghosthire.hunt.report import render_report
 from ghosthire.hunt.wording import summary_of
@@ -32,8 +34,6 @@ LEVEL_STYLES: dict[Level, str] = {
 TOP_PERSONS = 10
 SHOWN_IDENTIFIERS = 3
 TIMELINE_ROWS = 40
-# Timesketch's JSONL import: every line needs message, datetime (ISO 8601) and timestamp_desc.
-TIMESKETCH_TIME_DESC = {True: "Correlation condition met", False: "Event time"}
 
 
 def writer(name: str) -> Callable[[Writer], Writer]:
@@ -137,8 +137,7 @@ def write_persons(findings: Findings, stream: TextIO) -> None:
 
 @writer("jsonl")
 def write_jsonl(findings: Findings, stream: TextIO) -> None:
-    for lines in json_lines(findings):
-        stream.write(lines)
+    _write_utf8(json_lines(findings), stream)
 
 
 @writer("csv")
@@ -152,20 +151,23 @@ def write_csv(findings: Findings, stream: TextIO) -> None:
 @writer("timesketch")
 def write_timesketch(findings: Findings, stream: TextIO) -> None:
     """One Timesketch event per alert with a time (an alert without one cannot sit on a timeline)."""
-    persons = findings.person_of_alert()
-    for alert in findings.alerts:
-        if alert.time is None:
-            continue
-        record = {**alert.to_json(), "person": persons.get(id(alert))}
-        line = {
-            "message": f"[{alert.level}] {alert.rule.title}: {summary_of(alert)}",
-            "datetime": record.pop("time"),
-            "timestamp_desc": TIMESKETCH_TIME_DESC[alert.group is not None],
-            "tag": ["ghosthire", *record["guidance"], *record["attack_techniques"]],
-            **{key: value for key, value in record.items() if key not in ("event", "events")},
-            "data_type": "ghosthire:alert",
-        }
-        stream.write(json.dumps(line, sort_keys=True, default=str) + "\n")
+    _write_utf8(timesketch_lines(findings), stream)
+
+
+def _write_utf8(chunks: Iterable[pa.Buffer], stream: TextIO) -> None:
+    """UTF-8 text chunks written to a text stream: as bytes when it writes UTF-8 to a byte stream (no
+    Python string made and encoded again), else as text."""
+    encoding = codecs.lookup(stream.encoding).name if getattr(stream, "encoding", None) else None
+    binary = getattr(stream, "buffer", None) if encoding == "utf-8" else None
+    if binary is not None:
+        stream.flush()
+    for chunk in chunks:
+        if binary is not None:
+            binary.write(memoryview(chunk))
+        else:
+            stream.write(chunk.to_pybytes().decode("utf-8"))
+    if binary is not None:
+        binary.flush()
 
 
 @writer("html")

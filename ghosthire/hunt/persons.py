@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from ghosthire.hunt.alerts import Alert, escalated
+from ghosthire.hunt.alerts import EARLIEST, Alert, escalated
 from ghosthire.hunt.run import HuntOutcome
 from ghosthire.hunt.wording import summary_of
 from ghosthire.identities import Directory, Person, entity_key
@@ -159,7 +159,7 @@ def risk_objects(alert: Alert, max_persons: int) -> list[tuple[str, str, bool]]:
     objects = [(alert.entity_type or "", alert.entity, False)] if alert.entity else []
     field_name = alert.rule.meta.risk.persons if alert.rule.meta else None
     if field_name:
-        events = alert.events or ([alert.event] if alert.event else [])
+        events = alert.events or ([event] if (event := alert.event) else [])
         named = (field_value(event, field_name) for event in events)
         # counted case-insensitively, as the rule does
         values = {str(value).lower(): str(value) for value in named if value not in (None, "")}
@@ -339,7 +339,7 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def _time_order(alert: Alert) -> tuple[datetime, str]:
-    return (alert.time or datetime.min.replace(tzinfo=UTC), alert.rule.name)
+    return (alert.time or EARLIEST, alert.rule.name)
 
 
 @dataclass

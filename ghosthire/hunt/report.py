@@ -111,15 +111,11 @@ def _rows(alerts: list[Alert], evidence: dict[tuple[str, int], EventView]) -> li
 def _cited(alert: Alert) -> list[tuple[dict[str, Any], Location | None]]:
     """An alert's events with their locations (a correlation's events follow its first locations)."""
     if alert.group is None:
-        return (
-            [(alert.event, alert.locations[0] if alert.locations else None)]
-            if alert.event is not None
-            else []
-        )
-    located = len(alert.events) <= len(alert.locations)
-    return [
-        (event, alert.locations[number] if located else None) for number, event in enumerate(alert.events)
-    ]
+        event = alert.event
+        return [(event, alert.locations[0] if alert.locations else None)] if event is not None else []
+    events = alert.events
+    located = len(events) <= len(alert.locations)
+    return [(event, alert.locations[number] if located else None) for number, event in enumerate(events)]
 
 
 def _event_view(

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ghosthire.errors import GhosthireError
-from ghosthire.hunt.alerts import Alert, MatchedTexts, alerts_from, escalate_new_hires
+from ghosthire.hunt.alerts import Alert, MatchedTexts, alerts_from, escalate_new_hires, hit_records
 from ghosthire.hunt.engine import EID_FILE_FACTOR, EngineResult, HuntEngine
 from ghosthire.hunt.first_seen import Scope, first_seen_only
 from ghosthire.hunt.identity_checks import has_identity_checks, identity_check
@@ -128,7 +128,7 @@ def _run(
         # The company's identities while `--lookups` is in effect, else the shipped example company.
         keep = identity_check(Directory.in_use()) if has_identity_checks(engine.plan) else None
         result = engine.run(batches, report, on_batch, keep)
-        matched = MatchedTexts(engine.texts([(hit.file, hit.line) for hit in result.hits]))
+        matched = MatchedTexts(engine.texts(*hit_records(result.hits)))
     finally:
         engine.close()
     alerts = alerts_from(result, matched, cited_texts(result, fetch))
