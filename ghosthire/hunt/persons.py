@@ -31,7 +31,7 @@ MAX_LISTED_ALERTS = 1000
 
 
 @dataclass(frozen=True)
-class Window:
+class RiskWindow:
     """The alerts of one person inside one window of the policy's length, and what they add up to."""
 
     alerts: tuple[Alert, ...]
@@ -57,7 +57,7 @@ class PersonRisk:
     key: str
     person: Person | None
     alerts: list[Alert] = field(default_factory=list)
-    window: Window = field(default_factory=lambda: Window((), (), 0, False))
+    window: RiskWindow = field(default_factory=lambda: RiskWindow((), (), 0, False))
     triage: bool = False
     rank: int = 0
     # The identifiers the alerts named this person by, as written, by their case-folded form.
@@ -168,7 +168,7 @@ def risk_objects(alert: Alert, max_persons: int) -> list[tuple[str, str, bool]]:
     return objects
 
 
-def riskiest_window(alerts: list[Alert], policy: TriagePolicy, person: Person | None = None) -> Window:
+def riskiest_window(alerts: list[Alert], policy: TriagePolicy, person: Person | None = None) -> RiskWindow:
     """The window of the policy's length that puts the person in the queue, if any does, with the most
     guidance areas, then the highest score. An alert counts in every window its span overlaps
     (`evidence_span`); alerts without a time belong to every window. `alerts` are in time order."""
@@ -290,9 +290,9 @@ def timeline(alerts: list[Alert]) -> list[TimelineRow]:
     return rows
 
 
-def _window(alerts: list[Alert], queued: bool) -> Window:
+def _window(alerts: list[Alert], queued: bool) -> RiskWindow:
     areas = sorted({area for alert in alerts for area in _areas(alert)})
-    return Window(tuple(alerts), tuple(areas), rule_score(alerts), queued)
+    return RiskWindow(tuple(alerts), tuple(areas), rule_score(alerts), queued)
 
 
 def rule_score(alerts: Iterable[Alert]) -> int:

@@ -16,7 +16,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from ghosthire.hunt.alerts import Alert, Location, new_hire_note
-from ghosthire.hunt.persons import Findings, PersonRisk, TimelineRow, Window, timeline
+from ghosthire.hunt.persons import Findings, PersonRisk, RiskWindow, TimelineRow, timeline
 from ghosthire.hunt.summary import summarise
 from ghosthire.hunt.wording import summary_of
 
@@ -152,7 +152,7 @@ def _environment() -> Environment:
     return environment
 
 
-def _span(window: Window) -> str:
+def _span(window: RiskWindow) -> str:
     """A window as `2025-06-01 08:00 to 06-05 14:30 UTC` (the end's year left out when it is the start's)."""
     if window.start is None or window.end is None:
         return "-"
