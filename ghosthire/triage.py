@@ -49,19 +49,24 @@ class TriagePolicy(BaseModel):
     # A hiring-stage alert (guidance area `hiring`) about a person with a start date counts in every
     # window up to this many days after that start (0: only where its own time falls).
     hiring_alerts_days_after_start: Annotated[int, Field(ge=0)] = 0
+    # How long after the end of a leaver's last day (their time zone) activity still counts as the
+    # deprovisioning lag rather than after their end date (ghosthire.model.leaving).
+    end_date_grace: str = "0h"
 
-    @field_validator("window")
+    @field_validator("window", "end_date_grace")
     @classmethod
     def _duration(cls, value: str) -> str:
         if not DURATION.match(value):
-            raise ValueError(f"window {value!r} is not a duration such as 7d, 48h or 90m")
+            raise ValueError(f"{value!r} is not a duration such as 7d, 48h or 90m")
         return value
 
     @property
     def window_length(self) -> timedelta:
-        match = DURATION.match(self.window)
-        assert match is not None
-        return timedelta(**{UNITS[match.group(2)]: int(match.group(1))})
+        return _length(self.window)
+
+    @property
+    def end_date_grace_length(self) -> timedelta:
+        return _length(self.end_date_grace)
 
     def lookback(self, reach: timedelta) -> timedelta:
         """How far back a target's triage search reads: the window, the new-hire period a hiring-stage
@@ -80,6 +85,12 @@ class TriagePolicy(BaseModel):
         if not alerting and not self.building_blocks_queue_alone:
             return False
         return any(condition.reached(guidance_areas, score) for condition in self.queue_when)
+
+
+def _length(duration: str) -> timedelta:
+    match = DURATION.match(duration)
+    assert match is not None  # validated with the policy
+    return timedelta(**{UNITS[match.group(2)]: int(match.group(1))})
 
 
 def triage_policy_path() -> Path:

@@ -6,7 +6,9 @@ Workspace, GitHub audit log, Windows Security/System/Sysmon/Kernel-PnP as EVTX J
 proxy, HR/ATS), with the everyday behaviour that trips naive rules (travellers, mobile carrier churn,
 commutes carrying a session, dual-stack homes, couples, coworking and trade-show Wi-Fi, shift-shared PCs,
 IT admins, a sanctioned RMM, CI bots, refactors, new hires' first day, guest sharing, streamers, docks,
-VoIP candidates, re-applications) and a few planted fraudulent workers of different strength. It writes
+VoIP candidates, re-applications, leavers: last evenings, phones and sync clients working until the account
+is disabled, failed sign-ins after, rehires, contractors taken on as employees) and a few planted fraudulent
+workers of different strength, one of them a developer fired and back days later to take code. It writes
 the company's lookups folder (identities and assets in Splunk ES format, corporate egress as CIDR,
 sanctioned RMM, approved VPN, IT and service accounts, shared devices, new hires), runs
 `ghosthire hunt --lookups DIR`, and reports:
@@ -38,10 +40,12 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from ghosthire.identities.lookups import ASSET_COLUMNS, IDENTITY_COLUMNS
 
@@ -213,11 +217,25 @@ class Person:
     byod_pc: bool = False
     night_shift: bool = False  # support staff on nights, their identity category says so
     working_day_offset: int | None = None  # the UTC offset of the working day when not the country's
+    end: date | None = (
+        None  # the identity lookup's endDate: the last working day of a leaver (or a rehire's old one)
+    )
+    contractor_account: str | None = None  # the contractor account of a contractor taken on as an employee
+
+    def gone(self, day: date) -> bool:
+        """Whether `day` is after the last working day: a leaver does no everyday work from then on."""
+        return (
+            self.end is not None and (self.start is None or self.start.date() <= self.end) and day > self.end
+        )
 
     @property
     def categories(self) -> str:
         base = "it_admin" if self.role == "it_admin" else "employee"
         return base + ("|night_shift" if self.night_shift else "")
+
+    @property
+    def contractor_upn(self) -> str:
+        return f"{self.first}.{self.last}.ctr@{DOMAIN}"
 
     @property
     def fqdn(self) -> str:
@@ -238,6 +256,7 @@ class Person:
             self.entra_id,
             self.personal_email,
             *self.applicant_ids,
+            *((self.contractor_account, self.contractor_upn) if self.contractor_account else ()),
         ]
         return [i for i in ids if i] + ([self.github] if self.github else []) + [self.client_ip]
 
@@ -252,6 +271,7 @@ class Company:
 
     def __init__(self, employees: int, seed: int, baseline_days: int) -> None:
         self.random = random.Random(seed)
+        self.leaving = random.Random(f"leavers-{seed}")  # its own stream: the others' draws stay as they were
         self.start = MEASURED_START - timedelta(days=baseline_days)
         self.days = baseline_days + MEASURED_DAYS
         self.sanctioned = self.random.choice(sorted(SANCTIONED_RMM))
@@ -422,6 +442,47 @@ class Company:
                 "proxy_upload_to_personal_cloud_storage",
                 "okta_activity_continuous_for_20_hours",
             ],
+        }
+
+    def plant_leavers(self) -> dict[str, list[str]]:
+        """Leavers, with their own random stream. Staff turn over about 15% a year: 0.3% a week leave during
+        the simulated weeks, 2% left in the 120 days before and are still in the HR export. A few recent
+        hires are rehires whose row kept their previous end date, or contractors taken on as employees
+        (the contractor account ends the day before). One developer fired before the measured week comes
+        back days later to sign in and take code (extortion after firing, FBI PSA I-012325, January 2025)."""
+        r = self.leaving
+        first = self.start.date()
+        steady = [
+            p
+            for p in self.persons
+            if not p.worker
+            and not p.start
+            and p.index not in self.trips
+            and p.role in ("staff", "developer", "sales")
+        ]
+        leaving, left = max(3, len(self.persons) * 3 * self.days // 7000), len(self.persons) // 50
+        chosen = r.sample(steady, 1 + leaving + left)
+        extortion, during, before = chosen[0], chosen[1 : 1 + leaving], chosen[1 + leaving :]
+        for person in during:
+            person.end = first + timedelta(days=r.randrange(self.days - 1))
+        for person in before:
+            person.end = first - timedelta(days=r.randint(1, 120))
+        hires = [p for p in self.persons if p.start and not p.worker and p.index not in self.trips]
+        for n, person in enumerate(r.sample(hires, min(len(hires), max(2, len(self.persons) // 400)))):
+            if n % 2:  # a rehire: the row's endDate is the previous employment's
+                person.end = person.start.date() - timedelta(days=r.randint(200, 900))
+            else:  # a contractor taken on as an employee: a new account, the old one ends the day before
+                person.contractor_account = f"c-{person.sam}"
+        extortion.role, extortion.github = "developer", extortion.github or f"{extortion.sam}-acme"
+        extortion.end = MEASURED_START.date() - timedelta(days=3)  # fired on the Friday before the week
+        extortion.worker = "extortion-leaver"
+        return {
+            extortion.worker: [
+                "okta_signin_after_end_date",
+                "entra_signin_after_end_date",
+                "github_activity_after_end_date",
+                "m365_file_downloaded_after_end_date",
+            ]
         }
 
     def travelling(self, person: Person, day: int) -> bool:
@@ -883,6 +944,8 @@ class Week:
             return  # abroad or flying (travellers() writes those days)
         weekday = (c.start + timedelta(days=day)).weekday()
         if person.start and c.start + timedelta(days=day) < person.start:
+            return
+        if person.gone((c.start + timedelta(days=day)).date()):
             return
         if weekday >= 5 and r.random() > 0.15:
             return
@@ -1400,7 +1463,8 @@ class Week:
         sales = [p for p in c.persons if p.role == "sales" and p.country == "US"][:40]  # a US show
         for day in (2, c.days - 4):
             okta, entra = [], []
-            for person in (p for p in sales if not c.travelling(p, day)):
+            on_staff = (p for p in sales if not p.gone((c.start + timedelta(days=day)).date()))
+            for person in (p for p in on_staff if not c.travelling(p, day)):
                 at = day_start(c, day, person) + timedelta(hours=1)
                 okta.append(c.okta(at, person, c.trade_show, "user.session.start", "102" + c._hex(23)))
                 entra.append(c.entra(at, person, c.trade_show, c._guid(), interactive=True))
@@ -1667,6 +1731,8 @@ class Week:
         events = []
         for person in (p for p in c.persons if p.role == "developer" and p.index % 50 == 7 and not p.worker):
             day = c.days - MEASURED_DAYS + person.index % 5
+            if person.gone((c.start + timedelta(days=day)).date()):
+                continue
             at, session = day_start(c, day, person), "102" + c._hex(23)
             for n in range(22):
                 t = at + timedelta(minutes=60 * n + r.randint(0, 15))
@@ -1685,6 +1751,8 @@ class Week:
             for person in c.persons:
                 if (person.start and date < person.start) or (r.random() >= 0.4 and not person.worker):
                     continue
+                if person.gone(date.date()):
+                    continue
                 trip = c.trips.get(person.index)
                 abroad = person.index in c.destinations and trip is not None and 1 <= day - trip < TRIP_DAYS
                 ip, country = (
@@ -1698,6 +1766,168 @@ class Week:
         at = day_start(c, c.days - 5, blatant) + timedelta(hours=4, minutes=2)
         events.append(c.globalprotect(at, blatant, c._ip_in((4837, "china unicom")), "CN"))
         self.out.write("globalprotect", events)
+
+    # -- leavers (drawn last, from the leavers' own stream) -------------------------------------------
+
+    def leavers(self) -> None:
+        """What departures leave in the logs: the last evening, devices syncing until the account is
+        disabled, failed sign-ins after; contractors' old accounts; the fired developer's return."""
+        c = self.c
+        for person in c.persons:
+            if person.worker == "extortion-leaver":
+                self.last_day(person)
+                self.extortion(person)
+            elif person.contractor_account and person.start:
+                old = replace(
+                    person,
+                    upn=person.contractor_upn,
+                    sam=person.contractor_account,
+                    okta_id="00u" + c._hex(17),
+                    entra_id=c._guid(),
+                    contractor_account=None,
+                )
+                old.end = person.start.date() - timedelta(days=1)
+                self.last_day(old, work=False)
+            elif person.end and not person.start and person.end >= c.start.date():
+                self.last_day(person)
+            elif person.end and not person.start and c.leaving.random() < 0.3:
+                self.failed_retries(person, c.start, days=c.days)
+
+    def last_day(self, person: Person, work: bool = True) -> None:
+        """A last evening's sign-ins before the day ends where the person works (`work`), then a phone or
+        a laptop still syncing until the account is disabled: at midnight by the HR feed for most, the next
+        business morning by hand for the others."""
+        c, r = self.c, self.c.leaving
+        assert person.end is not None
+        zone = ZoneInfo(TIME_ZONES[person.country])
+        evening = datetime.combine(person.end, clock(0), zone) + timedelta(hours=r.uniform(17, 21))
+        evening = evening.astimezone(UTC)
+        midnight = datetime.combine(person.end + timedelta(days=1), clock(0), zone).astimezone(UTC)
+        morning = datetime.combine(person.end + timedelta(days=1), clock(9), zone)
+        while morning.weekday() >= 5:
+            morning += timedelta(days=1)
+        automated = r.random() < 0.55
+        disabled = midnight + timedelta(minutes=r.randint(5, 60)) if automated else morning.astimezone(UTC)
+        disabled += timedelta(hours=0 if automated else r.uniform(0, 2))
+        home = c.home(person)
+        okta, entra, github, m365 = [], [], [], []
+        if work:
+            session = "102" + c._hex(23)
+            okta += [
+                c.okta(evening, person, home, "user.session.start", session),
+                c.okta(evening + timedelta(minutes=4), person, home, "user.authentication.sso", session),
+            ]
+            entra.append(c.entra(evening + timedelta(minutes=2), person, home, c._guid(), interactive=True))
+            if r.random() < 0.4:
+                self.out.write("globalprotect", [c.globalprotect(evening, person, home.ip, person.country)])
+            if person.github:  # the hand-over push, then the IDE fetching while the laptop stays open
+                github.append(
+                    c.github(evening + timedelta(minutes=30), person.github, "git.push", c.repos[0], home.ip)
+                )
+                for n in range(r.randint(1, 5)):
+                    at = evening + timedelta(minutes=30 + 45 * n)
+                    github.append(c.github(at, person.github, "git.fetch", r.choice(c.repos), home.ip))
+            if r.random() < 0.3:  # OneDrive on the laptop pulls colleagues' edits for a few hours
+                site = (
+                    f"https://acmecorp-my.sharepoint.com/personal/{person.first}_{person.last}_acme-corp_com"
+                )
+                for n in range(r.randint(1, 6)):
+                    at = evening + timedelta(minutes=40 * n + 20)
+                    if at < disabled:
+                        m365.append(
+                            c.m365(at, person, "FileSyncDownloadedFull", f"{site}/Shared/notes{n}.docx")
+                        )
+        if (
+            r.random() < 0.65
+        ):  # mail and Teams on the phone refresh their tokens until the account is disabled
+            session, at = c._guid(), evening + timedelta(minutes=r.randint(30, 90))
+            while at < disabled:
+                net = c.mobile(person) if r.random() < 0.5 else home
+                entra.append(
+                    c.entra(at, person, net, session, interactive=False, managed=False, os_name="iOS")
+                )
+                at += timedelta(minutes=r.randint(50, 120))
+            self.failed_retries(person, disabled, days=r.randint(1, 4), entra=entra)
+        self.out.write("okta", okta)
+        self.out.write("entra_signin", entra)
+        self.out.write("github_audit", github)
+        self.out.write("m365_audit", m365)
+
+    def failed_retries(
+        self, person: Person, since: datetime, days: int, entra: list[Event] | None = None
+    ) -> None:
+        """A disabled account's phone still trying: failed non-interactive sign-ins (Entra 50057) and,
+        where the person used Workspace, failed logins, a few a day."""
+        c, r = self.c, self.c.leaving
+        failures: list[Event] = [] if entra is None else entra
+        workspace = []
+        for day in range(days):
+            for _ in range(r.randint(1, 3)):
+                at = since + timedelta(days=day, minutes=r.randint(10, 1400))
+                if at >= c.start + timedelta(days=c.days):
+                    continue
+                record = c.entra(
+                    at, person, c.mobile(person), c._guid(), interactive=False, managed=False, os_name="iOS"
+                )
+                record["status"] = {
+                    "errorCode": 50057,
+                    "failureReason": "The user account is disabled.",
+                    "additionalDetails": None,
+                }
+                failures.append(record)
+                if person.index % 3 == 0:
+                    workspace.append(
+                        c.gws(
+                            at,
+                            person,
+                            "login",
+                            "login_failure",
+                            c.mobile(person),
+                            login_type="google_password",
+                            login_failure_type="login_failure_account_disabled",
+                        )
+                    )
+        if entra is None:
+            self.out.write("entra_signin", failures)
+        self.out.write("google_workspace", workspace)
+
+    def extortion(self, person: Person) -> None:
+        """Fired on the Friday before the week, back on the Wednesday through accounts nobody closed: a
+        sign-in from a VPS, the code cloned with a personal access token, files downloaded."""
+        c = self.c
+        at = MEASURED_START + timedelta(days=2, hours=3)
+        vps = Network(c._ip_in(HOSTING[0]), HOSTING[0][0], HOSTING[0][1], "US")
+        session = "102" + c._hex(23)
+        self.out.write("okta", [c.okta(at, person, vps, "user.session.start", session)])
+        self.out.write(
+            "entra_signin",
+            [c.entra(at + timedelta(minutes=3), person, vps, c._guid(), interactive=True, managed=False)],
+        )
+        clones = [
+            c.github(
+                at + timedelta(minutes=10 + n),
+                person.github or "",
+                "git.clone",
+                repo,
+                vps.ip,
+                access="Personal access token (classic)",
+            )
+            for n, repo in enumerate(c.repos[:20])
+        ]
+        self.out.write("github_audit", clones)
+        site = "https://acmecorp.sharepoint.com/sites/engineering/Shared Documents"
+        downloads = [
+            c.m365(
+                at + timedelta(minutes=40, seconds=20 * n),
+                person,
+                "FileDownloaded",
+                f"{site}/design{n:03d}.docx",
+                workload="SharePoint",
+                ClientIP=vps.ip,
+            )
+            for n in range(30)
+        ]
+        self.out.write("m365_audit", downloads)
 
     def blatant(self, person: Person) -> None:
         c, r = self.c, self.r
@@ -1814,10 +2044,27 @@ def write_lookups(company: Company, folder: Path) -> None:
                 "bunit": p.role,
                 "category": p.categories,
                 "startDate": p.start.date().isoformat() if p.start else "2020-01-06",
+                "endDate": p.end.isoformat() if p.end else "",
                 "work_country": p.country,
                 "time_zone": TIME_ZONES[p.country],
             }
             for p in persons
+        ]
+        + [
+            {
+                "identity": f"{p.contractor_account}|{p.contractor_upn}",
+                "first": p.first.title(),
+                "last": p.last.title(),
+                "email": p.contractor_upn,
+                "bunit": p.role,
+                "category": "contractor",
+                "startDate": (p.start - timedelta(days=400)).date().isoformat(),
+                "endDate": (p.start - timedelta(days=1)).date().isoformat(),
+                "work_country": p.country,
+                "time_zone": TIME_ZONES[p.country],
+            }
+            for p in persons
+            if p.contractor_account and p.start
         ]
         + [
             {"identity": account, "category": "service_account", "bunit": "engineering"}
@@ -2059,7 +2306,7 @@ def measure(
         for person in benign:
             benign_days.add((person, day))
             per_rule[rule].add(person)
-    employees = len(company.persons)
+    employees = staff(company)
     figures: Event = {
         "employees": employees,
         "measured_days": MEASURED_DAYS,
@@ -2147,8 +2394,13 @@ def triage(company: Company, persons: list[Event], index: dict[str, Person]) -> 
         "workers": {name: {"rank": ranks[name], "in_queue": queued[name]} for name in ranks},
         "benign_in_queue": len(benign_in_queue),
         "queue_length": len(queue),
-        "benign_in_queue_per_1000_per_week": round(len(benign_in_queue) / len(company.persons) * 1000, 2),
+        "benign_in_queue_per_1000_per_week": round(len(benign_in_queue) / staff(company) * 1000, 2),
     }
+
+
+def staff(company: Company) -> int:
+    """Employees in the measured week: the leavers who left before it are in the HR export, not on staff."""
+    return sum(not p.gone(MEASURED_START.date()) for p in company.persons)
 
 
 def building_block_rules() -> set[str]:
@@ -2172,6 +2424,7 @@ def generate(
 ) -> tuple[Company, dict[str, list[str]]]:
     company = Company(employees, seed, baseline_days)
     planted = company.plant_workers()
+    planted |= company.plant_leavers()
     writer = Writer(folder / "logs")
     week = Week(company, writer)
     for day in range(company.days):
@@ -2180,6 +2433,7 @@ def generate(
     week.scenario()
     week.workers()
     week.hours_and_vpn()
+    week.leavers()
     writer.close()
     write_csv(
         folder / "logs" / "hr.csv", sorted({k for row in company.applicants for k in row}), company.applicants

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 
 from ghosthire.elastic.ecs import ecs_field_name
-from ghosthire.elastic.persons import START_DATE
+from ghosthire.elastic.persons import ACCESS_END, START_DATE
 from ghosthire.identities.countries import country_names
 from ghosthire.model.hiring import NEW_HIRE_DAYS
 from ghosthire.rules.metadata import IdentityCheck, IdentityComparison
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from ghosthire.rules import PackRule
 
 # The columns the identities lookup index adds (ghosthire.elastic.persons.LOOKUP_MAPPING).
-WORK_COUNTRY, END_DATE = "ghosthire.work_country", "ghosthire.end_date"
+WORK_COUNTRY = "ghosthire.work_country"
 # The countries lookup index: a lower-cased country name or code (the join key), its alpha-2 code, and
 # whether the company's watch list (ghosthire_watch_countries.csv) holds it.
 COUNTRY, COUNTRY_CODE = "ghosthire.country", "ghosthire.country_code"
@@ -111,8 +111,8 @@ def _scope(check: IdentityCheck) -> list[str]:
 def _comparison(check: IdentityCheck) -> str:
     match check.compare:
         case IdentityComparison.AFTER_END_DATE:
-            # The end date is the last working day: from the next day on (UTC) is after it.
-            return f'DATE_DIFF("days", {END_DATE}, @timestamp) >= 1'
+            # access_end: the end of the last working day where the person works, and the grace after it
+            return f'DATE_DIFF("seconds", {ACCESS_END}, @timestamp) >= 0'
         case IdentityComparison.WITHIN_DAYS_OF_START:
             return _new_hire_window(check.days or NEW_HIRE_DAYS)
         case IdentityComparison.COUNTRY_DIFFERS_FROM_WORK_COUNTRY:

@@ -15,6 +15,7 @@ import ipaddress
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,9 +28,10 @@ from ghosthire.elastic.schedule import Duration
 from ghosthire.identities import ASSETS_FILE, Directory, LookupProblem, Person
 from ghosthire.identities.countries import country_code
 from ghosthire.identities.lookups import read_assets
+from ghosthire.model.leaving import access_end
 from ghosthire.rules import PackRule, RulePack
 from ghosthire.rules.metadata import Guidance, RiskEntity
-from ghosthire.triage import TriagePolicy
+from ghosthire.triage import TriagePolicy, load_triage_policy
 from ghosthire.tuning import NEW_HIRE_DAYS, NEW_HIRE_SCORE_FACTOR
 
 PERSON_RULE_ID = "5e1f0b7a-9c3d-4e8a-b2f6-7d4c1a0e9b31"
@@ -38,6 +40,8 @@ IDENTIFIER = "ghosthire.identifier"
 PERSON = "ghosthire.person"
 BEHIND = "ghosthire.behind"
 START_DATE = "ghosthire.start_date"
+# When a leaver's access ends (ghosthire.model.leaving): the after-end-date comparison reads it.
+ACCESS_END = "ghosthire.access_end"
 # A value_count rule's counted values (ghosthire.elastic.backends), for rules with `risk.persons`.
 PERSONS_FIELD = "distinct_values"
 LOOKUP_MAPPING: dict[str, Any] = {
@@ -53,6 +57,7 @@ LOOKUP_MAPPING: dict[str, Any] = {
                 "watchlist": {"type": "boolean"},
                 "start_date": {"type": "date"},
                 "end_date": {"type": "date"},
+                "access_end": {"type": "date"},
             }
         }
     }
@@ -265,8 +270,10 @@ def identifier_keys(identifier: str, host: bool = False, domains: Iterable[str] 
 
 def identity_documents(lookups: Path) -> IdentityLookup:
     """One document per identifier of every person of the identities lookup and of every asset one person
-    owns (assets lookup), keyed by the normalised identifier (ghosthire.identities reads both files)."""
+    owns (assets lookup), keyed by the normalised identifier (ghosthire.identities reads both files); a
+    leaver's `access_end` takes the triage policy's grace."""
     directory = Directory.load(lookups)
+    end_date_grace = load_triage_policy().end_date_grace_length
     domains = sorted(directory.company_domains)
     claims: dict[str, set[str]] = defaultdict(set)
     for person in directory.persons.values():
@@ -288,11 +295,12 @@ def identity_documents(lookups: Path) -> IdentityLookup:
             conflicts[key] = sorted(owners)
             continue
         person = directory.persons[next(iter(owners))]
-        documents.append({"ghosthire": {**_person_fields(person), "identifier": key}})
+        documents.append({"ghosthire": {**_person_fields(person, end_date_grace), "identifier": key}})
     return IdentityLookup(documents, conflicts, [str(problem) for problem in directory.problems])
 
 
-def _person_fields(person: Person) -> dict[str, Any]:
+def _person_fields(person: Person, end_date_grace: timedelta) -> dict[str, Any]:
+    end = access_end(person.end_date, person.start_date, person.time_zone, end_date_grace)
     fields: dict[str, Any] = {
         "person": person.key,
         "person_name": person.display_name,
@@ -303,6 +311,7 @@ def _person_fields(person: Person) -> dict[str, Any]:
         "watchlist": person.watchlist,
         "start_date": person.start_date.isoformat() if person.start_date else None,
         "end_date": person.end_date.isoformat() if person.end_date else None,
+        "access_end": end.strftime("%Y-%m-%dT%H:%M:%SZ") if end else None,
     }
     return {key: value for key, value in fields.items() if value is not None}
 

@@ -28,6 +28,7 @@ from ghosthire.hunt.readers import (
 from ghosthire.hunt.work_patterns import apply_work_patterns, has_work_patterns
 from ghosthire.identities import Directory
 from ghosthire.rules import RulePack
+from ghosthire.triage import load_triage_policy
 from ghosthire.tuning import NewHire
 
 # The input name of events hunted with hunt_events.
@@ -126,7 +127,11 @@ def _run(
 ) -> HuntOutcome:
     try:
         # The company's identities while `--lookups` is in effect, else the shipped example company.
-        keep = identity_check(Directory.in_use()) if has_identity_checks(engine.plan) else None
+        keep = (
+            identity_check(Directory.in_use(), load_triage_policy().end_date_grace_length)
+            if has_identity_checks(engine.plan)
+            else None
+        )
         result = engine.run(batches, report, on_batch, keep)
         matched = MatchedTexts(engine.texts(*hit_records(result.hits)))
     finally:

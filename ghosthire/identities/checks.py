@@ -9,11 +9,12 @@ not."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 
 from ghosthire.identities.countries import country_code
 from ghosthire.identities.directory import Person
 from ghosthire.model.hiring import NEW_HIRE_DAYS, within_new_hire_window
+from ghosthire.model.leaving import access_end
 from ghosthire.rules.metadata import IdentityCheck, IdentityComparison
 
 
@@ -23,6 +24,7 @@ def identity_check_holds(
     event_value: object,
     when: datetime | None,
     watched_countries: frozenset[str] = frozenset(),
+    end_date_grace: timedelta = timedelta(0),
 ) -> bool:
     """Whether the event (its `event_field` value, its time) breaks the person's identity row."""
     if person is None:
@@ -34,10 +36,10 @@ def identity_check_holds(
                 return False
             return seen in watched_countries or _in_scope(check, person, when)
         case IdentityComparison.AFTER_END_DATE:
-            # The end date is the last working day: activity from the next day on (UTC) is after it.
-            if person.end_date is None or when is None:
+            end = access_end(person.end_date, person.start_date, person.time_zone, end_date_grace)
+            if end is None or when is None:
                 return False
-            return when.astimezone(UTC).date() > person.end_date and _in_scope(check, person, when)
+            return when >= end and _in_scope(check, person, when)
         case IdentityComparison.WITHIN_DAYS_OF_START:
             return within_new_hire_window(person.start_date, when, check.days or NEW_HIRE_DAYS)
 

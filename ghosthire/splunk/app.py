@@ -36,7 +36,7 @@ from ghosthire.splunk.entities import (
 )
 from ghosthire.splunk.gws import MACRO as GWS_PARAMETERS_MACRO
 from ghosthire.splunk.gws import gws_parameters, parameters_macro
-from ghosthire.splunk.identity_checks import COUNTRIES, countries_csv
+from ghosthire.splunk.identity_checks import COUNTRIES, TIME_ZONES, countries_csv, time_zones_csv
 from ghosthire.splunk.package import write_tgz
 from ghosthire.splunk.persons import (
     IDENTITY_KEYS,
@@ -143,6 +143,7 @@ def build_app(pack: RulePack, spl: TargetOutput, out_dir: Path) -> Path:
         "triage_window": policy.window,
         "triage_window_seconds": int(policy.window_length.total_seconds()),
         "hiring_alerts_days": policy.hiring_alerts_days_after_start,
+        "end_date_grace_seconds": int(policy.end_date_grace_length.total_seconds()),
         "new_hire_days": NEW_HIRE_DAYS,
         "new_hire_score_factor": NEW_HIRE_SCORE_FACTOR,
         "gws_parameters": parameters,
@@ -301,6 +302,7 @@ def app_lookups(searches: list[SavedSearch], pack: RulePack) -> list[Lookup]:
     rule catalogue the dashboards and the roll-up join on."""
     paths = [lookup_path(name) for name in lookup_filenames()]
     directory = company_directory()[0]
+    end_date_grace = load_triage_policy().end_date_grace_length
     # New hires: the listed ones, and every identifier and host of a person with a startDate.
     hires = new_hires_csv({**hires_from_persons(directory.persons.values()), **load_new_hires()})
     shipped = [
@@ -309,8 +311,9 @@ def app_lookups(searches: list[SavedSearch], pack: RulePack) -> list[Lookup]:
     ]
     generated = [
         Lookup(Path(RULE_CATALOGUE).stem, RULE_CATALOGUE, rule_catalogue(searches, pack)),
-        Lookup(Path(IDENTITY_KEYS).stem, IDENTITY_KEYS, identity_keys(directory)),
+        Lookup(Path(IDENTITY_KEYS).stem, IDENTITY_KEYS, identity_keys(directory, end_date_grace)),
         Lookup(Path(COUNTRIES).stem, COUNTRIES, countries_csv()),
+        Lookup(Path(TIME_ZONES).stem, TIME_ZONES, time_zones_csv()),
         Lookup(Path(FIRST_SEEN_LOOKUP).stem, FIRST_SEEN_LOOKUP, FIRST_SEEN_COLUMNS),
     ]
     for lookup in generated:

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo, available_timezones
 
 from sigma.exceptions import SigmaError, SigmaFeatureNotSupportedByBackendError
 
@@ -20,6 +22,12 @@ if TYPE_CHECKING:
     from ghosthire.rules import PackRule
 
 COUNTRIES = "ghosthire_countries.csv"
+TIME_ZONES = "ghosthire_time_zones.csv"
+# The two instants a zone's offset is read at: standard and daylight time in either hemisphere.
+_OFFSET_DAYS = {
+    "january_offset": datetime(2025, 1, 15, tzinfo=UTC),
+    "july_offset": datetime(2025, 7, 15, tzinfo=UTC),
+}
 
 
 def countries_csv() -> bytes:
@@ -28,6 +36,20 @@ def countries_csv() -> bytes:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["name", "alpha_2"])
     writer.writerows(sorted(country_names().items()))
+    return buffer.getvalue().encode("utf-8")
+
+
+def time_zones_csv() -> bytes:
+    """The `ghosthire_time_zones` lookup: every IANA zone -> its UTC offset in seconds in January and in
+    July, so SPL places a leaver's last midnight (ghosthire.model.leaving) where the local hunt does, but
+    for the days around a daylight-saving change."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["time_zone", *_OFFSET_DAYS])
+    for name in sorted(available_timezones()):
+        zone = ZoneInfo(name)
+        offsets = (int(at.astimezone(zone).utcoffset().total_seconds()) for at in _OFFSET_DAYS.values())  # type: ignore[union-attr]
+        writer.writerow([name, *offsets])
     return buffer.getvalue().encode("utf-8")
 
 
@@ -54,15 +76,14 @@ def _comparison(check: IdentityCheck, user: str, country: str | None) -> list[st
     resolve = [
         f'| eval gh_kind="user", gh_key=replace(lower(\'{user}\'), "^.*\\\\\\\\", "")',
         "| lookup ghosthire_identity_keys kind AS gh_kind key AS gh_key "
-        "OUTPUT work_country AS gh_work_country start_date AS gh_start_date end_date AS gh_end_date",
+        "OUTPUT work_country AS gh_work_country start_date AS gh_start_date access_end AS gh_access_end",
     ]
     scope = _new_hire_window(NEW_HIRE_DAYS) if check.new_hires_only else None
     match check.compare:
         case IdentityComparison.AFTER_END_DATE:
-            # The end date is the last working day: from the next day on (UTC) is after it.
+            # access_end: the end of the last working day where the person works, and the grace after it
             test = [
-                '| where NOT isnull(gh_end_date) AND gh_end_date!="" AND '
-                '_time >= strptime(gh_end_date . " 00:00:00 +0000", "%Y-%m-%d %H:%M:%S %z") + 86400'
+                '| where NOT isnull(gh_access_end) AND gh_access_end!="" AND _time >= tonumber(gh_access_end)'
                 + (f" AND {scope}" if scope else "")
             ]
         case IdentityComparison.WITHIN_DAYS_OF_START:
@@ -82,7 +103,7 @@ def _comparison(check: IdentityCheck, user: str, country: str | None) -> list[st
     return [
         *resolve,
         *test,
-        "| fields - gh_kind gh_key gh_work_country gh_start_date gh_end_date gh_country gh_event_code "
+        "| fields - gh_kind gh_key gh_work_country gh_start_date gh_access_end gh_country gh_event_code "
         "gh_work_code gh_watched",
     ]
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from ghosthire.identities import Directory, LookupProblem, Person
+from ghosthire.model.leaving import access_end
 from ghosthire.splunk.searches import readable_minutes
 from ghosthire.triage import TriagePolicy
 
@@ -38,6 +39,7 @@ COLUMNS = (
     "watchlist",
     "start_date",
     "end_date",
+    "access_end",
 )
 
 
@@ -47,8 +49,9 @@ def company_directory() -> tuple[Directory, list[LookupProblem]]:
     return directory, directory.problems
 
 
-def identity_keys(directory: Directory) -> bytes:
-    """The `ghosthire_identity_keys` lookup: kind, key, and the person with what the dashboards show."""
+def identity_keys(directory: Directory, end_date_grace: timedelta) -> bytes:
+    """The `ghosthire_identity_keys` lookup: kind, key, the person with what the dashboards show, and
+    when a leaver's access ends (ghosthire.model.leaving, `end_date_grace` after their last day)."""
     claims: dict[tuple[str, str], set[str]] = defaultdict(set)
     for person in directory.persons.values():
         for kind, key in _keys(person, directory.company_domains):
@@ -58,7 +61,8 @@ def identity_keys(directory: Directory) -> bytes:
     writer.writeheader()
     for (kind, key), owners in sorted(claims.items()):
         person = directory.persons[next(iter(owners))] if len(owners) == 1 else None
-        writer.writerow({"kind": kind, "key": key, **(_shown(person) if person else {})})
+        shown = _shown(person, end_date_grace) if person else {}
+        writer.writerow({"kind": kind, "key": key, **shown})
     return buffer.getvalue().encode("utf-8")
 
 
@@ -86,7 +90,8 @@ def _keys(person: Person, company_domains: Iterable[str]) -> Iterator[tuple[str,
             yield "host", device.strip().lower()
 
 
-def _shown(person: Person) -> dict[str, str]:
+def _shown(person: Person, end_date_grace: timedelta) -> dict[str, str]:
+    end = access_end(person.end_date, person.start_date, person.time_zone, end_date_grace)
     return {
         "person": person.key,
         "person_name": person.display_name,
@@ -96,6 +101,7 @@ def _shown(person: Person) -> dict[str, str]:
         "watchlist": str(person.watchlist).lower(),
         "start_date": person.start_date.isoformat() if person.start_date else "",
         "end_date": person.end_date.isoformat() if person.end_date else "",
+        "access_end": str(int(end.timestamp())) if end else "",  # epoch seconds, as _time
     }
 
 

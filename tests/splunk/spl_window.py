@@ -938,6 +938,7 @@ _EVAL_FUNCTIONS: dict[str, Callable[..., Any]] = {
     ),
     "case": lambda *pairs: next((pairs[i + 1] for i in range(0, len(pairs), 2) if pairs[i]), None),
     "split": lambda value, separator: None if value is None else str(value).split(separator),
+    "tonumber": _number,
     "floor": lambda value: None if _number(value) is None else math.floor(_number(value)),  # type: ignore[arg-type]
     "strftime": lambda value, pattern: (
         None if _number(value) is None else time.strftime(pattern, time.gmtime(_number(value)))  # type: ignore[arg-type]

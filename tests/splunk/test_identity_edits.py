@@ -17,6 +17,7 @@ from pathlib import Path
 from ghosthire.identities import ASSETS_FILE, IDENTITIES_FILE, Directory
 from ghosthire.splunk.conf import Stanzas
 from ghosthire.splunk.persons import identity_keys
+from ghosthire.triage import load_triage_policy
 from tests.splunk.spl_window import Lookups, run
 
 SEARCH = "ghosthire - Identity keys from the identity and asset lookups"
@@ -45,7 +46,11 @@ def _build_time(
             writer.writerows(rows)
     directory = Directory.load(folder)
     assert not directory.problems, directory.problems
-    return list(csv.DictReader(io.StringIO(identity_keys(directory).decode("utf-8"))))
+    return list(
+        csv.DictReader(
+            io.StringIO(identity_keys(directory, load_triage_policy().end_date_grace_length).decode("utf-8"))
+        )
+    )
 
 
 def test_the_search_writes_the_build_time_keys_of_the_shipped_examples(

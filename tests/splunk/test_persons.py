@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import re
+from datetime import timedelta
 from pathlib import Path
 
 from ghosthire.hunt import HuntOutcome
@@ -85,7 +86,11 @@ def test_an_identifier_two_persons_claim_resolves_to_nobody(macros: dict[str, st
         "nt_host,dns,owner,category\nLT-1,,alice,laptop\n,LT-1.acme.example,bob,laptop\n"
     )
     directory = Directory.load(tmp_path)
-    keys = {"ghosthire_identity_keys": list(csv.DictReader(io.StringIO(identity_keys(directory).decode())))}
+    keys = {
+        "ghosthire_identity_keys": list(
+            csv.DictReader(io.StringIO(identity_keys(directory, timedelta(0)).decode()))
+        )
+    }
     assert splunk_person("shared-login", "user", macros, keys) is None
     assert splunk_person("alice@acme.example", "user", macros, keys) == "alice"
     assert splunk_person("ACME\\bob", "user", macros, keys) == "bob"
