@@ -198,6 +198,8 @@ class HuntEngine:
                 "preserve_insertion_order": False,
             }
         )
+        # The command shows its own progress (or none: --no-progress, not a terminal), never DuckDB's.
+        self.db.execute("SET enable_progress_bar = false")
         if small_input:
             # Each of DuckDB's threads holds its own state of every rule's expressions, and one thread
             # reads a small input as fast.

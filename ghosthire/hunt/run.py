@@ -11,7 +11,7 @@ from typing import Any
 
 from ghosthire.errors import GhosthireError
 from ghosthire.hunt.alerts import Alert, MatchedTexts, alerts_from, escalate_new_hires, hit_records
-from ghosthire.hunt.engine import EID_FILE_FACTOR, EngineResult, HuntEngine
+from ghosthire.hunt.engine import EID_FILE_FACTOR, EngineResult, Hit, HuntEngine
 from ghosthire.hunt.first_seen import Scope, first_seen_only
 from ghosthire.hunt.identity_checks import has_identity_checks, identity_check
 from ghosthire.hunt.plan import HuntPlan, build_plan
@@ -25,7 +25,12 @@ from ghosthire.hunt.readers import (
     read_batches,
     read_records,
 )
-from ghosthire.hunt.work_patterns import apply_work_patterns, has_work_patterns
+from ghosthire.hunt.work_patterns import (
+    apply_work_patterns,
+    has_work_pattern_rules,
+    has_work_patterns,
+    measured_person,
+)
 from ghosthire.identities import Directory
 from ghosthire.rules import RulePack
 from ghosthire.triage import load_triage_policy
@@ -126,13 +131,7 @@ def _run(
     baseline_scope: Scope | None = None,
 ) -> HuntOutcome:
     try:
-        # The company's identities while `--lookups` is in effect, else the shipped example company.
-        keep = (
-            identity_check(Directory.in_use(), load_triage_policy().end_date_grace_length)
-            if has_identity_checks(engine.plan)
-            else None
-        )
-        result = engine.run(batches, report, on_batch, keep)
+        result = engine.run(batches, report, on_batch, _hit_filter(engine.plan))
         matched = MatchedTexts(engine.texts(*hit_records(result.hits)))
     finally:
         engine.close()
@@ -144,6 +143,20 @@ def _run(
     if new_hires:
         alerts = escalate_new_hires(alerts, new_hires)
     return HuntOutcome(alerts, result, engine.plan)
+
+
+def _hit_filter(plan: HuntPlan) -> Callable[[Hit], bool] | None:
+    """Which hits the stages after matching can keep, judged as the engine reads them: identity checks,
+    and the persons work patterns measure (the company's identities while `--lookups` is in effect, else
+    the shipped example company's)."""
+    directory = Directory.in_use()
+    grace = load_triage_policy().end_date_grace_length
+    checks = [identity_check(directory, grace)] if has_identity_checks(plan) else []
+    if has_work_pattern_rules(plan):
+        checks.append(measured_person(directory))
+    if len(checks) < 2:
+        return checks[0] if checks else None
+    return lambda hit: all(check(hit) for check in checks)
 
 
 def _first_file(alert: Alert) -> str:

@@ -12,7 +12,9 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from ghosthire.hunt.alerts import MAX_EVIDENCE, Alert, alert_order
+from ghosthire.hunt.engine import Hit
 from ghosthire.hunt.first_seen import Scope
+from ghosthire.hunt.plan import HuntPlan
 from ghosthire.identities import Directory
 from ghosthire.identities.countries import country_code
 from ghosthire.identities.directory import EntityKind, Person
@@ -23,6 +25,10 @@ WEEKEND = 5  # datetime.weekday() of Saturday
 
 def has_work_patterns(alerts: list[Alert]) -> bool:
     return any(_pattern(alert) for alert in alerts)
+
+
+def has_work_pattern_rules(plan: HuntPlan) -> bool:
+    return any(detection.rule.meta and detection.rule.meta.work_pattern for detection in plan.detections)
 
 
 def apply_work_patterns(alerts: list[Alert], directory: Directory, scope: Scope | None = None) -> list[Alert]:
@@ -47,12 +53,32 @@ def apply_work_patterns(alerts: list[Alert], directory: Directory, scope: Scope 
     return sorted(kept, key=alert_order)
 
 
+def measured_person(directory: Directory) -> Callable[[Hit], bool]:
+    """Whether a hit can count in a work pattern: its rule has none, or it has a time and names a person
+    the pattern measures. The engine drops the others as it reads them (a pattern's rule matches every
+    sign-in), so that they never become alerts."""
+
+    def keeps(hit: Hit) -> bool:
+        meta = hit.detection.rule.meta
+        pattern = meta.work_pattern if meta else None
+        if pattern is None or not hit.values:
+            return True
+        value = hit.values[hit.detection.later_fields.index(pattern.entity_field)]
+        return hit.ts is not None and _person_named(value, pattern, directory) is not None
+
+    return keeps
+
+
 def _pattern(alert: Alert) -> WorkPattern | None:
     return alert.rule.meta.work_pattern if alert.rule.meta else None
 
 
 def _person(alert: Alert, pattern: WorkPattern, directory: Directory) -> Person | None:
-    value = alert.value_of(pattern.entity_field)
+    return _person_named(alert.value_of(pattern.entity_field), pattern, directory)
+
+
+def _person_named(value: object, pattern: WorkPattern, directory: Directory) -> Person | None:
+    """The person the pattern's entity value names, unless unknown or in an exempt category."""
     person = directory.resolve(EntityKind.USER, None if value is None else str(value))
     if person is None or set(person.categories) & set(pattern.exempt_categories):
         return None
