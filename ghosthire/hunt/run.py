@@ -150,8 +150,9 @@ def _hit_filter(plan: HuntPlan) -> Callable[[Hit], bool] | None:
     and the persons work patterns measure (the company's identities while `--lookups` is in effect, else
     the shipped example company's)."""
     directory = Directory.in_use()
-    grace = load_triage_policy().end_date_grace_length
-    checks = [identity_check(directory, grace)] if has_identity_checks(plan) else []
+    checks = []
+    if has_identity_checks(plan):
+        checks.append(identity_check(directory, load_triage_policy().end_date_grace_length))
     if has_work_pattern_rules(plan):
         checks.append(measured_person(directory))
     if len(checks) < 2:
