@@ -27,6 +27,7 @@ from ghosthire.hunt.persons import assess, risk_objects
 from ghosthire.identities import Directory
 from ghosthire.rules import Guidance, PackRule, RiskEntity, RulePack
 from ghosthire.triage import load_triage_policy
+from tests.elastic.conftest import expected_skip
 from tests.elastic.esql_eval import EsqlQuery
 
 IDENTITIES = """identity,first,last,email,category,watchlist,startDate,work_country
@@ -61,8 +62,8 @@ def triage(kibana_rules: list[dict]) -> EsqlQuery:
 
 
 def pick(pack: RulePack, area: Guidance, kind: RiskEntity, building_block: bool = False) -> PackRule:
-    """A rule of this guidance area about this kind of entity that Kibana runs (an identity comparison
-    or a work pattern is not expressed on Elastic)."""
+    """A rule of this guidance area about this kind of entity that Kibana runs (an identity comparison,
+    a work pattern or a rule every Elastic target skips is not expressed on Elastic)."""
     for rule in pack.rules:
         if (
             rule.meta is not None
@@ -71,6 +72,7 @@ def pick(pack: RulePack, area: Guidance, kind: RiskEntity, building_block: bool 
             and rule.meta.guidance == [area]
             and rule.meta.risk.entity is kind
             and bool(rule.rule.custom_attributes.get("building_block")) is building_block
+            and any(expected_skip(target, rule) is None for target in ("eql", "esql"))
         ):
             return rule
     raise AssertionError(f"no rule for {area} / {kind}")
