@@ -37,7 +37,12 @@ def _as_sigma_cli(target_id: str) -> Target:
     its per-person aggregation (`work_pattern`) are the build's, after the backend, so sigma-cli writes
     such a rule's detection alone, on every target."""
     return target_by_id(target_id).model_copy(
-        update={"identity_checks": True, "identity_stage": None, "work_patterns": True}
+        update={
+            "identity_checks": True,
+            "identity_stage": None,
+            "work_patterns": True,
+            "work_pattern_stage": None,
+        }
     )
 
 

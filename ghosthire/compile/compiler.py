@@ -71,6 +71,8 @@ def compile_target(pack: RulePack, target: Target, *, in_place: bool = False) ->
                 queries = _convert(backend, rule, target.output_format)
                 if target.identity_stage and pack_rule.meta and pack_rule.meta.identity_check:
                     queries = [target.with_identity_check(pack_rule, str(query)) for query in queries]
+                if target.work_pattern_stage and pack_rule.meta and pack_rule.meta.work_pattern:
+                    queries = [target.with_work_pattern(pack_rule, str(query)) for query in queries]
                 _check_syntax(queries, target)
             except (SigmaError, NotImplementedError) as error:
                 reason = error_message(error)
@@ -137,8 +139,8 @@ def _work_pattern_unsupported(pack_rule: PackRule, target: Target) -> str | None
     if pattern is None or target.work_patterns:
         return None
     return (
-        f"the work pattern ({pattern.measure}) aggregates each person's events against the identity lookup "
-        "after matching, which the local hunt does"
+        f"the work pattern ({pattern.measure}) aggregates each person's events against the identity lookup, "
+        "which the local hunt and Splunk do"
     )
 
 

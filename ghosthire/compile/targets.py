@@ -42,12 +42,19 @@ class Target(BaseModel):
     # Whether the target aggregates a rule's events per person into its `work_pattern`; a target that does
     # not skips such rules rather than alert on every event.
     work_patterns: bool = False
+    # `module:function(pack_rule, query, target) -> query` writing the per-person measure into the target's
+    # query; none when the target applies it after matching (the local hunt).
+    work_pattern_stage: Annotated[str, Field(pattern=r"^[\w.]+:\w+$")] | None = None
 
     def with_identity_check(self, pack_rule: Any, query: str) -> str:
         if self.identity_stage is None:
             raise ValueError(f"target {self.id} has no identity stage")
-        module_name, function_name = self.identity_stage.split(":")
-        return getattr(importlib.import_module(module_name), function_name)(pack_rule, query, self)
+        return _imported(self.identity_stage)(pack_rule, query, self)
+
+    def with_work_pattern(self, pack_rule: Any, query: str) -> str:
+        if self.work_pattern_stage is None:
+            raise ValueError(f"target {self.id} has no work-pattern stage")
+        return _imported(self.work_pattern_stage)(pack_rule, query, self)
 
     def backend_class(self) -> type[Backend]:
         return _imported(self.backend)

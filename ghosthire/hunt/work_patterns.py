@@ -80,7 +80,8 @@ def _person(alert: Alert, pattern: WorkPattern, directory: Directory) -> Person 
 def _person_named(value: object, pattern: WorkPattern, directory: Directory) -> Person | None:
     """The person the pattern's entity value names, unless unknown or in an exempt category."""
     person = directory.resolve(EntityKind.USER, None if value is None else str(value))
-    if person is None or set(person.categories) & set(pattern.exempt_categories):
+    exempt = {category.lower() for category in pattern.exempt_categories}
+    if person is None or {category.lower() for category in person.categories} & exempt:
         return None
     return person
 

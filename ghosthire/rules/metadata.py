@@ -100,9 +100,9 @@ class WorkPattern(BaseModel):
     measure: WorkPatternMeasure
     window_days: Annotated[int, Field(ge=1, le=28)] = 7
     min_days: Annotated[int, Field(ge=1, le=28)]
-    # Identity lookup categories (pipe-separated `category`) whose hours are not their time zone's day by
-    # arrangement (night shift, follow-the-sun support): left out.
-    exempt_categories: list[Annotated[str, Field(min_length=1)]] = []
+    # Identity lookup categories (pipe-separated `category`, compared case-insensitively) whose hours are
+    # not their time zone's day by arrangement (night shift, follow-the-sun support): left out.
+    exempt_categories: list[Annotated[str, Field(pattern=r"^[\w-]+$")]] = []
     # off_hours_in_another_working_day
     other_utc_offsets: list[Annotated[float, Field(ge=-12, le=14)]] = []
     other_working_hours: Hours | None = None  # [from, to) on Monday to Friday at those offsets

@@ -19,6 +19,7 @@ import ghosthire
 from ghosthire.compile import CompiledRule, Target, TargetOutput, compile_target, load_targets
 from ghosthire.content import backends_dir, lookup_filenames, lookup_path, splunk_app_dir
 from ghosthire.errors import ContentError
+from ghosthire.model.time_zones import time_zones_csv
 from ghosthire.rules import RulePack
 from ghosthire.splunk.checks import (
     parse_confs,
@@ -36,7 +37,7 @@ from ghosthire.splunk.entities import (
 )
 from ghosthire.splunk.gws import MACRO as GWS_PARAMETERS_MACRO
 from ghosthire.splunk.gws import gws_parameters, parameters_macro
-from ghosthire.splunk.identity_checks import COUNTRIES, TIME_ZONES, countries_csv, time_zones_csv
+from ghosthire.splunk.identity_checks import COUNTRIES, countries_csv
 from ghosthire.splunk.package import write_tgz
 from ghosthire.splunk.persons import (
     IDENTITY_KEYS,
@@ -70,6 +71,7 @@ from ghosthire.splunk.searches import (
 )
 from ghosthire.splunk.settings import AppSettings, load_settings
 from ghosthire.splunk.text_fields import splunk_text_fields
+from ghosthire.splunk.work_patterns import TIME_ZONES
 from ghosthire.triage import TriagePolicy, load_triage_policy
 from ghosthire.tuning import (
     NEW_HIRE_DAYS,

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo, available_timezones
 
 from sigma.exceptions import SigmaError, SigmaFeatureNotSupportedByBackendError
 
@@ -22,12 +20,6 @@ if TYPE_CHECKING:
     from ghosthire.rules import PackRule
 
 COUNTRIES = "ghosthire_countries.csv"
-TIME_ZONES = "ghosthire_time_zones.csv"
-# The two instants a zone's offset is read at: standard and daylight time in either hemisphere.
-_OFFSET_DAYS = {
-    "january_offset": datetime(2025, 1, 15, tzinfo=UTC),
-    "july_offset": datetime(2025, 7, 15, tzinfo=UTC),
-}
 
 
 def countries_csv() -> bytes:
@@ -36,20 +28,6 @@ def countries_csv() -> bytes:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["name", "alpha_2"])
     writer.writerows(sorted(country_names().items()))
-    return buffer.getvalue().encode("utf-8")
-
-
-def time_zones_csv() -> bytes:
-    """The `ghosthire_time_zones` lookup: every IANA zone -> its UTC offset in seconds in January and in
-    July, so SPL places a leaver's last midnight (ghosthire.model.leaving) where the local hunt does, but
-    for the days around a daylight-saving change."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["time_zone", *_OFFSET_DAYS])
-    for name in sorted(available_timezones()):
-        zone = ZoneInfo(name)
-        offsets = (int(at.astimezone(zone).utcoffset().total_seconds()) for at in _OFFSET_DAYS.values())  # type: ignore[union-attr]
-        writer.writerow([name, *offsets])
     return buffer.getvalue().encode("utf-8")
 
 
@@ -72,12 +50,27 @@ def identity_stage(pack_rule: PackRule, query: str, target: Target) -> str:
     return "\n".join([search, *_comparison(check, user, country), filter_line])
 
 
-def _comparison(check: IdentityCheck, user: str, country: str | None) -> list[str]:
-    resolve = [
+def resolve_user(user: str, outputs: str) -> list[str]:
+    """The user field's person row (`outputs`: the OUTPUT clause), keyed as `ghosthire_person` keys it."""
+    return [
         f'| eval gh_kind="user", gh_key=replace(lower(\'{user}\'), "^.*\\\\\\\\", "")',
-        "| lookup ghosthire_identity_keys kind AS gh_kind key AS gh_key "
-        "OUTPUT work_country AS gh_work_country start_date AS gh_start_date access_end AS gh_access_end",
+        f"| lookup ghosthire_identity_keys kind AS gh_kind key AS gh_key OUTPUT {outputs}",
     ]
+
+
+def country_codes(country: str) -> list[str]:
+    """gh_event_code and gh_work_code: the event's country and gh_work_country as ISO alpha-2."""
+    return [
+        f"| eval gh_country=lower('{country}'), gh_work_country=lower(gh_work_country)",
+        "| lookup ghosthire_countries name AS gh_country OUTPUT alpha_2 AS gh_event_code",
+        "| lookup ghosthire_countries name AS gh_work_country OUTPUT alpha_2 AS gh_work_code",
+    ]
+
+
+def _comparison(check: IdentityCheck, user: str, country: str | None) -> list[str]:
+    resolve = resolve_user(
+        user, "work_country AS gh_work_country start_date AS gh_start_date access_end AS gh_access_end"
+    )
     scope = _new_hire_window(NEW_HIRE_DAYS) if check.new_hires_only else None
     match check.compare:
         case IdentityComparison.AFTER_END_DATE:
@@ -89,10 +82,9 @@ def _comparison(check: IdentityCheck, user: str, country: str | None) -> list[st
         case IdentityComparison.WITHIN_DAYS_OF_START:
             test = [f"| where {_new_hire_window(check.days or NEW_HIRE_DAYS)}"]
         case IdentityComparison.COUNTRY_DIFFERS_FROM_WORK_COUNTRY:
+            assert country is not None  # the rule model requires it for this comparison
             test = [
-                f"| eval gh_country=lower('{country}'), gh_work_country=lower(gh_work_country)",
-                "| lookup ghosthire_countries name AS gh_country OUTPUT alpha_2 AS gh_event_code",
-                "| lookup ghosthire_countries name AS gh_work_country OUTPUT alpha_2 AS gh_work_code",
+                *country_codes(country),
                 "| where NOT isnull(gh_event_code) AND NOT isnull(gh_work_code) AND gh_event_code!=gh_work_code",
             ]
             if scope:  # a watched country is compared at any tenure

@@ -40,6 +40,7 @@ COLUMNS = (
     "start_date",
     "end_date",
     "access_end",
+    "time_zone",
 )
 
 
@@ -102,6 +103,7 @@ def _shown(person: Person, end_date_grace: timedelta) -> dict[str, str]:
         "start_date": person.start_date.isoformat() if person.start_date else "",
         "end_date": person.end_date.isoformat() if person.end_date else "",
         "access_end": str(int(end.timestamp())) if end else "",  # epoch seconds, as _time
+        "time_zone": person.time_zone or "",
     }
 
 

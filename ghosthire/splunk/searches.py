@@ -93,6 +93,8 @@ class SavedSearch:
     baseline: BaselineSearch | None = None
     # The result field naming the persons behind the entity, for rules with `risk.persons`.
     persons_field: str | None = None
+    # A work pattern alerts once per window: alert suppression for as long (else the app's setting).
+    suppress_period: str | None = None
 
 
 def is_building_block(pack_rule: PackRule) -> bool:
@@ -128,6 +130,13 @@ def single_query(compiled: CompiledRule) -> str:
 def timespan_seconds(pack_rule: PackRule) -> int:
     rule = pack_rule.rule
     return rule.timespan.seconds if isinstance(rule, SigmaCorrelationRule) else 0
+
+
+def measured_seconds(pack_rule: PackRule) -> int:
+    """The span a run must read before its interval: a correlation's timespan, a work pattern's window
+    (ghosthire.splunk.work_patterns judges only windows whose first day lies inside the range)."""
+    pattern = pack_rule.meta.work_pattern if pack_rule.meta else None
+    return pattern.window_days * 86400 if pattern else timespan_seconds(pack_rule)
 
 
 def schedule_for(key: str, timespan: int, settings: AppSettings, *, runs_back: int = 0) -> Schedule:
@@ -291,7 +300,7 @@ def rule_search(
     arguments = ", ".join(filter(None, (field, entity_type, persons)))
     tail = f"\n| `{PERSON_MACRO}({arguments})`{ending}"
     first_seen = meta.first_seen
-    schedule = schedule_for(pack_rule.id, timespan_seconds(pack_rule), settings)
+    schedule = schedule_for(pack_rule.id, measured_seconds(pack_rule), settings)
     name = search_name(pack_rule.title, variant_suffix)
     search = body + tail
     baseline = None
@@ -350,6 +359,7 @@ def rule_search(
         drilldown_searches=drilldowns(f"Events of ${field}$", drilldown_search(location, field), field),
         baseline=baseline,
         persons_field=persons,
+        suppress_period=f"{meta.work_pattern.window_days}d" if meta.work_pattern else None,
     )
 
 

@@ -18,7 +18,8 @@ reference:
   in quoted values `\\` is a backslash and `\"` a quote;
 - `bin _time span=Ns` floors `_time` to multiples of N seconds (epoch-aligned, as for spans under a day);
 - `streamstats time_window=Ns` aggregates, per group, the events whose `_time` lies in (t - N, t] of the
-  current event t, in result order; `current=f` leaves the current event out;
+  current event t, in result order (without `time_window`, every earlier event of the group);
+  `current=f` leaves the current event out;
 - `stats`/`streamstats` ignore null values in `dc`, `values`, `max`, `min` and drop groups with a null
   by-field; `addinfo` adds `info_min_time` (the searched range's start, given by the test);
 - `multisearch [ search ... ] ...` is the union of its subsearches' results;
@@ -325,7 +326,13 @@ def _command(
         return [event for event in results if str(event.get(match[1]) or "")]
     if match := re.fullmatch(r'eval (\w+)=((?:"\*" \. )?)(\w+)((?: \. "\*")?)', text):
         return [
-            _set(event, match[1], f"{'*' if match[2] else ''}{event[match[3]]}{'*' if match[4] else ''}")
+            _set(
+                event,
+                match[1],
+                f"{'*' if match[2] else ''}{event[match[3]]}{'*' if match[4] else ''}"
+                if match[2] or match[4]
+                else event[match[3]],
+            )
             for event in results
             if event.get(match[3]) is not None
         ]
@@ -343,8 +350,9 @@ def _command(
         return [{**event, "_time": event["_time"] // span * span} for event in results]
     if match := re.fullmatch(r"stats (.+?)(?: by (.+))?", text):
         return _stats(match[1], (match[2] or "").split(), results)
-    if match := re.fullmatch(r"streamstats (current=f )?time_window=(\d+)s (.+?)(?: by (.+))?", text):
-        return _streamstats(int(match[2]), not match[1], match[3], (match[4] or "").split(), results)
+    if match := re.fullmatch(r"streamstats (current=f )?(?:time_window=(\d+)s )?(.+?)(?: by (.+))?", text):
+        window = int(match[2]) if match[2] else None
+        return _streamstats(window, not match[1], match[3], (match[4] or "").split(), results)
     if match := _NUMERIC_FILTER.fullmatch(text):
         compare, limit = _OPS[match[2]], int(match[3])
         return [e for e in results if e.get(match[1]) is not None and compare(e[match[1]], limit)]
@@ -517,7 +525,10 @@ def _eventstats(spec: str, by: str | None, results: list[Event]) -> list[Event]:
     ]
 
 
-def _streamstats(window: int, current: bool, spec: str, by: list[str], results: list[Event]) -> list[Event]:
+def _streamstats(
+    window: int | None, current: bool, spec: str, by: list[str], results: list[Event]
+) -> list[Event]:
+    """Without a time window, each event's aggregates are over every earlier event of its group."""
     seen: dict[tuple[Any, ...], list[Event]] = defaultdict(list)
     output = []
     for event in results:
@@ -525,7 +536,7 @@ def _streamstats(window: int, current: bool, spec: str, by: list[str], results: 
         if key is None:
             output.append(event)
             continue
-        earlier = [e for e in seen[key] if e["_time"] > event["_time"] - window]
+        earlier = [e for e in seen[key] if window is None or e["_time"] > event["_time"] - window]
         in_window = [*earlier, event] if current else earlier
         output.append(
             {**event, **{name: _aggregate(f, field, in_window) for f, field, name in _aggregates(spec)}}
@@ -760,7 +771,7 @@ _LOOKUPS: contextvars.ContextVar[Lookups | None] = contextvars.ContextVar("looku
 _NOW: contextvars.ContextVar[float] = contextvars.ContextVar("now", default=0.0)
 _EVAL_TOKEN = re.compile(
     r'\s*(?:"(?P<string>(?:[^"\\]|\\.)*)"|\'(?P<field>[^\']+)\'|(?P<number>\d+(?:\.\d+)?)'
-    r"|(?P<op>>=|<=|!=|[=<>(),.+*/-])|(?P<name>[A-Za-z_][\w.{}]*))"
+    r"|(?P<op>>=|<=|!=|[=<>(),.+*/%-])|(?P<name>[A-Za-z_][\w.{}]*))"
 )
 
 
@@ -853,14 +864,21 @@ def _eval_concat(tokens: Tokens, event: Event) -> tuple[Any, Tokens]:
 
 def _eval_product(tokens: Tokens, event: Event) -> tuple[Any, Tokens]:
     left, tokens = _eval_atom(tokens, event)
-    while tokens and tokens[0] in (("op", "*"), ("op", "/")):
+    while tokens and tokens[0] in (("op", "*"), ("op", "/"), ("op", "%")):
         operator_, (right, tokens) = tokens[0][1], _eval_atom(tokens[1:], event)
         if left is None or right is None:
             left = None
         else:
             a, b = _number(left), _number(right)
-            left = _tidy(a * b if operator_ == "*" else a / b)  # type: ignore[operator]
+            left = _tidy(_ARITHMETIC[operator_](a, b))  # type: ignore[arg-type]
     return left, tokens
+
+
+_ARITHMETIC: dict[str, Callable[[float, float], float]] = {
+    "*": operator.mul,
+    "/": operator.truediv,
+    "%": math.fmod,  # the sign of the dividend, as eval's `%`
+}
 
 
 def _eval_atom(tokens: Tokens, event: Event) -> tuple[Any, Tokens]:
@@ -940,6 +958,9 @@ _EVAL_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "split": lambda value, separator: None if value is None else str(value).split(separator),
     "tonumber": _number,
     "floor": lambda value: None if _number(value) is None else math.floor(_number(value)),  # type: ignore[arg-type]
+    "round": lambda value, digits=0: (
+        None if _number(value) is None else _tidy(round(_number(value), int(digits)))  # type: ignore[arg-type]
+    ),
     "strftime": lambda value, pattern: (
         None if _number(value) is None else time.strftime(pattern, time.gmtime(_number(value)))  # type: ignore[arg-type]
     ),
@@ -1031,7 +1052,7 @@ def _lookup_command(text: str, results: list[Event]) -> list[Event]:
         # A multivalue input field is looked up value by value; the outputs collect every match.
         found = []
         for keys in itertools.product(*(_values(event.get(field)) for _, field in inputs)):
-            row = next((row for row in rows if _row_matches(row, inputs, keys)), None)
+            row = _first_match(rows, inputs, keys)
             if row is not None:
                 found.append(row)
         updated = dict(event)
@@ -1042,6 +1063,37 @@ def _lookup_command(text: str, results: list[Event]) -> list[Event]:
             updated[alias] = (values[0] if len(values) == 1 else values) or None
         matched.append({name: value for name, value in updated.items() if value is not None})
     return matched
+
+
+# A large generated table (the time zones), indexed once per input columns: the first row of each key, for
+# rows of single values; rows with a multivalue input cell are scanned. Smaller lookups, which tests edit in
+# place, are scanned whole at each lookup.
+_INDEXED_ROWS = 1000
+_INDEXES: dict[tuple[int, tuple[str, ...]], tuple[list[Any], dict[tuple[str, ...], int], list[int]]] = {}
+
+
+def _first_match(
+    rows: list[dict[str, Any]], inputs: list[tuple[str, str]], keys: tuple[Any, ...]
+) -> dict[str, Any] | None:
+    if len(rows) < _INDEXED_ROWS:
+        return next((row for row in rows if _row_matches(row, inputs, keys)), None)
+    columns = tuple(column for column, _ in inputs)
+    cached = _INDEXES.get((id(rows), columns))
+    if cached is None or cached[0] is not rows:
+        index: dict[tuple[str, ...], int] = {}
+        scanned = []
+        for position, row in enumerate(rows):
+            cells = [row.get(column) for column in columns]
+            if any(isinstance(cell, list) for cell in cells):
+                scanned.append(position)
+            else:
+                index.setdefault(tuple(str(cell or "").lower() for cell in cells), position)
+        cached = _INDEXES[id(rows), columns] = (rows, index, scanned)
+    _, index, scanned = cached
+    positions = [p for p in scanned if _row_matches(rows[p], inputs, keys)]
+    exact = index.get(tuple(str(key).lower() for key in keys))
+    first = min([*positions, *([exact] if exact is not None else [])], default=None)
+    return None if first is None else rows[first]
 
 
 def _row_matches(row: dict[str, Any], inputs: list[tuple[str, str]], keys: tuple[Any, ...]) -> bool:
