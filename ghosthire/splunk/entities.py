@@ -77,8 +77,15 @@ def locate_entity(pack: RulePack, pack_rule: PackRule, resolver: FieldResolver) 
             pack_rule.path, f"risk field {sigma_field!r} must be a group-by field of the correlation"
         )
     base_rules = [dep.rule for dep in pack.dependencies(pack_rule) if isinstance(dep.rule, SigmaRule)]
+    # A correlation's field alias names a different field on each rule; the results carry the alias.
+    aliased = _aliased_fields(rule, sigma_field) if isinstance(rule, SigmaCorrelationRule) else None
     try:
-        mapped = tuple(resolver.resolve(base_rule, sigma_field) for base_rule in base_rules)
+        mapped = tuple(
+            resolver.resolve(
+                base_rule, aliased.get(str(base_rule.name), sigma_field) if aliased else sigma_field
+            )
+            for base_rule in base_rules
+        )
     except SigmaError as error:
         raise ContentError(
             pack_rule.path, f"risk field {sigma_field!r} has no Splunk field: {error}"
@@ -90,7 +97,15 @@ def locate_entity(pack: RulePack, pack_rule: PackRule, resolver: FieldResolver) 
         )
     except SigmaError as error:
         raise ContentError(pack_rule.path, f"first-seen field has no Splunk field: {error}") from None
-    return EntityLocation(mapped[0].name, mapped, terms)
+    return EntityLocation(sigma_field if aliased else mapped[0].name, mapped, terms)
+
+
+def _aliased_fields(rule: SigmaCorrelationRule, sigma_field: str) -> dict[str, str] | None:
+    """The field an alias of the correlation names on each of its rules (by rule name), or None."""
+    for alias in rule.aliases or []:
+        if alias.alias == sigma_field:
+            return {reference.reference: field for reference, field in alias.mapping.items()}
+    return None
 
 
 def cim_entity_field(pack_rule: PackRule, resolver: FieldResolver) -> str | None:

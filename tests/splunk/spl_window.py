@@ -146,11 +146,14 @@ def run(
 
 def with_subsearch_results(query: str, lookups: Lookups) -> str:
     """Every `[| inputlookup ...]` subsearch replaced by its formatted results, as Splunk does before it
-    parses the outer search; `multisearch` groups (`[ search ... ]`) stay."""
+    parses the outer search; `multisearch` groups (`[ search ... ]`) stay, with their own subsearches
+    replaced."""
     for start, end in reversed(_bracket_groups(query)):
         inner = query[start + 1 : end - 1].strip()
         if inner.startswith("|"):
             query = query[:start] + _formatted(_lookup_subsearch(inner, lookups)) + query[end:]
+        else:
+            query = query[:start] + "[ " + with_subsearch_results(inner, lookups) + " ]" + query[end:]
     return query
 
 
@@ -412,8 +415,8 @@ def _command(
         return results[: int(match[1])]
     if match := re.fullmatch(r"timechart (count|sum\((\w+)\) as (\w+)) by (\w+)", text):
         return _timechart(match[2], match[4], results)
-    if match := re.fullmatch(r"rename (\w+ [Aa][Ss] \w+(?:, \w+ [Aa][Ss] \w+)*)", text):
-        return [_renamed(event, re.findall(r"(\w+) [Aa][Ss] (\w+)", match[1])) for event in results]
+    if match := re.fullmatch(r"rename ([\w.{}]+ [Aa][Ss] \w+(?:, [\w.{}]+ [Aa][Ss] \w+)*)", text):
+        return [_renamed(event, re.findall(r"([\w.{}]+) [Aa][Ss] (\w+)", match[1])) for event in results]
     if text.startswith("where "):
         return [event for event in results if _eval_or(_eval_tokens(text.removeprefix("where ")), event)[0]]
     if match := re.fullmatch(r"fields - ([\w ]+)", text):
