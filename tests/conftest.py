@@ -124,36 +124,41 @@ def rule_cases() -> dict[str, RuleCases]:
     return shipped_cases()
 
 
-# The files that parse ES|QL, kept together on one xdist worker with the build (whichever worker needs the
-# build first makes it): ANTLR's Python runtime spends most of a build warming up its parser, again in
-# every process that parses ES|QL. A path ending in "/" names every file under it.
-PARSE_ESQL = (
-    "tests/test_cli.py",
-    "tests/elastic/",
-    "tests/test_sigma_cli.py",
-    "tests/hostile/test_hostile_values.py",
-    "tests/hostile/test_value_types.py",
-    "tests/hostile/test_query_values.py",
-    "tests/deploy/test_kibana_tuning.py",
-    "tests/identities/test_lookups_folder.py",
-    "tests/test_tuning.py",
-)
+# Files that share work only a process can keep, each group one unit of work for xdist (whichever worker
+# takes it runs all its files). A path ending in "/" names every file under it.
+SHARED_UNITS = {
+    # The files that parse ES|QL, with the build (whichever worker needs the build first makes it): ANTLR's
+    # Python runtime spends most of a build warming up its parser, again in every process that parses ES|QL.
+    "PARSE_ESQL": (
+        "tests/test_cli.py",
+        "tests/elastic/",
+        "tests/test_sigma_cli.py",
+        "tests/hostile/test_hostile_values.py",
+        "tests/hostile/test_value_types.py",
+        "tests/hostile/test_query_values.py",
+        "tests/deploy/test_kibana_tuning.py",
+        "tests/identities/test_lookups_folder.py",
+        "tests/test_tuning.py",
+    ),
+    # Every correlation case hunted once for both (tests/hunt/correlation_runs.py).
+    "CORRELATION_CASES": ("tests/test_detections.py", "tests/hunt/test_differential.py"),
+}
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
-    """`--dist loadfile` (test.sh) with the PARSE_ESQL files one unit of work."""
+    """`--dist loadfile` (test.sh) with each of SHARED_UNITS one unit of work."""
     if config.getvalue("dist") != "loadfile":
         return None
     config.option.loadscopereorder = False  # LONGEST_FIRST's order, not the number of tests per file
     from xdist.scheduler import LoadFileScheduling
 
-    class ParserWarmScheduling(LoadFileScheduling):
+    class SharedUnitScheduling(LoadFileScheduling):
         def _split_scope(self, nodeid: str) -> str:
             path = super()._split_scope(nodeid)
-            return "PARSE_ESQL" if path.startswith(PARSE_ESQL) else path
+            return next((unit for unit, paths in SHARED_UNITS.items() if path.startswith(paths)), path)
 
-    return ParserWarmScheduling(config, log)  # type: ignore[arg-type]
+    return SharedUnitScheduling(config, log)  # type: ignore[arg-type]
 
 
 # The longest units of work first: the scheduler hands them to the workers in this order (not by number

@@ -5,22 +5,22 @@ after matching, fires on its case as a whole), so all their cases run through on
 forced log source), each case an input of its own: an alert's location (case, event number) says
 which case and which event fired. A correlation's verdict depends on every event of its case, so each
 correlation case runs alone, with the correlation and the rules it references (nothing else can change
-what a correlation sees).
+what a correlation sees; tests/hunt/correlation_runs.py, shared with the differential test).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 
 import pytest
 
-from ghosthire.hunt import HuntOutcome, HuntPlan, build_plan, hunt_event_sets, hunt_events
+from ghosthire.hunt import HuntOutcome, HuntPlan, hunt_event_sets
 from ghosthire.hunt.run import EVENTS_NAME
 from ghosthire.policy import check_pack
 from ghosthire.rules import RulePack
 from ghosthire.rules.cases import Case, RuleCases
 from tests.conftest import DETECTION_CASES, shipped_cases, shipped_pack
+from tests.hunt.correlation_runs import correlation_run
 
 CASES = shipped_cases()
 PACK = shipped_pack()
@@ -83,18 +83,6 @@ def single_event_runs(hunt_plan: HuntPlan) -> dict[str, CaseRun]:
     return runs
 
 
-@cache
-def _correlation_plan(rule_name: str) -> HuntPlan:
-    plan = build_plan(PACK.subset([rule_name]))
-    assert plan.skipped == {} and [c.rule.name for c in plan.correlations] == [rule_name]
-    return plan
-
-
-def _correlation_run(rule_name: str, case: Case) -> CaseRun:
-    plan = _correlation_plan(rule_name)
-    return _case_run(hunt_events(plan, case.events, source=CASES[rule_name].source_of(case)), EVENTS_NAME)
-
-
 def test_every_rule_has_test_events_and_passes_policy(pack: RulePack) -> None:
     assert check_pack(pack, DETECTION_CASES) == []
 
@@ -109,7 +97,7 @@ def test_rule_verdict(
 ) -> None:
     rule = PACK.get(rule_name)
     run = (
-        _correlation_run(rule_name, case)
+        _case_run(correlation_run(rule_name, case).outcome, EVENTS_NAME)
         if rule.is_correlation
         else single_event_runs[_case_id(rule_name, case)]
     )

@@ -56,10 +56,10 @@ def engine_outcome(
         rows = engine.source_rows(batches_from_events(texts))
     finally:
         engine.close()
-    return _engine_matches(result), rows
+    return engine_matches(result), rows
 
 
-def _engine_matches(result: EngineResult) -> Outcome:
+def engine_matches(result: EngineResult) -> Outcome:
     singles = {(hit.detection.rule.name, hit.line) for hit in result.hits}
     correlations = {(o.correlation.rule.name, o.group, round(o.end, 3)) for o in result.occurrences}
     return Outcome(singles, correlations)

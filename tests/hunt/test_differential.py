@@ -6,7 +6,8 @@ fire for the same groups at the same window ends (the engine's occurrences, befo
 
 Single-event rules judge each event on its own, so the cases of all of them go through one engine run
 and one reference run per forced log source, each case's events at lines of their own; a case's verdict
-is the matches on its lines. A correlation's case runs alone with the rules it needs.
+is the matches on its lines. A correlation's case runs alone with the rules it needs (hunted once for this
+test and tests/test_detections.py: tests/hunt/correlation_runs.py).
 
 A field holding a JSON list matches when any of its values does (as Elasticsearch reads it); the
 reference stores a list as one text, so it runs once per combination of the lists' values, each value a
@@ -31,12 +32,20 @@ import pytest
 from sigma.conditions import ConditionAND
 from sigma.rule import SigmaDetection, SigmaRule
 
-from ghosthire.hunt import HuntPlan, build_plan
+from ghosthire.hunt import build_plan
 from ghosthire.model.sources import field_value
 from ghosthire.rules import RulePack
 from ghosthire.rules.cases import Case
 from tests.conftest import shipped_cases, shipped_pack
-from tests.hunt.reference import Outcome, detection_items, engine_outcome, filter_fields, sqlite_outcome
+from tests.hunt.correlation_runs import correlation_run
+from tests.hunt.reference import (
+    Outcome,
+    detection_items,
+    engine_matches,
+    engine_outcome,
+    filter_fields,
+    sqlite_outcome,
+)
 
 CASES = shipped_cases()
 PACK = shipped_pack()
@@ -50,11 +59,6 @@ PARAMS = [
 @cache
 def _subset(rule_name: str) -> RulePack:
     return PACK.subset([rule_name])
-
-
-@cache
-def _correlation_plan(rule_name: str) -> HuntPlan:
-    return build_plan(_subset(rule_name))
 
 
 @dataclass(frozen=True)
@@ -135,9 +139,8 @@ def test_engine_agrees_with_sqlite_backend(
     subset = _subset(rule_name)
     lines: list[int] | None = None  # a correlation's case ran alone: all its lines are its own
     if PACK.get(rule_name).is_correlation:
-        texts = [json.dumps(event) for event in case.events]
-        engine, rows = engine_outcome(_correlation_plan(rule_name), texts, source)
-        reference = sqlite_outcome(subset.rules, rows)
+        run = correlation_run(rule_name, case)
+        engine, reference = engine_matches(run.outcome.result), sqlite_outcome(subset.rules, run.rows)
         assert engine.correlations == reference.correlations, case.name
     else:
         batch = single_event_batches[source]
