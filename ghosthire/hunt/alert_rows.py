@@ -247,6 +247,10 @@ def _event_texts(alerts: list[Alert]) -> pa.Array:
             _, positions, rows = wanted.setdefault(id(store), (store, [], []))
             positions.append(position)
             rows.append(row)
+    if len(wanted) == 1:
+        store, positions, rows = next(iter(wanted.values()))
+        if len(positions) == len(alerts):  # the usual chunk: every alert's event from the hunt's one store
+            return store.texts_at(np.array(rows, dtype=np.int64))
     placed = np.full(len(alerts), -1, dtype=np.int64)  # each alert's text in `taken`
     pieces, taken = [], 0
     for store, positions, rows in wanted.values():

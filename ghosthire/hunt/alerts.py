@@ -57,6 +57,11 @@ class MatchedTexts:
             return pa.array([], pa.large_string())
         column = self.table.column("text")
         chunk_of = np.searchsorted(self._chunk_starts, rows, side="right") - 1
+        if chunk_of[0] == chunk_of[-1] and (chunk_of == chunk_of[0]).all():  # the usual case: one take
+            chunk = int(chunk_of[0])
+            return (
+                column.chunk(chunk).take(pa.array(rows - self._chunk_starts[chunk])).cast(pa.large_string())
+            )
         pieces = [
             column.chunk(chunk).take(pa.array(rows[chunk_of == chunk] - self._chunk_starts[chunk]))
             for chunk in np.unique(chunk_of)

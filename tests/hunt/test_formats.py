@@ -117,5 +117,6 @@ def test_matched_texts_are_taken_across_chunks() -> None:
     )
     texts = MatchedTexts(table)
     assert texts.texts_at(np.array([5, 0, 3, 2, 1, 3])).to_pylist() == ["f", "a", "d", "c", "b", "d"]
+    assert texts.texts_at(np.array([4, 3])).to_pylist() == ["e", "d"]  # from one chunk
     rows = texts.rows_of(np.array([1, 2, 0, 3]), np.array([3, 1, 2, 1]))
     assert rows == [4, 5, 1, -1]
