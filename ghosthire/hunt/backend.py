@@ -112,9 +112,10 @@ class DuckDBBackend(TextQueryBackend):
     add_escaped: ClassVar[str] = "\\"
     bool_values: ClassVar[dict[bool, str | None]] = {True: "'true'", False: "'false'"}
 
-    # Every string comparison is a pattern match, so a literal %, _ or \ is escaped once, the same way.
-    wildcard_match_expression: ClassVar[str] = "{field} ILIKE {value} ESCAPE '\\'"
-    case_sensitive_match_expression: ClassVar[str] = "{field} LIKE {value} ESCAPE '\\'"
+    # Every string comparison is a pattern match (`_like_pattern`: the pattern and, when the value holds
+    # a literal % or _, the ESCAPE clause that lets it say so).
+    wildcard_match_expression: ClassVar[str] = "{field} ILIKE {value}"
+    case_sensitive_match_expression: ClassVar[str] = "{field} LIKE {value}"
     re_expression: ClassVar[str] = "regexp_matches({field}, {regex})"
     re_escape_char: ClassVar[str] = ""
     re_escape: ClassVar[tuple[str, ...]] = ()
@@ -135,7 +136,7 @@ class DuckDBBackend(TextQueryBackend):
     field_null_expression: ClassVar[str] = "{field} IS NULL"
     field_exists_expression: ClassVar[str] = "{field} IS NOT NULL"
     field_not_exists_expression: ClassVar[str] = "{field} IS NULL"
-    unbound_value_str_expression: ClassVar[str] = f'"{RAW_FIELD}"' + " ILIKE {value} ESCAPE '\\'"
+    unbound_value_str_expression: ClassVar[str] = f'"{RAW_FIELD}"' + " ILIKE {value}"
     unbound_value_num_expression: ClassVar[str] = f'"{RAW_FIELD}"' + " ILIKE '%{value}%'"
     any_of_expression: ClassVar[str] = "regexp_matches({field}, {regex})"
     deferred_start: ClassVar[str] = ""
@@ -227,18 +228,27 @@ class DuckDBBackend(TextQueryBackend):
         converted = s.convert(self.escape_char, self.wildcard_multi, self.wildcard_single, self.add_escaped)
         return quote_literal(converted)
 
+    def _like_pattern(self, s: SigmaString) -> str:
+        """A (I)LIKE pattern for a Sigma string: without an escape character (DuckDB's default, where a
+        backslash is itself) unless the value holds a literal % or _, which are then escaped, as is every
+        backslash. Each ESCAPE clause is one more function to plan, and thousands of rules have one."""
+        if not any(isinstance(part, str) and ("%" in part or "_" in part) for part in s.s):
+            return quote_literal(s.convert(None, self.wildcard_multi, self.wildcard_single))
+        escaped = s.convert(self.escape_char, self.wildcard_multi, self.wildcard_single, self.add_escaped)
+        return f"{quote_literal(escaped)} ESCAPE {quote_literal(self.escape_char)}"
+
     def convert_condition_field_eq_val_str(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
         return self.wildcard_match_expression.format(
-            field=self.escape_and_quote_field(cond.field), value=self.convert_value_str(cond.value, state)
+            field=self.escape_and_quote_field(cond.field), value=self._like_pattern(cond.value)
         )
 
     def convert_condition_field_eq_val_str_case_sensitive(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
         return self.case_sensitive_match_expression.format(
-            field=self.escape_and_quote_field(cond.field), value=self.convert_value_str(cond.value, state)
+            field=self.escape_and_quote_field(cond.field), value=self._like_pattern(cond.value)
         )
 
     def convert_condition_field_eq_val_num(
@@ -278,7 +288,7 @@ class DuckDBBackend(TextQueryBackend):
             and bool(detection.detection_items)
             and all(
                 isinstance(item, SigmaDetectionItem)
-                and any(item.was_processed_by(identifier) for identifier in self._log_source_items)
+                and not self._log_source_items.isdisjoint(item.applied_processing_items)
                 for item in detection.detection_items
             )
         )
@@ -328,7 +338,7 @@ class DuckDBBackend(TextQueryBackend):
         escapes, as many writers (Python's json among them) put such characters in the text."""
         self._fields.add(RAW_FIELD)
         searches = [
-            self.unbound_value_str_expression.format(value=self.convert_value_str(form, state))
+            self.unbound_value_str_expression.format(value=self._like_pattern(form))
             for form in _json_text_forms(cond.value)
         ]
         return searches[0] if len(searches) == 1 else f"({' OR '.join(searches)})"
@@ -382,7 +392,7 @@ class DuckDBBackend(TextQueryBackend):
         logsource = rule.logsource
         if not (logsource.category or logsource.service):
             return True
-        return any(rule.was_processed_by(identifier) for identifier in self._log_source_items)
+        return not self._log_source_items.isdisjoint(rule.applied_processing_items)
 
     def finalize_output_default(self, queries: list[LocalQuery]) -> list[LocalQuery]:
         return queries
@@ -504,10 +514,13 @@ def _value_regex(value: SigmaString) -> str:
     return ("" if leading else "^") + body + ("" if trailing else "$")
 
 
+# Every ASCII character that is not a letter or digit, as a hex escape: nothing in a value can then mean
+# anything to RE2.
+_REGEX_ESCAPES = {code: f"\\x{code:02x}" for code in range(128) if not chr(code).isalnum()}
+
+
 def _literal_regex(text: str) -> str:
-    # Every ASCII character that is not a letter or digit is written as a hex escape: nothing in a
-    # value can then mean anything to RE2.
-    return "".join(char if char.isalnum() or ord(char) > 127 else f"\\x{ord(char):02x}" for char in text)
+    return text.translate(_REGEX_ESCAPES)
 
 
 def _describe(rule: SigmaRule) -> str:

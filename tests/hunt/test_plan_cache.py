@@ -1,5 +1,5 @@
 """Hunt plans cached by content: the same rules hunted again give the same plan, a changed rule a new one,
-in which only the changed rule file is parsed and compiled again."""
+in which only the changed rule is compiled again; a cached plan holds no detections."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ghosthire.hunt import hunt_events, plan, plan_cache
+from ghosthire.hunt import hunt_events, plan
 from ghosthire.hunt.plan_cache import CACHE_ENV, cached_plan
-from ghosthire.rules import loader
 from ghosthire.rules.selection import RuleSelection
 
 RULE = """\
@@ -62,7 +61,7 @@ def test_a_cached_plan_hunts_as_a_fresh_one_and_a_changed_rule_is_compiled_again
     assert len(list((tmp_path / "cache").glob("*.pickle"))) == 2
 
 
-def test_a_rule_added_to_a_directory_is_the_only_one_parsed_and_compiled(
+def test_a_rule_added_to_a_directory_is_the_only_one_compiled(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
@@ -70,29 +69,41 @@ def test_a_rule_added_to_a_directory_is_the_only_one_parsed_and_compiled(
     rules.mkdir()
     (rules / "start.yml").write_text(RULE.replace("EVENT", "user.session.start"), encoding="utf-8")
     _plan(rules)
-    parsed: list[str] = []
     compiled: list[str] = []
-
-    def parse(path: Path, text: str) -> loader.ParsedFile:
-        parsed.append(path.name)
-        return loader.parse_file(path, text)
 
     def compile_target(pack, target, **options):  # type: ignore[no-untyped-def]
         compiled.extend(rule.name for rule in pack.rules)
         return original_compile(pack, target, **options)
 
     original_compile = plan.compile_target
-    monkeypatch.setattr(plan_cache, "parse_file", parse)
     monkeypatch.setattr(plan, "compile_target", compile_target)
     added = RULE.replace("EVENT", "user.session.end").replace("cache_test", "cache_test_end")
     (rules / "end.yml").write_text(added.replace("000000000001", "000000000002"), encoding="utf-8")
     both = _plan(rules)
-    assert (parsed, compiled) == (["end.yml"], ["cache_test_end"])
+    assert compiled == ["cache_test_end"]
     hits = hunt_events(both, EVENTS, source="okta").result.hits
     assert sorted((hit.detection.rule.name, hit.line) for hit in hits) == [
         ("cache_test", 1),
         ("cache_test_end", 2),
     ]
+
+
+def test_a_cached_plan_keeps_what_alerts_read_and_not_the_detections(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "cache_test.yml").write_text(RULE.replace("EVENT", "x"), encoding="utf-8")
+    fresh = _plan(rules).detections[0]
+    cached = _plan(rules).detections[0]
+    assert fresh.rule.rule.detection is not None and cached.rule.rule.detection is None
+    assert (cached.rule.title, cached.rule.level, cached.rule.name, cached.query) == (
+        fresh.rule.title,
+        fresh.rule.level,
+        fresh.rule.name,
+        fresh.query,
+    )
 
 
 def test_the_cache_can_be_turned_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
