@@ -488,7 +488,7 @@ def whole_process_table(measured: dict[int, dict[str, list[Measure]]]) -> None:
 def rule_count_curve(checkout: Path) -> None:
     """SigmaHQ's Windows rules (the first N files, then all) over its regression samples, as the whole
     `ghosthire hunt` command: cold (rules parsed and compiled), warm (their plan from the cache) and, for
-    all the rules, with one rule file added (only that file parsed and compiled). The growth per doubling
+    all the rules, with one rule file added (only that rule compiled again). The growth per doubling
     is judged on CPU time, which a shared machine's load distorts least."""
     rules = sorted((checkout / "rules" / "windows").rglob("*.yml"))
     samples = [checkout / "regression_data"]

@@ -232,8 +232,18 @@ class DuckDBBackend(TextQueryBackend):
         """A (I)LIKE pattern for a Sigma string: without an escape character (DuckDB's default, where a
         backslash is itself) unless the value holds a literal % or _, which are then escaped, as is every
         backslash. Each ESCAPE clause is one more function to plan, and thousands of rules have one."""
-        if not any(isinstance(part, str) and ("%" in part or "_" in part) for part in s.s):
-            return quote_literal(s.convert(None, self.wildcard_multi, self.wildcard_single))
+        wildcards = {
+            SpecialChars.WILDCARD_MULTI: self.wildcard_multi,
+            SpecialChars.WILDCARD_SINGLE: self.wildcard_single,
+        }
+        if all(
+            part in wildcards if isinstance(part, SpecialChars) else "%" not in part and "_" not in part
+            for part in s.s
+        ):
+            # What SigmaString.convert gives without escapes, built directly: it tests each character.
+            return quote_literal(
+                "".join(wildcards[part] if isinstance(part, SpecialChars) else part for part in s.s)
+            )
         escaped = s.convert(self.escape_char, self.wildcard_multi, self.wildcard_single, self.add_escaped)
         return f"{quote_literal(escaped)} ESCAPE {quote_literal(self.escape_char)}"
 

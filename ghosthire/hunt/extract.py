@@ -180,8 +180,15 @@ class Extraction:
             for position, slot in enumerate(correlation.slots)
         ]
         self.alerting = sum(1 for target in self.targets if target.correlation is None)
+        groups_by_source: dict[str, list[RecordGroup]] = {}
+        for group in self.groups:
+            groups_by_source.setdefault(group.source.id, []).append(group)
         self._groups_of = {
-            id(detection): [group for group in self.groups if _can_match(group, detection)]
+            id(detection): [
+                group
+                for group in groups_by_source.get(detection.query.table, [])
+                if _can_match(group, detection)
+            ]
             for detection in plan.detections
         }
         self.target_reads = self._reads()
