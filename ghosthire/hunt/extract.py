@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from ghosthire.hunt.backend import ELEMENTS_OF, RAW_FIELD, quote_identifier, quote_literal
 from ghosthire.hunt.plan import Detection, HuntPlan
@@ -207,9 +208,14 @@ class Extraction:
             f"{self._copies_sql()}"
             f"grouped AS (SELECT * EXCLUDE (_recognised), {self._group_case()} AS _group FROM copied)"
         )
-        self._ctes = f"{self._grouping}, {self._reading('grouped', self.groups)}"
         # The records as the rules read them: on the second statement, with their shapes and lists' values.
         self._records = "elements" if on_lists else "ranged"
+
+    @cached_property
+    def _ctes(self) -> str:
+        """The CTEs of the records of `batch` as the rules read them, every group's fields read (a small
+        input reads its own groups' only: see grouped_sql and records_sql)."""
+        return f"{self._grouping}, {self._reading('grouped', self.groups)}"
 
     def _reading(self, grouped: str, groups: Sequence[RecordGroup]) -> str:
         """The CTEs that read, for the records of `grouped` (a CTE or table of records with their group),
