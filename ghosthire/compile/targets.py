@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import importlib
+import io
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -141,7 +143,7 @@ class PlaceholderLookup(BaseModel):
 def placeholder_lookups() -> dict[str, PlaceholderLookup]:
     """Every Sigma placeholder the pack declares (backends/placeholders.yml) and its lookup column."""
     path = backends_dir() / "placeholders.yml"
-    declared = (yaml.safe_load(path.read_text()) or {}).get("placeholders") or {}
+    declared = (parse_yaml(path.read_text()) or {}).get("placeholders") or {}
     try:
         return {name: PlaceholderLookup.model_validate(spec) for name, spec in declared.items()}
     except ValidationError as error:
@@ -155,15 +157,19 @@ def placeholder_values() -> dict[str, list[str]]:
 
 def _lookup_column(name: str, placeholder: PlaceholderLookup) -> list[str]:
     path = lookup_path(placeholder.lookup)
-    with path.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
+    return list(_column_values(name, placeholder, path, path.read_bytes()))
+
+
+@cache  # by the lookup's content: every plan and build resolves the same lookups again, until one is edited
+def _column_values(name: str, placeholder: PlaceholderLookup, path: Path, content: bytes) -> tuple[str, ...]:
+    rows = list(csv.DictReader(io.StringIO(content.decode("utf-8"), newline="")))
     if not rows or placeholder.column not in rows[0]:
         raise ContentError(path, f"placeholder {name!r}: lookup has no column {placeholder.column!r}")
     values = [
         (line, row[placeholder.column]) for line, row in enumerate(rows, start=2) if row[placeholder.column]
     ]
     if placeholder.values == "text":
-        return sorted({value for _line, value in values})
+        return tuple(sorted({value for _line, value in values}))
     patterns: set[str] = set()
     for line, value in values:
         try:
@@ -172,4 +178,4 @@ def _lookup_column(name: str, placeholder: PlaceholderLookup) -> list[str]:
             raise ContentError(
                 path, f"placeholder {name!r}: {value!r} is not an address, range or pattern ({error})", line
             ) from None
-    return sorted(patterns)
+    return tuple(sorted(patterns))
