@@ -430,12 +430,14 @@ class Company:
             ],
             subtle.worker: [
                 "entra_laptop_farm_shared_egress",
+                "entra_mfa_phone_shared_by_users",
                 "okta_session_used_from_multiple_networks",
                 "hr_resume_reused_across_applicants",
                 "okta_activity_in_east_asian_working_hours",
             ],
             partner.worker: [
                 "entra_laptop_farm_shared_egress",
+                "entra_mfa_phone_shared_by_users",
                 "win_ipkvm_composite_keyboard_pointer_storage",
                 "okta_session_start_via_anonymising_proxy",
                 "hr_resume_reused_across_applicants",
@@ -627,6 +629,66 @@ class Company:
                     "type": "User",
                     "userPrincipalName": target.upn,
                     "modifiedProperties": [],
+                }
+            ],
+            "additionalDetails": [],
+        }
+
+    def mfa_phone(self, person: Person, replaced: int = 0) -> str:
+        """The number on a person's MFA phone (the `replaced`-th replacement may bring a new one), written
+        as people type it; the laptop-farm pair answer on their facilitator's handset. From a hash, so
+        the company's random stream is unchanged."""
+        key = "farm" if person.worker in ("subtle", "infrastructure-sharing") else f"{person.upn}|{replaced}"
+        digits = str(int(hashlib.sha256(key.encode()).hexdigest()[:12], 16) % 10**7).zfill(7)
+        area = 200 + int(hashlib.sha256(key.encode()).hexdigest()[12:14], 16) % 700
+        return f"+1 ({area}) {digits[:3]}-{digits[3:]}" if person.index % 2 else f"+1 {area}{digits}"
+
+    def entra_phone_set(self, at: datetime, person: Person, phone: str, old: str | None) -> Event:
+        """A Graph directoryAudit "Update user" entry of Core Directory: the MFA service writes the phone
+        into StrongAuthenticationUserDetails (JSON text) when a phone method is registered."""
+        key = f"Update user|{person.upn}|{at.isoformat()}"
+
+        def details(number: str | None) -> str:
+            return json.dumps(
+                [
+                    {
+                        "PhoneNumber": number,
+                        "AlternativePhoneNumber": None,
+                        "Email": None,
+                        "VoiceOnlyPhoneNumber": None,
+                    }
+                ],
+                separators=(",", ":"),
+            )
+
+        return {
+            "id": "Directory_" + hashlib.sha256(key.encode()).hexdigest()[:20].upper(),
+            "category": "UserManagement",
+            "correlationId": str(uuid.uuid5(uuid.NAMESPACE_URL, key)),
+            "result": "success",
+            "resultReason": "",
+            "activityDisplayName": "Update user",
+            "activityDateTime": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "loggedByService": "Core Directory",
+            "operationType": "Update",
+            "initiatedBy": {"app": {"displayName": "Azure MFA StrongAuthenticationService"}, "user": None},
+            "targetResources": [
+                {
+                    "id": person.entra_id,
+                    "type": "User",
+                    "userPrincipalName": person.upn,
+                    "modifiedProperties": [
+                        {
+                            "displayName": "StrongAuthenticationUserDetails",
+                            "oldValue": details(old) if old else "[]",
+                            "newValue": details(phone),
+                        },
+                        {
+                            "displayName": "Included Updated Properties",
+                            "oldValue": None,
+                            "newValue": '"StrongAuthenticationUserDetails"',
+                        },
+                    ],
                 }
             ],
             "additionalDetails": [],
@@ -1075,9 +1137,10 @@ class Week:
         self.out.write("entra_signin", events)
 
     def security_info_day(self, person: Person, at: datetime, net: Network, first_day: bool) -> None:
-        """Entra audit: a new hire registers their methods on the first day; now and then (0.4% of
-        person-days, drawn from a hash so the company's random stream is unchanged) a phone is replaced:
-        the helpdesk clears the methods from the office and the user registers again from where they are."""
+        """Entra audit: a new hire registers their methods on the first day, the phone number with them;
+        now and then (0.4% of person-days, drawn from a hash so the company's random stream is unchanged) a
+        phone is replaced: the helpdesk clears the methods from the office and the user registers again
+        from where they are, one time in three with a new number."""
         c = self.c
         audit = []
         if first_day:
@@ -1086,7 +1149,10 @@ class Week:
                 (23, "User registered all required security info"),
             ):
                 audit.append(c.entra_audit(at + timedelta(minutes=minutes), activity, person, person, net))
-        elif int(hashlib.sha256(f"{person.upn}|{at.date()}".encode()).hexdigest()[:8], 16) % 1000 < 4:
+            audit.append(c.entra_phone_set(at + timedelta(minutes=22), person, c.mfa_phone(person), None))
+        elif (
+            draw := int(hashlib.sha256(f"{person.upn}|{at.date()}".encode()).hexdigest()[:8], 16)
+        ) % 1000 < 4:
             admin = next(p for p in c.persons if p.role == "it_admin")
             office = ipaddress.ip_network(OFFICES.get(admin.country, OFFICES["US"]))
             helpdesk = Network(str(office.network_address + 2), OFFICE_ASN[0], OFFICE_ASN[1], admin.country)
@@ -1098,6 +1164,8 @@ class Week:
                     at + timedelta(hours=2, minutes=25), "User registered security info", person, person, net
                 )
             )
+            phone = c.mfa_phone(person, replaced=1 if draw % 3 == 0 else 0)
+            audit.append(c.entra_phone_set(at + timedelta(hours=2, minutes=25), person, phone, None))
         self.out.write("entra_audit", audit)
 
     def windows_day(self, person: Person, at: datetime, first_day: bool) -> None:
@@ -1625,6 +1693,10 @@ class Week:
         self.blatant(c.worker("blatant"))
         farm_session_days = range(c.days - MEASURED_DAYS, c.days)
         subtle, partner = c.worker("subtle"), c.worker("infrastructure-sharing")
+        # The facilitator's handset takes over both accounts' MFA phone (the methods re-registered).
+        for offset, person in enumerate((subtle, partner)):
+            at = day_start(c, c.days - MEASURED_DAYS + 1 + offset, person) + timedelta(hours=2)
+            self.out.write("entra_audit", [c.entra_phone_set(at, person, c.mfa_phone(person), None)])
         for day in farm_session_days:
             for person in (subtle, partner):
                 at = day_start(c, day, person) + timedelta(hours=1)
