@@ -24,6 +24,7 @@ from ghosthire.deploy.kibana import (
     identities_index,
     install_kibana,
     load_rules,
+    time_zones_index,
     uninstall_kibana,
 )
 from ghosthire.deploy.kibana_lists import TuningObjects, tuning_objects
@@ -182,14 +183,18 @@ def install_elastic_command(
     client = _kibana_client(options, policy)
     lookups = lookups or shipped_lookups_dir()
     tuning = _tuning(rules_path, lookups)
-    index_name, countries_name = _lookup_index_names()
+    index_name, countries_name, time_zones_name = _lookup_index_names()
     found = identities_index(lookups, index_name)
     elasticsearch = _elasticsearch_client(options, policy, client)
     indices = []
     if found is not None and elasticsearch is not None:
         index, lookup = found
         watch_problems: list[LookupProblem] = []
-        indices += [index, countries_index(countries_name, lookups, watch_problems)]
+        indices += [
+            index,
+            countries_index(countries_name, lookups, watch_problems),
+            time_zones_index(time_zones_name),
+        ]
         for problem in [*lookup.problems, *watch_problems]:
             stderr.print(problem)
         for identifier, persons in lookup.conflicts.items():
@@ -198,8 +203,8 @@ def install_elastic_command(
             )
     elif found is not None:
         stderr.print(
-            f"lookup indices {index_name}, {countries_name} not loaded: pass --elasticsearch-url (the triage "
-            "rule and the identity-checked rules read them)"
+            f"lookup indices {index_name}, {countries_name}, {time_zones_name} not loaded: pass "
+            "--elasticsearch-url (the triage rule, the identity-checked and the work-pattern rules read them)"
         )
     install_kibana(
         client,
@@ -296,13 +301,17 @@ def _tuning(rules_path: Path, lookups: Path) -> TuningObjects | None:
     return tuning
 
 
-def _lookup_index_names() -> tuple[str, str]:
-    """The identities lookup index (the triage rule's and the identity-checked rules') and the countries
-    one (the identity-checked rules')."""
+def _lookup_index_names() -> tuple[str, str, str]:
+    """The identities lookup index (the triage rule's, the identity-checked and work-pattern rules'), the
+    countries one (theirs too) and the time-zone one (the work-pattern rules')."""
     from ghosthire.elastic.kibana import load_settings  # the rule writer pulls in pySigma: load it late
 
     settings = load_settings()
-    return settings.person_risk.identities_index, settings.identity_checks.countries_index
+    return (
+        settings.person_risk.identities_index,
+        settings.identity_checks.countries_index,
+        settings.work_patterns.time_zones_index,
+    )
 
 
 def _elasticsearch_client(

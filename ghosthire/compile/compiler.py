@@ -140,7 +140,7 @@ def _work_pattern_unsupported(pack_rule: PackRule, target: Target) -> str | None
         return None
     return (
         f"the work pattern ({pattern.measure}) aggregates each person's events against the identity lookup, "
-        "which the local hunt and Splunk do"
+        "which the local hunt, Splunk and ES|QL do"
     )
 
 

@@ -60,6 +60,7 @@ __all__ = [
     "identities_index",
     "install_kibana",
     "load_rules",
+    "time_zones_index",
     "uninstall_kibana",
 ]
 ALERTS_INDEX = ".alerts-security.alerts-default"
@@ -441,3 +442,11 @@ def countries_index(name: str, lookups: Path, problems: list[LookupProblem]) -> 
 
     watched = load_watched_countries(lookups, problems)
     return LookupIndex(name, COUNTRIES_MAPPING, country_documents(watched))
+
+
+def time_zones_index(name: str) -> LookupIndex:
+    """The lookup index the work-pattern rules join a person's time zone and an event's year to: the UTC
+    offsets of ghosthire.model.time_zones."""
+    from ghosthire.elastic.work_patterns import TIME_ZONES_MAPPING, time_zone_documents
+
+    return LookupIndex(name, TIME_ZONES_MAPPING, time_zone_documents())

@@ -69,8 +69,8 @@ class RunTimeFilter:
 
 def run_time_filters(pack: RulePack) -> list[RunTimeFilter]:
     """The pack's filters that Kibana can apply as exceptions, in file order, each naming the rules Kibana
-    runs but those compared with the identity lookup (ES|QL rules, which keep their filters inline) and the
-    work-pattern rules (no Elastic target aggregates them, so none is built)."""
+    runs but those compared with the identity lookup or measured as a work pattern (ES|QL rules, which keep
+    their filters inline: an exception could not reach the events under an aggregation)."""
     not_excepted = {
         rule.name for rule in pack.rules if rule.meta and (rule.meta.identity_check or rule.meta.work_pattern)
     }

@@ -71,23 +71,24 @@ def identity_stage(pack_rule: PackRule, query: str, target: Target) -> str:
     logsource = pack_rule.rule.logsource
     lines = [
         query,
-        f"| eval {IDENTIFIER} = {user_key(_ecs_field(check.entity_field, logsource))}",
+        f"| eval {IDENTIFIER} = {user_key(rule_ecs_field(check.entity_field, logsource))}",
         f"| lookup join {settings.person_risk.identities_index} on {IDENTIFIER}",
     ]
     if check.compare is IdentityComparison.COUNTRY_DIFFERS_FROM_WORK_COUNTRY:
         assert check.event_field is not None  # the rule model requires it for this comparison
         lines += [
-            f"| eval {COUNTRY} = TO_LOWER({_ecs_field(check.event_field, logsource)})",
+            f"| eval {COUNTRY} = TO_LOWER({rule_ecs_field(check.event_field, logsource)})",
             f"| lookup join {settings.identity_checks.countries_index} on {COUNTRY}",
         ]
     conditions = [_comparison(check), *_scope(check)]
     return "\n".join([*lines, f"| where {' and '.join(conditions)}"])
 
 
-def _ecs_field(field: str, logsource: Any) -> str:
+def rule_ecs_field(field: str, logsource: Any, what: str = "identity_check") -> str:
+    """The ECS name of a field a rule's `what` (identity_check, work_pattern) reads."""
     name = ecs_field_name(field, logsource)
     if name is None:
-        raise SigmaFeatureNotSupportedByBackendError(f"identity_check field {field!r} has no ECS field")
+        raise SigmaFeatureNotSupportedByBackendError(f"{what} field {field!r} has no ECS field")
     return name
 
 

@@ -56,6 +56,7 @@ from ghosthire.elastic.schedule import (
 )
 from ghosthire.elastic.threat import Threat, threat_entries
 from ghosthire.elastic.versions import load_lock, with_versions
+from ghosthire.elastic.work_patterns import WorkPatternSettings, lookback_seconds
 from ghosthire.errors import ContentError
 from ghosthire.model.levels import Level
 from ghosthire.rules import PackRule, RulePack
@@ -89,6 +90,7 @@ class KibanaSettings(BaseModel):
     correlation: CorrelationSchedule
     person_risk: PersonRiskSettings
     identity_checks: IdentityCheckSettings
+    work_patterns: WorkPatternSettings
     max_signals: Annotated[int, Field(ge=1)]
     default_author: str
     default_license: str
@@ -196,11 +198,12 @@ def write_kibana_rules(pack: RulePack, outputs: dict[str, TargetOutput], out_dir
 
 def rule_languages(pack_rule: PackRule) -> tuple[Language, ...]:
     """The Kibana rule languages to try for a rule, in order: ES|QL then an EQL sequence for correlations,
-    ES|QL for a single event compared with the identity lookup (LOOKUP JOIN), Lucene (a new_terms rule)
+    ES|QL for a single event compared with the identity lookup or measured as a work pattern (LOOKUP
+    JOIN), Lucene (a new_terms rule)
     for a first-seen single event, EQL for any other."""
     if pack_rule.is_correlation:
         return ("esql", "eql")
-    if pack_rule.meta and pack_rule.meta.identity_check:
+    if pack_rule.meta and (pack_rule.meta.identity_check or pack_rule.meta.work_pattern):
         return ("esql",)
     return ("lucene",) if first_seen_days(pack_rule) else ("eql",)
 
@@ -370,12 +373,26 @@ Kibana 8.19 / 9.1 or later (a technical preview in 8.18 / 9.0). `ghosthire insta
 or a row without the compared column, never alerts.
 """
 
+WORK_PATTERN_SETUP = """
+Work pattern: an ES|QL rule that joins the event's user to the lookup index `{identities}` (its
+`time_zone`), its country to `{countries}` and the person's time zone and year to `{time_zones}` (UTC
+offsets and DST changes), then counts per person, clock hour, day and window, so it needs Elasticsearch
+and Kibana 8.19 / 9.1 or later. `ghosthire install elastic --elasticsearch-url ...` loads the three
+indices; a user the lookup does not know, or without `time_zone`, never alerts. It runs daily over its
+window and a day, one alert per person and window.
+"""
+
 
 def kibana_rule(pack: RulePack, pack_rule: PackRule, item: CompiledRule, language: Language) -> KibanaRule:
     settings = load_settings()
     rule = pack_rule.rule
     level = settings.levels[pack_rule.level]
-    lookback, interval = schedule(rule, settings, language)
+    pattern = pack_rule.meta.work_pattern if pack_rule.meta else None
+    lookback, interval = (
+        (f"now-{duration(lookback_seconds(pattern))}", settings.work_patterns.interval)
+        if pattern
+        else schedule(rule, settings, language)
+    )
     try:
         return _kibana_rule(pack, pack_rule, item, language, settings, level, lookback, interval)
     except ValidationError as error:
@@ -454,6 +471,12 @@ def _setup(pack_rule: PackRule, entity_field: str | None, language: Language) ->
     if pack_rule.meta is None:
         return ""
     text = f"## Setup\n\n{pack_rule.meta.implementation.strip()}\n"
+    if pack_rule.meta.work_pattern is not None:
+        text += WORK_PATTERN_SETUP.format(
+            identities=load_settings().person_risk.identities_index,
+            countries=load_settings().identity_checks.countries_index,
+            time_zones=load_settings().work_patterns.time_zones_index,
+        )
     if pack_rule.meta.identity_check is not None:
         text += IDENTITY_SETUP.format(
             identities=load_settings().person_risk.identities_index,
@@ -497,6 +520,9 @@ def _suppression(
     instead: at most one alert per group (a single event's: its new term's fields) in `history_days`."""
     rule = pack_rule.rule
     history = first_seen_days(pack_rule)
+    pattern = pack_rule.meta.work_pattern if pack_rule.meta else None
+    if pattern is not None and entity_field is not None:  # one alert per person and window
+        return AlertSuppression.by([entity_field], f"{pattern.window_days * 24}h")
     if not isinstance(rule, SigmaCorrelationRule):
         terms = _new_terms_fields(pack, pack_rule, entity_field) if language == "esql" and history else []
         return AlertSuppression.by(terms[:3], f"{history * 24}h") if terms else None

@@ -58,6 +58,7 @@ LOOKUP_MAPPING: dict[str, Any] = {
                 "start_date": {"type": "date"},
                 "end_date": {"type": "date"},
                 "access_end": {"type": "date"},
+                "time_zone": {"type": "keyword"},
             }
         }
     }
@@ -312,6 +313,7 @@ def _person_fields(person: Person, end_date_grace: timedelta) -> dict[str, Any]:
         "start_date": person.start_date.isoformat() if person.start_date else None,
         "end_date": person.end_date.isoformat() if person.end_date else None,
         "access_end": end.strftime("%Y-%m-%dT%H:%M:%SZ") if end else None,
+        "time_zone": person.time_zone,
     }
     return {key: value for key, value in fields.items() if value is not None}
 

@@ -4,8 +4,8 @@ one result per person stands when the pattern holds in a window of `window_days`
 the pattern shows. The user resolves through `ghosthire_identity_keys` (a user it does not know, or in an
 exempt category, gives no verdict); the person's local clock comes from their `time_zone` and the
 generated `ghosthire_time_zones` lookup (ghosthire.model.time_zones), the other working day's clock from
-plain offsets. Windows are slid per person with `streamstats time_window` over per-day rows; only windows
-whose first day lies inside the searched range count, so a scheduled run never judges a cut window."""
+plain offsets. Windows are slid per person with `streamstats time_window` over per-day rows; a run judges the windows of
+finished days whose first day lies inside the searched range, so it never judges a cut window or day."""
 
 from __future__ import annotations
 
@@ -112,7 +112,7 @@ def _off_hours(pattern: WorkPattern, entity: str, country: str | None) -> list[s
         "| addinfo",
         f"| where gh_matched > 0 AND gh_window_abroad=0 AND gh_window_days >= {pattern.min_days} AND "
         f"gh_window_matched / gh_window_active >= {pattern.min_share or 1} AND "
-        f"_time >= info_min_time + {window - DAY}",
+        f"{_judged(window)}",
         "| eval work_pattern_share=round(gh_window_matched / gh_window_active, 2)",
         f"| stats max(gh_last) as _time max({_quoted(entity)}) as {_quoted(entity)} "
         "max(work_pattern_share) as work_pattern_share max(gh_window_days) as work_pattern_days "
@@ -143,12 +143,19 @@ def _continuous(pattern: WorkPattern, entity: str) -> list[str]:
         f"| streamstats time_window={window}s sum(gh_long_days) as gh_window_long_days max(gh_hours) as "
         "gh_window_hours sum(gh_events) as gh_window_events by gh_person",
         "| addinfo",
-        f"| where gh_window_long_days >= {pattern.min_days} AND _time >= info_min_time + {window - DAY}",
+        f"| where gh_window_long_days >= {pattern.min_days} AND {_judged(window)}",
         f"| stats max(gh_last) as _time max({_quoted(entity)}) as {_quoted(entity)} "
         "max(gh_window_long_days) as work_pattern_days max(gh_window_hours) as work_pattern_longest_hours "
         "max(gh_window_events) as count by gh_person",
         "| fields - gh_person",
     ]
+
+
+def _judged(window: int) -> str:
+    """The windows a run judges (`_time`: the window's last day): those of finished days whose first day
+    lies inside its range, so a daily run judges yesterday's and a trip abroad later on a day is seen
+    before the day is judged, as the local hunt sees whole days."""
+    return f"_time >= info_min_time + {window - DAY} AND _time + {DAY} <= info_max_time"
 
 
 def _shifted(field: str, seconds: int) -> str:

@@ -16,6 +16,7 @@ from ghosthire.deploy.kibana import (
     identities_index,
     install_kibana,
     load_rules,
+    time_zones_index,
     uninstall_kibana,
 )
 from ghosthire.deploy.lookup_index import BULK_OPERATIONS, LookupIndex
@@ -26,9 +27,9 @@ from tests.fakes.elasticsearch import FakeElasticsearch
 from tests.fakes.kibana import FakeKibana
 
 INDEX = "ghosthire-identities"
-IDENTITIES = """identity,first,last,email,category,watchlist,startDate,work_country
-jsmith|jordan.smith@acme-corp.com|jsmith-acme,Jordan,Smith,jordan.smith@acme-corp.com,employee,false,2025-05-12,US
-akim|alex.kim@acme-corp.com,Alex,Kim,alex.kim@acme-corp.com,employee,false,2019-03-04,United States
+IDENTITIES = """identity,first,last,email,category,watchlist,startDate,work_country,time_zone
+jsmith|jordan.smith@acme-corp.com|jsmith-acme,Jordan,Smith,jordan.smith@acme-corp.com,employee,false,2025-05-12,US,America/Chicago
+akim|alex.kim@acme-corp.com,Alex,Kim,alex.kim@acme-corp.com,employee,false,2019-03-04,United States,
 """
 ASSETS = """nt_host,dns,owner,category,device_id
 LT-JSMITH-0142,LT-JSMITH-0142.corp.example.com,jsmith,laptop,8b4c2f6e-3d1a
@@ -151,7 +152,7 @@ def test_a_load_cut_short_publishes_nothing_and_imports_no_rule(
     install(kibana_client, es_client, lookups, policy, console)
     before = dict(elasticsearch.indices[INDEX].visible)
     many = "".join(
-        f"user{n}|user{n}@acme-corp.com,U,{n},user{n}@acme-corp.com,employee,false,,US\n"
+        f"user{n}|user{n}@acme-corp.com,U,{n},user{n}@acme-corp.com,employee,false,,US,\n"
         for n in range(BULK_OPERATIONS)
     )
     (lookups / "ghosthire_identities.csv").write_text(IDENTITIES + many, encoding="utf-8")
@@ -213,7 +214,7 @@ def test_uninstall_deletes_the_lookup_index(
     assert again.count(Action.ABSENT) == 4
 
 
-def test_the_identity_checked_rules_indices_hold_alpha_2_countries(
+def test_the_identity_checked_and_work_pattern_rules_indices(
     elasticsearch: FakeElasticsearch,
     es_client: KibanaClient,
     kibana_client: KibanaClient,
@@ -222,16 +223,27 @@ def test_the_identity_checked_rules_indices_hold_alpha_2_countries(
     console: Console,
 ) -> None:
     """An event's country (a name as Okta writes it, a code as Entra does) and the person's work_country
-    (written as a name here) meet as ISO alpha-2 codes in the two lookup indices."""
+    (written as a name here) meet as ISO alpha-2 codes in the two lookup indices; a person's time zone
+    and an event's year meet the UTC offsets in the third (its mapping, and a slice of its thousands of
+    documents: the bulk loading itself is the identities index's)."""
     countries = countries_index("ghosthire-countries", lookups, [])
+    every_zone = time_zones_index("ghosthire-time-zones")
+    assert len(every_zone.documents) > 10 * BULK_OPERATIONS
+    chicago_rows = {
+        key: doc for key, doc in every_zone.documents.items() if key.startswith("America/Chicago|")
+    }
+    zones = LookupIndex(every_zone.name, every_zone.mappings, chicago_rows)
     install_kibana(
         kibana_client,
         RULES,
         policy,
         console,
         elasticsearch=es_client,
-        lookup_indices=[index_of(lookups), countries],
+        lookup_indices=[index_of(lookups), countries, zones],
     )
+    chicago = elasticsearch.indices[zones.name].visible["America/Chicago|2025"]["ghosthire"]
+    assert (chicago["zone_offset"], chicago["zone_shifted_offset"]) == (-6 * 3600, -5 * 3600)
+    assert chicago["zone_shift_start"] < chicago["zone_shift_end"]
     codes = {
         key: doc["ghosthire"]["country_code"]
         for key, doc in elasticsearch.indices[countries.name].visible.items()
@@ -243,3 +255,4 @@ def test_the_identity_checked_rules_indices_hold_alpha_2_countries(
     assert watched["france"]["ghosthire"]["country_watched"] is False
     persons = elasticsearch.indices[INDEX].visible
     assert persons["alex.kim@acme-corp.com"]["ghosthire"]["work_country"] == "US"
+    assert persons["jordan.smith@acme-corp.com"]["ghosthire"]["time_zone"] == "America/Chicago"

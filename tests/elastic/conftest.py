@@ -17,6 +17,7 @@ from ghosthire.elastic.exceptions import run_time_filters
 from ghosthire.elastic.identity_checks import country_documents
 from ghosthire.elastic.kibana import load_settings
 from ghosthire.elastic.persons import identity_documents
+from ghosthire.elastic.work_patterns import CONTINUOUS_UNSUPPORTED, time_zone_documents
 from ghosthire.identities.lookups import load_watched_countries
 from ghosthire.model.sources import source_by_id
 from ghosthire.rules import PackRule, RulePack
@@ -56,7 +57,8 @@ EXPECTED_SKIPS: dict[tuple[str, str], str] = {
 
 # Rules compared with the identity lookup are ES|QL rules (LOOKUP JOIN); EQL and Lucene cannot join.
 IDENTITY_CHECK_SKIP = "the comparison with the identity lookup"
-# Work-pattern rules aggregate each person's events after matching, which only the local hunt does.
+# Work-pattern rules aggregate each person's events in ES|QL (LOOKUP JOIN, STATS); EQL and Lucene cannot,
+# and ES|QL cannot measure the gaps between a person's consecutive events (continuous activity).
 WORK_PATTERN_SKIP = "aggregates each person's events against the identity lookup"
 
 
@@ -79,7 +81,11 @@ def expected_skip(target: str, pack_rule: PackRule) -> str | None:
     if pack_rule.meta and pack_rule.meta.identity_check:
         return None if target == "esql" else IDENTITY_CHECK_SKIP
     if pack_rule.meta and pack_rule.meta.work_pattern:
-        return WORK_PATTERN_SKIP
+        if target != "esql":
+            return WORK_PATTERN_SKIP
+        return (
+            CONTINUOUS_UNSUPPORTED if pack_rule.meta.work_pattern.measure == "continuous_activity" else None
+        )
     by_name = EXPECTED_SKIPS.get((target, pack_rule.name))
     if by_name is not None:
         return by_name or None
@@ -126,6 +132,7 @@ def esql_lookups() -> dict[str, list[dict[str, Any]]]:
         settings.identity_checks.countries_index: list(
             country_documents(load_watched_countries(splunk_app_dir() / "lookups", [])).values()
         ),
+        settings.work_patterns.time_zones_index: list(time_zone_documents().values()),
     }
 
 

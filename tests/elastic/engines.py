@@ -82,16 +82,16 @@ def _seconds(document: dict[str, Any], fallback: int) -> float:
 
 def kibana_runs(
     documents: list[dict[str, Any]], lookback: timedelta, interval: timedelta, phase: timedelta
-) -> list[list[dict[str, Any]]]:
-    """The documents each scheduled run sees: a run every `interval` (shifted by `phase`), each over the
-    window `lookback`."""
+) -> list[tuple[datetime, list[dict[str, Any]]]]:
+    """Each scheduled run's time and the documents it sees: a run every `interval` (shifted by `phase`),
+    each over the window `lookback`."""
     times = [parse_time(document["@timestamp"]) for document in documents]
     first, last = min(times), max(times)
     run = datetime(first.year, first.month, first.day, tzinfo=first.tzinfo) + phase
     windows = []
     while run <= last + lookback + interval:
         windows.append(
-            [doc for doc, time in zip(documents, times, strict=True) if run - lookback <= time <= run]
+            (run, [doc for doc, time in zip(documents, times, strict=True) if run - lookback <= time <= run])
         )
         run += interval
     return windows

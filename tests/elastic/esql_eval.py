@@ -11,17 +11,20 @@
 FROM is not evaluated (the documents given are the index); LOOKUP JOIN reads the lookup indices given to
 `run`: a row whose key is null or multi-valued matches nothing, a key matching several documents yields one
 row per document, and the lookup index's columns replace same-named ones (null when nothing matched).
-Commands other than FROM, WHERE, EVAL, STATS, MV_EXPAND, LOOKUP JOIN and SORT are unsupported.
+Integer `/` and `%` truncate as Java's do. Commands other than FROM, WHERE, EVAL, STATS, MV_EXPAND, LOOKUP
+JOIN and SORT are unsupported.
 """
 
 from __future__ import annotations
 
 import contextvars
 import ipaddress
+import math
 import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -268,9 +271,13 @@ def _comparison(node: Any) -> Expr:
 
 def _arithmetic(node: Any) -> Expr:
     left, right = _compile(node.left), _compile(node.right)
-    operate = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b}.get(
-        node.operator.text
-    )
+    operate = {
+        "+": lambda a, b: a + b,
+        "-": lambda a, b: a - b,
+        "*": lambda a, b: a * b,
+        "/": _divide,
+        "%": _remainder,
+    }.get(node.operator.text)
     if operate is None:
         raise EsqlUnsupported(node.getText())
 
@@ -283,6 +290,22 @@ def _arithmetic(node: Any) -> Expr:
         return operate(a, b)
 
     return run
+
+
+def _divide(a: Any, b: Any) -> Any:
+    """Integers divide as Java's do (truncated towards zero); a double makes a double; by zero is null."""
+    if b == 0:
+        return None
+    if isinstance(a, int) and isinstance(b, int):
+        return abs(a) // abs(b) * (1 if (a < 0) == (b < 0) else -1)
+    return a / b
+
+
+def _remainder(a: Any, b: Any) -> Any:
+    """Java's remainder: the sign of the dividend; by zero is null."""
+    if b == 0:
+        return None
+    return math.fmod(a, b) if isinstance(a, float) or isinstance(b, float) else a - b * _divide(a, b)
 
 
 def _logical_binary(node: Any) -> Expr:
@@ -415,7 +438,47 @@ def _function(node: Any) -> Expr:
         return lambda row: _substring(*(argument(row) for argument in compiled))
     if name == "NOW":
         return lambda row: _NOW.get()
+    if name == "TO_LONG":
+        return _single(compiled[0], _to_long)
+    if name == "DATE_EXTRACT":
+        return lambda row: _date_extract(compiled[0](row), compiled[1](row))
+    if name == "MV_CONCAT":
+        return lambda row: _mv_concat(compiled[0](row), compiled[1](row))
+    if name == "MV_MIN":
+        return lambda row: None if (value := compiled[0](row)) is None else min(_expanded(value))
+    if name == "LOCATE":
+        return lambda row: _locate(compiled[0](row), compiled[1](row))
     raise EsqlUnsupported(f"function {name}")
+
+
+def _to_long(value: Any) -> int:
+    """TO_LONG: a date is its epoch milliseconds (the evaluator keeps dates as ISO text)."""
+    if isinstance(value, str) and not value.lstrip("-").isdigit():
+        return int(parse_time(value).timestamp() * 1000)
+    return int(value)
+
+
+def _date_extract(part: Any, date: Any) -> Any:
+    """DATE_EXTRACT in UTC, for the chrono fields ghosthire reads."""
+    if part is None or date is None or _is_mv(date):
+        return None
+    fields = {"year": lambda moment: moment.year, "hour_of_day": lambda moment: moment.hour}
+    if str(part).lower() not in fields:
+        raise EsqlUnsupported(f"DATE_EXTRACT({part!r})")
+    return fields[str(part).lower()](parse_time(date).astimezone(UTC))
+
+
+def _mv_concat(value: Any, separator: Any) -> Any:
+    if value is None or separator is None:
+        return None
+    return str(separator).join(str(item) for item in _expanded(value))
+
+
+def _locate(subject: Any, part: Any) -> Any:
+    """LOCATE: the 1-based position of `part` in `subject`, 0 when absent."""
+    if subject is None or part is None or _is_mv(subject):
+        return None
+    return str(subject).find(str(part)) + 1
 
 
 def _expanded(value: Any) -> list[Any]:
@@ -631,13 +694,32 @@ def _aggregate_value(function: str, argument: str | None, rows: list[Row]) -> An
 # --- LOOKUP JOIN and SORT ------------------------------------------------------------------------------
 
 
-def _lookup_join(rows: list[Row], index: list[dict[str, Any]], key: str) -> list[Row]:
+# A large lookup index's documents by join key, made once per index and key (the time-zone index holds
+# thousands of documents, joined in every case, and is never edited); smaller ones, which tests build and
+# edit, are indexed at each join.
+_CACHED_DOCUMENTS = 1000
+_JOIN_INDEXES: dict[
+    tuple[int, str], tuple[list[dict[str, Any]], set[str], dict[Any, list[dict[str, Any]]]]
+] = {}
+
+
+def _join_index(index: list[dict[str, Any]], key: str) -> tuple[set[str], dict[Any, list[dict[str, Any]]]]:
+    cached = _JOIN_INDEXES.get((id(index), key))
+    if cached is not None and cached[0] is index and len(index) >= _CACHED_DOCUMENTS:
+        return cached[1], cached[2]
     flat_index = [dict(flatten(document)) for document in index]
     columns = {name for document in flat_index for name in document} - {key}
     by_key: dict[Any, list[dict[str, Any]]] = defaultdict(list)
     for document in flat_index:
         if key in document and not _is_mv(document[key]):
             by_key[document[key]].append(document)
+    if len(index) >= _CACHED_DOCUMENTS:
+        _JOIN_INDEXES[id(index), key] = (index, columns, by_key)
+    return columns, by_key
+
+
+def _lookup_join(rows: list[Row], index: list[dict[str, Any]], key: str) -> list[Row]:
+    columns, by_key = _join_index(index, key)
     joined = []
     for row in rows:
         value = _lookup(row, key)

@@ -5,8 +5,7 @@ Every rule a target leaves out must be an expected, explained skip."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
-from functools import partial
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -77,6 +76,12 @@ def test_every_kibana_rule_verdict(
             query = parse_lucene(kibana_rule["query"])
             matched = [document for document in case.documents if matches(query, document)]
             fired = any(not kibana_exceptions.excepted(kibana_rule, document) for document in matched)
+        elif case.rule.meta and case.rule.meta.work_pattern:  # per person over days, on its schedule
+            query = esql_queries[case.rule.id]
+            assert query.text == kibana_rule["query"]
+            fired = _scheduled_fires(
+                case, kibana_rule, lambda window, at, q=query: q.run(window, esql_lookups, at.isoformat())
+            )
         elif not case.rule.is_correlation and kibana_rule["type"] == "esql":  # an identity comparison
             assert esql_queries[case.rule.id].text == kibana_rule["query"]
             fired = bool(esql_queries[case.rule.id].run(case.documents, esql_lookups))
@@ -84,26 +89,29 @@ def test_every_kibana_rule_verdict(
             matched = [case.documents[n] for n in eql_matching(kibana_rule["query"], case.documents)]
             fired = any(not kibana_exceptions.excepted(kibana_rule, document) for document in matched)
         elif kibana_rule["type"] == "eql":
-            fired = _scheduled_fires(case, kibana_rule, partial(eql_matching, kibana_rule["query"]))
+            fired = _scheduled_fires(
+                case, kibana_rule, lambda window, _, text=kibana_rule["query"]: eql_matching(text, window)
+            )
         else:
             query = esql_queries[case.rule.id]
             assert query.text == kibana_rule["query"], "the Kibana rule's query is the compiled ES|QL"
-            fired = _scheduled_fires(case, kibana_rule, query.run)
+            fired = _scheduled_fires(case, kibana_rule, lambda window, _, q=query: q.run(window))
         if fired is not case.must_fire:
             wrong.append(f"{case.id}: fired={fired}")
     assert not wrong, "\n".join(wrong)
 
 
-def _scheduled_fires(case: EcsCase, kibana_rule: dict, run: Callable[[list[dict]], list]) -> bool:
-    """A correlation rule over every window Kibana's schedule gives it (from: now-<lookback>, every
-    interval). A must-fire burst has to fire whatever the schedule's phase; a quiet case must never fire.
+def _scheduled_fires(case: EcsCase, kibana_rule: dict, run: Callable[[list[dict], datetime], list]) -> bool:
+    """A correlation or work-pattern rule over every window Kibana's schedule gives it (from:
+    now-<lookback>, every interval; `run` gets the window's documents and the run's time). A must-fire
+    burst has to fire whatever the schedule's phase; a quiet case must never fire.
     """
     lookback = timedelta(seconds=seconds(kibana_rule["from"].removeprefix("now-")))
     interval = timedelta(seconds=seconds(kibana_rule["interval"]))
     verdicts = {
         any(
-            run(window)
-            for window in kibana_runs(case.documents, lookback, interval, interval * k / PHASES)
+            run(window, at)
+            for at, window in kibana_runs(case.documents, lookback, interval, interval * k / PHASES)
             if window
         )
         for k in range(PHASES)

@@ -21,7 +21,8 @@ reference:
   current event t, in result order (without `time_window`, every earlier event of the group);
   `current=f` leaves the current event out;
 - `stats`/`streamstats` ignore null values in `dc`, `values`, `max`, `min` and drop groups with a null
-  by-field; `addinfo` adds `info_min_time` (the searched range's start, given by the test);
+  by-field; `addinfo` adds `info_min_time` (the searched range's start, given by the test) and `info_max_time`
+  (+Infinity, an all-time search's end);
 - `multisearch [ search ... ] ...` is the union of its subsearches' results;
 - `append [| inputlookup ... | ...]` adds the subsearch's results; `mvexpand f` makes an event per value
   of f (an event without f passes); `eventstats` adds its group's aggregates to each event;
@@ -346,8 +347,8 @@ def _command(
         return [{name: event[name]} for event in results if name in event]
     if text == "sort 0 _time":
         return sorted(results, key=lambda event: event["_time"])
-    if text == "addinfo":
-        return [{**event, "info_min_time": info_min_time} for event in results]
+    if text == "addinfo":  # an all-time search's end is +Infinity
+        return [{**event, "info_min_time": info_min_time, "info_max_time": math.inf} for event in results]
     if match := re.fullmatch(r"bin _time span=(\d+)s", text):
         span = int(match[1])
         return [{**event, "_time": event["_time"] // span * span} for event in results]
