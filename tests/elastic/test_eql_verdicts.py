@@ -16,6 +16,8 @@ from tests.elastic.engines import KibanaExceptions, eql_matching, kibana_runs
 from tests.elastic.lucene_eval import matches, parse_lucene
 
 PHASES = 6
+# A work-pattern rule runs daily and judges whole UTC days: the phase only decides which run judges a day.
+WORK_PATTERN_PHASES = 2
 
 
 def test_skips_are_expected(pack: RulePack, compiled) -> None:
@@ -80,7 +82,10 @@ def test_every_kibana_rule_verdict(
             query = esql_queries[case.rule.id]
             assert query.text == kibana_rule["query"]
             fired = _scheduled_fires(
-                case, kibana_rule, lambda window, at, q=query: q.run(window, esql_lookups, at.isoformat())
+                case,
+                kibana_rule,
+                lambda window, at, q=query: q.run(window, esql_lookups, at.isoformat()),
+                WORK_PATTERN_PHASES,
             )
         elif not case.rule.is_correlation and kibana_rule["type"] == "esql":  # an identity comparison
             assert esql_queries[case.rule.id].text == kibana_rule["query"]
@@ -101,7 +106,9 @@ def test_every_kibana_rule_verdict(
     assert not wrong, "\n".join(wrong)
 
 
-def _scheduled_fires(case: EcsCase, kibana_rule: dict, run: Callable[[list[dict], datetime], list]) -> bool:
+def _scheduled_fires(
+    case: EcsCase, kibana_rule: dict, run: Callable[[list[dict], datetime], list], phases: int = PHASES
+) -> bool:
     """A correlation or work-pattern rule over every window Kibana's schedule gives it (from:
     now-<lookback>, every interval; `run` gets the window's documents and the run's time). A must-fire
     burst has to fire whatever the schedule's phase; a quiet case must never fire.
@@ -111,10 +118,10 @@ def _scheduled_fires(case: EcsCase, kibana_rule: dict, run: Callable[[list[dict]
     verdicts = {
         any(
             run(window, at)
-            for at, window in kibana_runs(case.documents, lookback, interval, interval * k / PHASES)
+            for at, window in kibana_runs(case.documents, lookback, interval, interval * k / phases)
             if window
         )
-        for k in range(PHASES)
+        for k in range(phases)
     }
     if len(verdicts) > 1:
         pytest.fail(f"{case.id}: the verdict depends on the schedule's phase (burst near the window length)")
