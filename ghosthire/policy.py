@@ -95,6 +95,14 @@ def has_metadata(rule: PackRule) -> Iterator[str]:
 
 
 @check
+def names_its_reporting(rule: PackRule) -> Iterator[str]:
+    """A rule that alerts answers public reporting (who, when): docs/coverage.md lists it per rule.
+    Building blocks only feed correlations and answer through them."""
+    if rule.meta and not rule.meta.reporting and not rule.rule.custom_attributes.get("building_block"):
+        yield "no `reporting` (the public reports it answers: source and date, url where there is one)"
+
+
+@check
 def risk_entity_is_grouped(rule: PackRule) -> Iterator[str]:
     sigma = rule.rule
     if (

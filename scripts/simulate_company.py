@@ -928,6 +928,7 @@ class Company:
         *,
         private: bool = True,
         access: str = "SSH key",
+        country: str = "US",
     ) -> Event:
         return {
             "@timestamp": int(at.timestamp() * 1000),
@@ -935,7 +936,7 @@ class Company:
             "action": action,
             "actor": actor,
             "actor_ip": ip,
-            "actor_location": {"country_code": "US"},
+            "actor_location": {"country_code": country},
             "org": GITHUB_ORG,
             "repo": repo,
             "repository": repo,
@@ -1410,16 +1411,31 @@ class Week:
                     r.choice(("git.fetch", "git.push")),
                     r.choice(c.repos),
                     net.ip,
+                    country=net.country,
                 )
             )
         if r.random() < 0.05:
             events.append(
-                c.github(at + timedelta(hours=2), person.github, "git.clone", r.choice(c.repos), net.ip)
+                c.github(
+                    at + timedelta(hours=2),
+                    person.github,
+                    "git.clone",
+                    r.choice(c.repos),
+                    net.ip,
+                    country=net.country,
+                )
             )
         if first_day or r.random() < 0.003:  # a new hire's first clones, or a cross-repository refactor
             for n, repo in enumerate(r.sample(c.repos, r.randint(10, 25))):
                 events.append(
-                    c.github(at + timedelta(minutes=2 * n + 30), person.github, "git.clone", repo, net.ip)
+                    c.github(
+                        at + timedelta(minutes=2 * n + 30),
+                        person.github,
+                        "git.clone",
+                        repo,
+                        net.ip,
+                        country=net.country,
+                    )
                 )
         self.out.write("github_audit", events)
 
@@ -2075,7 +2091,12 @@ class Week:
                 "github_audit",
                 [
                     c.github(
-                        at + timedelta(hours=3, minutes=2 * n), person.github, "git.clone", repo, astrill.ip
+                        at + timedelta(hours=3, minutes=2 * n),
+                        person.github,
+                        "git.clone",
+                        repo,
+                        astrill.ip,
+                        country=astrill.country,
                     )
                 ],
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from ghosthire.compile import TargetOutput
 from ghosthire.coverage import AreaCoverage, coverage, navigator_layer, to_markdown
 from ghosthire.hunt import HuntPlan
 from ghosthire.model.attack import load_attack
+from ghosthire.policy import names_its_reporting
 from ghosthire.rules import Guidance, RulePack
 
 COVERAGE_DOC = Path(__file__).resolve().parents[1] / "docs" / "coverage.md"
@@ -33,6 +35,23 @@ def test_every_covering_rule_reaches_splunk_elastic_and_the_local_hunt(areas: li
             assert "splunk" in entry.targets or "esql" in entry.targets or "eql" in entry.targets, (
                 entry.rule.name
             )
+
+
+def test_every_covering_rule_names_the_reporting_it_answers(areas: list[AreaCoverage]) -> None:
+    unreported = sorted(
+        {entry.rule.name for area in areas for entry in area.rules if not entry.rule.meta.reporting}
+    )
+    assert unreported == []
+
+
+def test_a_rule_without_reporting_breaks_the_policy_a_building_block_does_not(pack: RulePack) -> None:
+    alerting = pack.get("github_git_push_from_new_country")
+    assert alerting.meta and alerting.meta.reporting and list(names_its_reporting(alerting)) == []
+    unreported = replace(alerting, meta=alerting.meta.model_copy(update={"reporting": []}))
+    assert [message for message in names_its_reporting(unreported) if "reporting" in message]
+    building_block = pack.get("github_private_repo_clone")
+    assert building_block.rule.custom_attributes.get("building_block") and not building_block.meta.reporting
+    assert list(names_its_reporting(building_block)) == []
 
 
 def test_coverage_document_is_current(areas: list[AreaCoverage]) -> None:

@@ -13,7 +13,8 @@ Every command must be one of the forms below or the test fails. Semantics follow
 reference:
 
 - search expressions: `field=value` compares the whole value, case-insensitively, `*` matching any run of
-  characters; a multivalue field matches when any value does; `field!=value` needs the field; `NOT x` is
+  characters; `field>=N` (`>`, `<=`, `<`) compares numbers, a value that is not one never matching; a
+  multivalue field matches when any value does; `field!=value` needs the field; `NOT x` is
   also true when the field is missing; terms are ANDed unless joined by `OR`; `field IN (a, b)`;
   in quoted values `\\` is a backslash and `\"` a quote;
 - `bin _time span=Ns` floors `_time` to multiples of N seconds (epoch-aligned, as for spans under a day);
@@ -638,8 +639,8 @@ def _gws_parameter(event: Event, match: re.Match[str]) -> Event:
 # --- search expressions ----------------------------------------------------------------------------------
 
 _TOKEN = re.compile(
-    r'\s*(?:(?P<open>\()|(?P<close>\))|(?P<comma>,)|(?P<op>!=|=)|"(?P<quoted>(?:[^"\\]|\\.)*)"'
-    r"|(?P<word>[^\s()=,!\"]+))"
+    r'\s*(?:(?P<open>\()|(?P<close>\))|(?P<comma>,)|(?P<op>!=|>=|<=|=|>|<)|"(?P<quoted>(?:[^"\\]|\\.)*)"'
+    r"|(?P<word>[^\s()=,!<>\"]+))"
 )
 Matcher = Callable[[Event], bool]
 
@@ -735,8 +736,11 @@ def _comparison(tokens: list[tuple[str, str]]) -> tuple[Matcher, list[tuple[str,
                 rest = rest[1:]
         return (lambda e: _matches(e, field, patterns)), rest[1:]
     if len(tokens) > 2 and tokens[1][0] == "op" and tokens[2][0] in ("quoted", "word"):
-        pattern = _pattern(tokens[2][1])
-        if tokens[1][1] == "=":
+        operator_text, operand = tokens[1][1], tokens[2][1]
+        if operator_text not in ("=", "!="):
+            return (lambda e: _compares(e, field, _OPS[operator_text], operand)), tokens[3:]
+        pattern = _pattern(operand)
+        if operator_text == "=":
             return (lambda e: _matches(e, field, [pattern])), tokens[3:]
         return (lambda e: e.get(field) is not None and not _matches(e, field, [pattern])), tokens[3:]
     raise AssertionError(f"the interpreter does not know this search term: {tokens[:3]!r}")
@@ -753,6 +757,17 @@ def _pattern(value: str) -> Pattern:
         except ValueError:
             pass
     return re.compile(".*".join(re.escape(part) for part in value.split("*")), re.IGNORECASE | re.DOTALL)
+
+
+def _compares(event: Event, field: str, compare: Callable[[Any, Any], bool], operand: str) -> bool:
+    """`field>=N` and the like: numbers compare as numbers; a value that is not one never matches."""
+    limit = _number(operand)
+    if limit is None:
+        raise AssertionError(f"the interpreter compares only numbers with {operand!r}")
+    return any(
+        (number := _number(value)) is not None and compare(number, limit)
+        for value in _values(event.get(field))
+    )
 
 
 def _matches(event: Event, field: str, patterns: list[Pattern]) -> bool:

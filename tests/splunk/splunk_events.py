@@ -19,7 +19,12 @@ from the pipelines, so that a field the Splunk pipelines name wrongly does not m
   fields under their own names, the event id as EventID, Computer from System; source syslog;
 - macOS eslogger (sourcetype macos:eslogger, KV_MODE=json): the JSON paths as field names, `host` as sent;
 - GlobalProtect (Splunk Add-on for Palo Alto Networks, sourcetype pan:globalprotect): the PAN-OS syslog CSV
-  positions under the add-on's names (event_id, src_user, src_region, public_ip, status, ...).
+  positions under the add-on's names (event_id, src_user, src_region, public_ip, status, ...);
+- Zeek DNS (Splunk Add-on for Zeek, sourcetype bro:dns:json): the Network Resolution data model's fields
+  the add-on assigns (query, answer, record_type, reply_code, src, dest) and its tags network, resolution, dns;
+- web proxy (any add-on mapped to the CIM Web data model, e.g. Zscaler's zscalernss-web): the W3C names
+  as the model's fields (url, dest, http_method, user, src, status, bytes_out, bytes_in, http_user_agent)
+  and the tags web, proxy.
 
 Each event gets `index`, `sourcetype` (and `source`, `category`) so the source macros of macros.conf are
 evaluated as shipped, and `_time` from the add-on's timestamp field.
@@ -87,6 +92,10 @@ def recognise(record: dict[str, Any]) -> str:
         return "entra_signin"
     if "action" in record and "actor" in record:
         return "github_audit"
+    if "query" in record and ("id.orig_h" in record or "qtype_name" in record):
+        return "dns"
+    if "cs-method" in record or "c-uri" in record:
+        return "proxy"
     raise AssertionError(f"no Splunk model for this record: {sorted(record)[:8]}")
 
 
@@ -286,6 +295,50 @@ def globalprotect(record: dict[str, Any]) -> list[Event]:
     return [{**fields, "index": "main", "sourcetype": "pan:globalprotect", "_time": time}]
 
 
+# Zeek dns.log keys -> the CIM Network Resolution fields the Zeek add-on assigns.
+ZEEK_DNS_FIELDS = {
+    "query": "query",
+    "answers": "answer",
+    "qtype_name": "record_type",
+    "rcode_name": "reply_code",
+    "id.orig_h": "src",
+    "id.resp_h": "dest",
+}
+# W3C extended log names -> the CIM Web fields a proxy add-on assigns.
+W3C_PROXY_FIELDS = {
+    "c-uri": "url",
+    "c-uri-stem": "uri_path",
+    "c-uri-query": "uri_query",
+    "cs-host": "dest",
+    "cs-method": "http_method",
+    "cs-username": "user",
+    "c-ip": "src",
+    "sc-status": "status",
+    "cs-bytes": "bytes_out",
+    "sc-bytes": "bytes_in",
+    "c-useragent": "http_user_agent",
+    "cs-referrer": "http_referrer",
+}
+
+
+def _cim(
+    record: dict[str, Any], names: dict[str, str], sourcetype: str, tags: list[str], time: float
+) -> list[Event]:
+    fields = flatten({names[key]: value for key, value in record.items() if key in names})
+    return [{**fields, "tag": tags, "index": "main", "sourcetype": sourcetype, "_time": time}]
+
+
+def dns(record: dict[str, Any]) -> list[Event]:
+    return _cim(
+        record, ZEEK_DNS_FIELDS, "bro:dns:json", ["network", "resolution", "dns"], epoch(record["ts"])
+    )
+
+
+def proxy(record: dict[str, Any]) -> list[Event]:
+    time = epoch(first(record, "datetime", "time", "timestamp", "@timestamp"))
+    return _cim(record, W3C_PROXY_FIELDS, "zscalernss-web", ["web", "proxy"], time)
+
+
 CONVERTERS = {
     "okta": okta,
     "github_audit": github_audit,
@@ -298,4 +351,6 @@ CONVERTERS = {
     "linux_sysmon": linux_sysmon,
     "macos_eslogger": macos_eslogger,
     "globalprotect": globalprotect,
+    "dns": dns,
+    "proxy": proxy,
 }

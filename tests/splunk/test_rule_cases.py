@@ -23,13 +23,7 @@ from tests.splunk.spl_window import app_lookups, run
 from tests.splunk.splunk_events import NULL_MODELS, Event, splunk_events
 
 CASES = shipped_cases()
-# Network logs (Zeek DNS, web proxy) have no add-on model in splunk_events.py yet.
-UNMODELLED_CATEGORIES = {"dns", "proxy"}
-SINGLE_EVENT_RULES = sorted(
-    rule.name
-    for rule in shipped_pack().rules
-    if not rule.is_correlation and rule.rule.logsource.category not in UNMODELLED_CATEGORIES
-)
+SINGLE_EVENT_RULES = sorted(rule.name for rule in shipped_pack().rules if not rule.is_correlation)
 
 
 # Known wrong Splunk verdicts, (rule, case) -> why; each is a defect to fix, not a design decision.
