@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from sigma.backends.elasticsearch import EqlBackend, ESQLBackend, LuceneBackend
-from sigma.conditions import ConditionAND, ConditionFieldEqualsValueExpression, ConditionOR
+from sigma.conditions import ConditionAND, ConditionFieldEqualsValueExpression, ConditionNOT, ConditionOR
 from sigma.conversion.state import ConversionState
 from sigma.correlations import SigmaCorrelationCondition, SigmaCorrelationRule, SigmaRuleReference
 from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
@@ -180,6 +180,15 @@ class GhosthireEsqlBackend(ESQLBackend):
         if parts[0] is SpecialChars.WILDCARD_MULTI and _plain(parts[1:]):
             return f"ends_with({field}, {string_literal(''.join(literal_parts))})"
         return f"{field} like {string_literal(like_pattern(parts))}"
+
+    def convert_condition_not(self, cond: ConditionNOT, state: ConversionState) -> Any:
+        # A comparison on a missing field is null in ES|QL, and `not null` drops the event; in Sigma the
+        # comparison is false, so `not` holds. COALESCE gives the negated part Sigma's value.
+        negated = super().convert_condition_not(cond, state)
+        prefix = self.not_token + self.token_separator
+        if not isinstance(negated, str) or not negated.startswith(prefix):
+            return negated
+        return f"{prefix}COALESCE({negated.removeprefix(prefix)}, false)"
 
     def decide_convert_condition_as_in_expression(
         self, cond: ConditionOR | ConditionAND, state: ConversionState

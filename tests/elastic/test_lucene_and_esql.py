@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import re
 
+from sigma.collection import SigmaCollection
+
 from ghosthire.compile import TargetOutput
+from ghosthire.elastic.backends import GhosthireEsqlBackend
 from tests.elastic.conftest import ESQL_MULTIVALUE_MISSES, EcsCase, expected_skip
 from tests.elastic.esql_eval import EsqlQuery, EsqlTypeError, parse_tree
 from tests.elastic.lucene_eval import LuceneTypeError, matches, parse_lucene
@@ -107,7 +110,7 @@ def test_esql_strings_compare_lowercased(elastic_outputs) -> None:
         for match in COMPARED.finditer(LITERAL.sub('"S"', query)):
             comparisons += 1
             operand = next(group for group in match.groups() if group)
-            assert re.sub(r"^(?:\(|CASE\()+", "", operand).startswith("TO_LOWER("), (
+            assert re.sub(r"^(?:\(|CASE\(|COALESCE\()+", "", operand).startswith("TO_LOWER("), (
                 f"{item.rule.name}: case-sensitive {match.group(0)}"
             )
     assert comparisons > 50, "the string comparisons were found"
@@ -131,3 +134,34 @@ def test_esql_fields_are_ecs_fields(elastic_outputs) -> None:
         named = set(re.findall(r"(?<![\w.@])[a-z_][a-z0-9_]*(?:\.[A-Za-z_0-9]+)+\b", body))
         unknown = {field for field in named if field not in fields and not field.startswith(prefixes)}
         assert not unknown, f"{item.rule.name}: fields no ECS pipeline maps: {sorted(unknown)}"
+
+
+def test_esql_not_holds_on_a_missing_field() -> None:
+    # Sigma: a comparison on a missing field is false, so `not filter` keeps the event; ES|QL's null
+    # would drop it.
+    rule = SigmaCollection.from_yaml(
+        """
+title: not on a missing field
+logsource: {product: okta, service: okta}
+detection:
+  selection: {event.action: user.session.start}
+  filter: {source.as.organization.name: Example Corp}
+  condition: selection and not filter
+"""
+    )
+    query = EsqlQuery.parse(GhosthireEsqlBackend().convert(rule)[0])
+    documents = [
+        {"@timestamp": "2025-06-01T00:00:00Z", "event": {"action": "user.session.start"}},
+        {
+            "@timestamp": "2025-06-01T00:00:01Z",
+            "event": {"action": "user.session.start"},
+            "source": {"as": {"organization": {"name": "Example Corp"}}},
+        },
+        {
+            "@timestamp": "2025-06-01T00:00:02Z",
+            "event": {"action": "user.session.start"},
+            "source": {"as": {"organization": {"name": "Other ISP"}}},
+        },
+    ]
+    times = [row["@timestamp"] for row in query.run(documents)]
+    assert times == ["2025-06-01T00:00:00Z", "2025-06-01T00:00:02Z"]
