@@ -1787,44 +1787,50 @@ class Week:
         self.on_call()
         self.vpn()
 
+    def _launches(self, person: Person, at: datetime, count: int, every: int, jitter: int) -> list[dict]:
+        """`count` Okta app launches in one session from `at`, one every `every` minutes plus up to `jitter`."""
+        c, r = self.c, self.r
+        session = "102" + c._hex(23)
+        return [
+            c.okta(
+                at + timedelta(minutes=every * n + r.randint(0, jitter)),
+                person,
+                c.home(person),
+                "user.authentication.sso",
+                session,
+            )
+            for n in range(count)
+        ]
+
     def korean_working_days(self) -> None:
         """The subtle worker's operator keeps the Korean working day: app launches through 10:00-17:00 KST."""
-        c, r = self.c, self.r
+        c = self.c
         subtle = c.worker("subtle")
         events = []
         for day in range(c.days - MEASURED_DAYS, c.days):
             if (c.start + timedelta(days=day)).weekday() >= 5:
                 continue
-            at, session = day_start(c, day, subtle) + timedelta(hours=1), "102" + c._hex(23)
-            for n in range(7):
-                t = at + timedelta(minutes=60 * n + r.randint(0, 20))
-                events.append(c.okta(t, subtle, c.home(subtle), "user.authentication.sso", session))
+            events += self._launches(subtle, day_start(c, day, subtle) + timedelta(hours=1), 7, 60, 20)
         self.out.write("okta", events)
 
     def shifts_on_one_identity(self) -> None:
         """Operators share the partner's identity in shifts on two days: launches round the clock."""
-        c, r = self.c, self.r
+        c = self.c
         partner = c.worker("infrastructure-sharing")
         events = []
         for day in (c.days - 6, c.days - 3):
-            at, session = day_start(c, day, partner), "102" + c._hex(23)
-            for n in range(18):
-                t = at + timedelta(minutes=75 * n + r.randint(0, 10))
-                events.append(c.okta(t, partner, c.home(partner), "user.authentication.sso", session))
+            events += self._launches(partner, day_start(c, day, partner), 18, 75, 10)
         self.out.write("okta", events)
 
     def on_call(self) -> None:
         """One developer in 50 is on call in the measured week: one incident worked through the night."""
-        c, r = self.c, self.r
+        c = self.c
         events = []
         for person in (p for p in c.persons if p.role == "developer" and p.index % 50 == 7 and not p.worker):
             day = c.days - MEASURED_DAYS + person.index % 5
             if person.gone((c.start + timedelta(days=day)).date()):
                 continue
-            at, session = day_start(c, day, person), "102" + c._hex(23)
-            for n in range(22):
-                t = at + timedelta(minutes=60 * n + r.randint(0, 15))
-                events.append(c.okta(t, person, c.home(person), "user.authentication.sso", session))
+            events += self._launches(person, day_start(c, day, person), 22, 60, 15)
         self.out.write("okta", events)
 
     def vpn(self) -> None:

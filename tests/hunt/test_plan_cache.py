@@ -42,12 +42,18 @@ def _plan(rules: Path):  # type: ignore[no-untyped-def]
     return cached_plan(rules, require_metadata=False, strict=True, selection=RuleSelection())
 
 
-def test_a_cached_plan_hunts_as_a_fresh_one_and_a_changed_rule_is_compiled_again(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty rule directory, the plan cache kept in this test's own folder."""
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
-    rules = tmp_path / "rules"
-    rules.mkdir()
+    directory = tmp_path / "rules"
+    directory.mkdir()
+    return directory
+
+
+def test_a_cached_plan_hunts_as_a_fresh_one_and_a_changed_rule_is_compiled_again(
+    tmp_path: Path, rules: Path
+) -> None:
     rule = rules / "cache_test.yml"
     rule.write_text(RULE.replace("EVENT", "user.session.start"), encoding="utf-8")
     fresh = _plan(rules)
@@ -62,11 +68,8 @@ def test_a_cached_plan_hunts_as_a_fresh_one_and_a_changed_rule_is_compiled_again
 
 
 def test_a_rule_added_to_a_directory_is_the_only_one_compiled(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    rules: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
-    rules = tmp_path / "rules"
-    rules.mkdir()
     (rules / "start.yml").write_text(RULE.replace("EVENT", "user.session.start"), encoding="utf-8")
     _plan(rules)
     compiled: list[str] = []
@@ -88,12 +91,7 @@ def test_a_rule_added_to_a_directory_is_the_only_one_compiled(
     ]
 
 
-def test_a_cached_plan_keeps_what_alerts_read_and_not_the_detections(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
-    rules = tmp_path / "rules"
-    rules.mkdir()
+def test_a_cached_plan_keeps_what_alerts_read_and_not_the_detections(rules: Path) -> None:
     (rules / "cache_test.yml").write_text(RULE.replace("EVENT", "x"), encoding="utf-8")
     fresh = _plan(rules).detections[0]
     cached = _plan(rules).detections[0]
